@@ -1,0 +1,275 @@
+// Package harness runs tcplab scenarios between real containers with
+// testcontainers-go: a fresh private network and a fresh server per run, an
+// impairment sidecar in the server's network namespace when the scenario
+// asks for one, and the client driver in its own container on the lab
+// network (never on the host: Docker's published-port proxy would accept
+// every dial itself, and a macOS host would measure macOS).
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
+)
+
+// ErrNoDocker means the Docker daemon could not be reached.
+var ErrNoDocker = errors.New("docker is not reachable")
+
+// Image is the tag of the lab image built from a host-compiled binary.
+const Image = "tcplab:dev"
+
+// Labels put on everything the harness creates, so it can all be found and
+// removed: per process (session) and per host process id.
+const (
+	LabelLab     = "tcplab"
+	LabelSession = "tcplab.session"
+	LabelPID     = "tcplab.pid"
+	LabelHost    = "tcplab.host"
+)
+
+// Lab is a connection to Docker with the lab image built.
+type Lab struct {
+	docker  *client.Client
+	Kernel  string // the Docker host's kernel, as containers see it
+	Linear  bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
+	session string
+}
+
+var (
+	once    sync.Once
+	shared  *Lab
+	initErr error
+)
+
+// New returns the process-wide Lab: it checks Docker, builds the image once
+// and installs the Ctrl-C clean-up. Every call after the first is free.
+func New(ctx context.Context) (*Lab, error) {
+	once.Do(func() { shared, initErr = setup(ctx) })
+	return shared, initErr
+}
+
+func setup(ctx context.Context) (*Lab, error) {
+	// This machine's quirks, in code rather than in a person's shell: the
+	// reaper image cannot be pulled, and testcontainers must not dial the
+	// default gateway when it believes it runs inside a container.
+	setDefaultEnv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	setDefaultEnv("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
+	tclog.SetDefault(tclog.NewNoopLogger())
+
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := cli.Info(pctx, client.InfoOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoDocker, firstLine(err.Error()))
+	}
+	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion,
+		session: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())}
+	l.sweepDead(ctx)
+	if err := buildImage(ctx, goarch(info.Info.Architecture)); err != nil {
+		return nil, err
+	}
+	if l.Linear, err = l.probe(ctx); err != nil {
+		return nil, err
+	}
+	installInterruptCleanup(l)
+	return l, nil
+}
+
+func setDefaultEnv(k, v string) {
+	if os.Getenv(k) == "" {
+		os.Setenv(k, v)
+	}
+}
+
+func goarch(dockerArch string) string {
+	switch dockerArch {
+	case "x86_64", "amd64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	}
+	return runtime.GOARCH
+}
+
+// buildImage compiles the binary on the host (no Go image is needed, so
+// nothing is pulled) and wraps it in a scratch image.
+func buildImage(ctx context.Context, arch string) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "tcplab-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "tcplab"), "./lab/cmd/tcplab")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the lab binary: %v\n%s", err, out)
+	}
+	df := "FROM scratch\nCOPY tcplab /tcplab\nENTRYPOINT [\"/tcplab\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		return err
+	}
+	p, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	defer p.Close()
+	repo, tag, _ := strings.Cut(Image, ":")
+	_, err = p.BuildImage(ctx, &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
+		Context: dir, Repo: repo, Tag: tag, KeepImage: true,
+	}})
+	if err != nil {
+		return fmt.Errorf("building image %s: %w", Image, err)
+	}
+	return nil
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("harness: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// probe asks a throwaway container whether the kernel has
+// tcp_syn_linear_timeouts: Docker refuses a sysctl the kernel lacks.
+func (l *Lab) probe(ctx context.Context) (bool, error) {
+	c, err := testcontainers.Run(ctx, Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
+		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)))
+	defer terminate(c)
+	if err != nil {
+		return false, fmt.Errorf("probe container: %w", err)
+	}
+	out, err := logs(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	var p struct {
+		Linear bool `json:"tcp_syn_linear_timeouts"`
+	}
+	if err := json.Unmarshal([]byte(lastJSONLine(out)), &p); err != nil {
+		return false, fmt.Errorf("probe: %v in %q", err, out)
+	}
+	return p.Linear, nil
+}
+
+func (l *Lab) labels() map[string]string {
+	host, _ := os.Hostname()
+	return map[string]string{LabelLab: "1", LabelSession: l.session, LabelPID: strconv.Itoa(os.Getpid()), LabelHost: host}
+}
+
+// Run runs scenario id with the given knob overrides and returns the
+// client's result. Every container and the network are removed before it
+// returns, whatever happened.
+func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs) (*scenario.Result, error) {
+	sc, err := scenarios.Lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	k, err := sc.Resolve(overrides)
+	if err != nil {
+		return nil, err
+	}
+	t := l.topology(sc, k)
+	return t.run(ctx, sc, k)
+}
+
+// Sysctls for one role: pinned and scenario knobs, plus linear SYN timeouts
+// off where the kernel has them (unless a knob says otherwise).
+func (l *Lab) sysctls(k scenario.Knobs, role scenario.Role) map[string]string {
+	s := k.SysctlsFor(role)
+	if _, set := s["net.ipv4.tcp_syn_linear_timeouts"]; l.Linear && !set {
+		s["net.ipv4.tcp_syn_linear_timeouts"] = "0"
+	}
+	return s
+}
+
+func terminate(c testcontainers.Container) {
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = c.Terminate(ctx, testcontainers.StopTimeout(0))
+}
+
+func logs(ctx context.Context, c testcontainers.Container) (string, error) {
+	rc, err := c.Logs(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return string(b), err
+}
+
+func lastJSONLine(out string) string {
+	var last string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 && line[0] == '{' {
+			last = string(line)
+		}
+	}
+	return last
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// hostConfig applies sysctls, capabilities and network mode.
+func hostConfig(sysctls map[string]string, netnsOf string, caps ...string) func(*container.HostConfig) {
+	return func(hc *container.HostConfig) {
+		hc.Sysctls = sysctls
+		if len(caps) > 0 {
+			hc.CapDrop = []string{"ALL"}
+			hc.CapAdd = caps
+		}
+		if netnsOf != "" {
+			hc.NetworkMode = container.NetworkMode("container:" + netnsOf)
+		}
+	}
+}
+

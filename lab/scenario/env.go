@@ -1,0 +1,216 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/control"
+	"github.com/tcplab/tcplab/lab/impair"
+	"github.com/tcplab/tcplab/lab/kernel"
+)
+
+// Env is what a client driver works with: the knobs, the server's address,
+// the side channels, and the result it fills in.
+type Env struct {
+	Ctx   context.Context // ends at the scenario's timeout
+	Knobs Knobs
+	Host  string // the server's host name on the lab network
+
+	ctrl  *control.Client
+	agent *control.Client
+	res   *Result
+	mech  map[string]bool
+}
+
+// Addr is the address under test, host:8080.
+func (e *Env) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(Port)) }
+
+// Observe records one observation in the result.
+func (e *Env) Observe(key string, v any) { e.res.Observations[key] = v }
+
+// Expect records whether an expectation held, with a detail for the report.
+func (e *Env) Expect(name string, ok bool, format string, args ...any) {
+	e.res.Checks = append(e.res.Checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+}
+
+// Headline sets the one-line summary shown in the report table.
+func (e *Env) Headline(format string, args ...any) { e.res.Headline = fmt.Sprintf(format, args...) }
+
+// Stats asks the server for kernel evidence from its network namespace.
+func (e *Env) Stats() (kernel.Stats, error) {
+	var st kernel.Stats
+	err := e.ctrl.Call(e.Ctx, "stats", nil, &st)
+	return st, err
+}
+
+// Signal releases the server's Await(name).
+func (e *Env) Signal(name string) error {
+	return e.ctrl.Call(e.Ctx, "signal", map[string]string{"name": name}, nil)
+}
+
+// Get fetches a value the server published, into out.
+func (e *Env) Get(name string, out any) error {
+	return e.ctrl.Call(e.Ctx, "get", map[string]string{"name": name}, out)
+}
+
+// Impair asks the agent to apply spec (the port defaults to the port under test).
+func (e *Env) Impair(spec impair.Spec) error {
+	if e.agent == nil {
+		return fmt.Errorf("scenario has no impairment sidecar")
+	}
+	if spec.Port == 0 {
+		spec.Port = Port
+	}
+	var a impair.Applied
+	if err := e.agent.Call(e.Ctx, "apply", spec, &a); err != nil {
+		return err
+	}
+	for _, m := range a.Mechanisms {
+		e.mech[m] = true
+	}
+	return nil
+}
+
+// ClearImpair removes every impairment.
+func (e *Env) ClearImpair() error {
+	if e.agent == nil {
+		return nil
+	}
+	return e.agent.Call(e.Ctx, "clear", nil, nil)
+}
+
+// Dropped is how many packets the impairment rules dropped so far.
+func (e *Env) Dropped() (uint64, error) {
+	var c impair.Counters
+	err := e.agent.Call(e.Ctx, "counters", nil, &c)
+	return c.Dropped, err
+}
+
+// ServerEnv is what a server behaviour works with.
+type ServerEnv struct {
+	Ctx   context.Context // ends when the client says quit or the lifetime ends
+	Knobs Knobs
+
+	mu      sync.Mutex
+	signals map[string]chan struct{}
+	values  map[string]any
+}
+
+func NewServerEnv(ctx context.Context, k Knobs) *ServerEnv {
+	return &ServerEnv{Ctx: ctx, Knobs: k, signals: map[string]chan struct{}{}, values: map[string]any{}}
+}
+
+// Listen opens the port under test with Go's default listen backlog
+// (net.core.somaxconn, read by Go once per process).
+func (s *ServerEnv) Listen() (net.Listener, error) {
+	return net.Listen("tcp", ":"+strconv.Itoa(Port))
+}
+
+func (s *ServerEnv) signal(name string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.signals[name]
+	if !ok {
+		ch = make(chan struct{})
+		s.signals[name] = ch
+	}
+	return ch
+}
+
+// Await blocks until the client signals name, or the server's context ends.
+func (s *ServerEnv) Await(name string) error {
+	select {
+	case <-s.signal(name):
+		return nil
+	case <-s.Ctx.Done():
+		return s.Ctx.Err()
+	}
+}
+
+// Publish makes v available to the client's Get(name).
+func (s *ServerEnv) Publish(name string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values[name] = v
+}
+
+// Handle answers the server side channel's requests.
+func (s *ServerEnv) Handle(ctx context.Context, op string, args []byte) (any, error) {
+	var a struct{ Name string }
+	if len(args) > 0 {
+		if err := jsonUnmarshal(args, &a); err != nil {
+			return nil, err
+		}
+	}
+	switch op {
+	case "stats":
+		return kernel.StatsFor(Port), nil
+	case "signal":
+		ch := s.signal(a.Name)
+		s.mu.Lock()
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+		s.mu.Unlock()
+		return nil, nil
+	case "get":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		v, ok := s.values[a.Name]
+		if !ok {
+			return nil, fmt.Errorf("nothing published as %q", a.Name)
+		}
+		return v, nil
+	case "quit":
+		return nil, control.ErrQuit
+	}
+	return nil, fmt.Errorf("unknown op %q", op)
+}
+
+// Ms is d in milliseconds, rounded to 0.1 ms, for observations.
+func Ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Millisecond)*10) / 10 }
+
+// Near reports whether got is within tol of want.
+func Near(got, want, tol time.Duration) bool {
+	diff := got - want
+	return diff <= tol && diff >= -tol
+}
+
+// SynSchedule is when the kernel gives up on a connect with R SYN
+// retransmissions and exponential back-off from a 1 s initial RTO:
+// 1+2+…+2^R = 2^(R+1)−1 seconds.
+func SynGiveUp(retries int) time.Duration {
+	return time.Duration((1<<(retries+1))-1) * time.Second
+}
+
+// SynSlots are the times (from the first SYN) at which SYNs are sent:
+// 0, 1, 3, 7, … for retries retransmissions.
+func SynSlots(retries int) []time.Duration {
+	out := []time.Duration{0}
+	for i := 1; i <= retries; i++ {
+		out = append(out, SynGiveUp(i-1))
+	}
+	return out
+}
+
+// Mechanisms lists the impairment mechanisms used, or "none".
+func (e *Env) mechanisms() string {
+	if len(e.mech) == 0 {
+		return "none"
+	}
+	var out []string
+	for m := range e.mech {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "+")
+}

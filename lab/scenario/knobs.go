@@ -1,0 +1,195 @@
+package scenario
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind says how a knob's value is parsed and validated.
+type Kind int
+
+const (
+	Int Kind = iota
+	Duration
+	Fraction // a float in [0, 1]
+	Text
+	Bool
+)
+
+// Role is where a knob takes effect: a container's sysctl, or a Go-level
+// parameter that every role of the scenario receives.
+type Role string
+
+const (
+	Server Role = "server"
+	Client Role = "client"
+	Impair Role = "impair"
+)
+
+// Knob is one named setting of a scenario, e.g. "server.somaxconn" (a sysctl
+// of the server container) or "client.dial_timeout" (a Go-level parameter).
+type Knob struct {
+	Name    string
+	Default string
+	Kind    Kind
+	Help    string
+	Min     float64 // for Int, Duration (seconds) and Fraction; ignored when Min == Max == 0
+	Max     float64
+}
+
+// Sysctls that may be set per container, by their short knob name. Host-wide
+// ones (net.core.rmem_max, …) are not here: Docker refuses them per container.
+var Sysctls = map[string]string{
+	"somaxconn":               "net.core.somaxconn",
+	"tcp_rmem":                "net.ipv4.tcp_rmem",
+	"tcp_wmem":                "net.ipv4.tcp_wmem",
+	"tcp_syn_retries":         "net.ipv4.tcp_syn_retries",
+	"tcp_syn_linear_timeouts": "net.ipv4.tcp_syn_linear_timeouts",
+	"tcp_synack_retries":      "net.ipv4.tcp_synack_retries",
+	"tcp_abort_on_overflow":   "net.ipv4.tcp_abort_on_overflow",
+	"tcp_syncookies":          "net.ipv4.tcp_syncookies",
+	"tcp_max_syn_backlog":     "net.ipv4.tcp_max_syn_backlog",
+	"tcp_keepalive_time":      "net.ipv4.tcp_keepalive_time",
+	"tcp_fin_timeout":         "net.ipv4.tcp_fin_timeout",
+	"tcp_retries2":            "net.ipv4.tcp_retries2",
+	"tcp_moderate_rcvbuf":     "net.ipv4.tcp_moderate_rcvbuf",
+	"tcp_autocorking":         "net.ipv4.tcp_autocorking",
+}
+
+// PinnedSysctls are set in every server and client container unless a
+// scenario or the user overrides them, so runs do not inherit the host's
+// values. tcp_syn_linear_timeouts=0 is added by the runner only where the
+// kernel has it (Docker refuses unknown sysctls).
+var PinnedSysctls = map[string]string{
+	"somaxconn":       "4096",
+	"tcp_rmem":        "4096 131072 6291456",
+	"tcp_wmem":        "4096 16384 4194304",
+	"tcp_syn_retries": "6",
+}
+
+// Knobs holds the effective knob values of one run, by full name.
+type Knobs map[string]string
+
+func (k Knobs) Str(name string) string { return k[name] }
+
+func (k Knobs) Int(name string) int {
+	v, err := strconv.Atoi(strings.TrimSpace(k[name]))
+	if err != nil {
+		panic(fmt.Sprintf("knob %s=%q: not an integer", name, k[name]))
+	}
+	return v
+}
+
+func (k Knobs) Float(name string) float64 {
+	v, err := strconv.ParseFloat(strings.TrimSpace(k[name]), 64)
+	if err != nil {
+		panic(fmt.Sprintf("knob %s=%q: not a number", name, k[name]))
+	}
+	return v
+}
+
+func (k Knobs) Duration(name string) time.Duration {
+	v, err := time.ParseDuration(strings.TrimSpace(k[name]))
+	if err != nil {
+		panic(fmt.Sprintf("knob %s=%q: not a duration", name, k[name]))
+	}
+	return v
+}
+
+func (k Knobs) Bool(name string) bool {
+	v, err := strconv.ParseBool(strings.TrimSpace(k[name]))
+	if err != nil {
+		panic(fmt.Sprintf("knob %s=%q: not a bool", name, k[name]))
+	}
+	return v
+}
+
+// Args renders the knobs as sorted "name=value" strings for a command line.
+func (k Knobs) Args() []string {
+	out := make([]string, 0, len(k))
+	for n, v := range k {
+		out = append(out, n+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SysctlsFor returns the Docker sysctls (full names) for one container role.
+func (k Knobs) SysctlsFor(role Role) map[string]string {
+	out := map[string]string{}
+	prefix := string(role) + "."
+	for n, v := range k {
+		if short, ok := strings.CutPrefix(n, prefix); ok {
+			if full, ok := Sysctls[short]; ok {
+				out[full] = v
+			}
+		}
+	}
+	return out
+}
+
+func (kn Knob) validate(v string) error {
+	v = strings.TrimSpace(v)
+	var num float64
+	switch kn.Kind {
+	case Int:
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("knob %s=%q: want an integer", kn.Name, v)
+		}
+		num = float64(i)
+	case Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("knob %s=%q: want a duration such as 2s or 500ms", kn.Name, v)
+		}
+		num = d.Seconds()
+	case Fraction:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			return fmt.Errorf("knob %s=%q: want a number from 0 to 1", kn.Name, v)
+		}
+		return nil
+	case Bool:
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("knob %s=%q: want true or false", kn.Name, v)
+		}
+		return nil
+	case Text:
+		if strings.ContainsAny(v, "\n\x00") {
+			return fmt.Errorf("knob %s: value has a newline or NUL", kn.Name)
+		}
+		return nil
+	}
+	if (kn.Min != 0 || kn.Max != 0) && (num < kn.Min || num > kn.Max) {
+		return fmt.Errorf("knob %s=%q: out of range [%g, %g]", kn.Name, v, kn.Min, kn.Max)
+	}
+	return nil
+}
+
+// sysctlKnob describes a generic per-container sysctl knob such as
+// "client.tcp_syn_retries"; every scenario accepts these.
+func sysctlKnob(name string) (Knob, bool) {
+	role, short, ok := strings.Cut(name, ".")
+	if !ok || (role != string(Server) && role != string(Client)) {
+		return Knob{}, false
+	}
+	if _, ok := Sysctls[short]; !ok {
+		return Knob{}, false
+	}
+	kn := Knob{Name: name, Kind: Int, Min: 0, Max: 1 << 20}
+	switch short {
+	case "tcp_rmem", "tcp_wmem":
+		kn.Kind = Text
+	case "tcp_syn_retries", "tcp_synack_retries":
+		kn.Min, kn.Max = 1, 127
+	case "tcp_syn_linear_timeouts":
+		kn.Min, kn.Max = 0, 255
+	case "somaxconn":
+		kn.Min, kn.Max = 0, 65535
+	}
+	return kn, true
+}

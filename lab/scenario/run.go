@@ -1,0 +1,163 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/control"
+	"github.com/tcplab/tcplab/lab/impair"
+	"github.com/tcplab/tcplab/lab/kernel"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// ReadyLine is printed (and ReadyFile created) once a server or agent
+// serves; the harness waits on the log line, compose's healthcheck on the file.
+const (
+	ReadyLine = "tcplab: ready"
+	ReadyFile = "/tmp/tcplab-ready"
+)
+
+func announceReady() {
+	_ = os.MkdirAll("/tmp", 0o1777)
+	_ = os.WriteFile(ReadyFile, []byte("ready\n"), 0o644)
+	fmt.Fprintln(os.Stderr, ReadyLine)
+}
+
+// RunServer runs sc's server behaviour and the control channel until the
+// client says quit or lifetime passes (so a server never outlives its run).
+func RunServer(sc *Scenario, k Knobs, lifetime time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), lifetime)
+	defer cancel()
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.ServerPort))
+	if err != nil {
+		return err
+	}
+	s := NewServerEnv(ctx, k)
+	errc := make(chan error, 1)
+	if sc.Server != nil {
+		go func() { errc <- sc.Server(s) }()
+	}
+	// The server behaviour opens its port before ready is announced when it
+	// can; give it a moment to do so without racing the first client dial.
+	if sc.Server != nil {
+		waitListening(ctx, 2*time.Second)
+	}
+	announceReady()
+	go func() {
+		if err := <-errc; err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "tcplab: server behaviour:", err)
+		}
+	}()
+	err = control.Serve(ctx, ln, func(ctx context.Context, op string, args json.RawMessage) (any, error) {
+		return s.Handle(ctx, op, args)
+	})
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		fmt.Fprintln(os.Stderr, "tcplab: server lifetime ended before the client said quit")
+	}
+	return err
+}
+
+func waitListening(ctx context.Context, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if _, err := kernel.Listener(Port); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// RunAgent serves the impairment side channel until quit or lifetime; it
+// removes its rules on the way out.
+func RunAgent(lifetime time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), lifetime)
+	defer cancel()
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.AgentPort))
+	if err != nil {
+		return err
+	}
+	var a impair.Agent
+	defer a.Clear()
+	announceReady()
+	return control.Serve(ctx, ln, func(ctx context.Context, op string, args json.RawMessage) (any, error) {
+		switch op {
+		case "apply":
+			var s impair.Spec
+			if err := json.Unmarshal(args, &s); err != nil {
+				return nil, err
+			}
+			return a.Apply(s)
+		case "clear":
+			return nil, a.Clear()
+		case "counters":
+			return a.Counters()
+		case "info":
+			return map[string]bool{impair.Netem: impair.NetemAvailable()}, nil
+		case "quit":
+			return nil, control.ErrQuit
+		}
+		return nil, fmt.Errorf("unknown op %q", op)
+	})
+}
+
+// RunClient runs sc's client driver against host and returns its result.
+// It always returns a Result; a driver that could not run says so in Error.
+func RunClient(sc *Scenario, k Knobs, host string) *Result {
+	res := &Result{Schema: Schema, Scenario: sc.ID, Knobs: k, Kernel: kernel.Release(),
+		Started: time.Now().UTC(), Observations: map[string]any{}}
+	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout)
+	defer cancel()
+	e := &Env{Ctx: ctx, Knobs: k, Host: host, res: res, mech: map[string]bool{}}
+	start := time.Now()
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("driver panicked: %v\n%s", r, debug.Stack())
+			}
+		}()
+		setup, cancelSetup := context.WithTimeout(ctx, 15*time.Second)
+		defer cancelSetup()
+		if e.ctrl, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.ServerPort))); err != nil {
+			return err
+		}
+		if sc.Sidecar {
+			if e.agent, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.AgentPort))); err != nil {
+				return err
+			}
+		}
+		return sc.Client(e)
+	}()
+	res.DurationMS = Ms(time.Since(start))
+	res.Mechanism = e.mechanisms()
+	if err != nil {
+		res.Error = err.Error()
+		if ctx.Err() != nil {
+			res.Error = fmt.Sprintf("scenario did not finish within its %v budget: %v", sc.Timeout, err)
+		}
+	}
+	// Tell the server and agent to go; they also end on their own lifetime.
+	bye, cancelBye := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancelBye()
+	for _, c := range []*control.Client{e.agent, e.ctrl} {
+		if c != nil {
+			_ = c.Call(bye, "quit", nil, nil)
+			c.Close()
+		}
+	}
+	res.OK = res.Error == "" && len(res.Checks) > 0
+	for _, c := range res.Checks {
+		res.OK = res.OK && c.OK
+	}
+	if res.Error == "" && len(res.Checks) == 0 {
+		res.Error = "driver checked nothing"
+	}
+	return res
+}

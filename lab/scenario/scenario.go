@@ -1,0 +1,125 @@
+// Package scenario defines what a tcplab scenario is: knobs with defaults, a
+// server behaviour, a client driver that measures and checks, and the JSON
+// result the driver prints. Scenarios themselves live in lab/scenarios, one
+// file each.
+package scenario
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Port is the TCP port under test on the server.
+const Port = 8080
+
+// Scenario is one named experiment of SCENARIOS.md.
+type Scenario struct {
+	ID      string
+	Section string // the article's section, e.g. "2 Connection set-up"
+	Title   string // one line: what it shows
+	Knobs   []Knob
+	// Sidecar asks for an impairment agent in the server's network namespace.
+	Sidecar bool
+	// Timeout bounds the whole client run; the harness adds start-up slack.
+	Timeout time.Duration
+	// Cases are the knob sets the lab report runs (one row each); nil means
+	// the defaults once.
+	Cases []Knobs
+	// Server runs in the server container; nil means "listen on nothing but
+	// the control port".
+	Server func(s *ServerEnv) error
+	// Client runs in the client container, observes and checks.
+	Client func(e *Env) error
+	// Article is the article's 2015 figure for the report, with why it differs.
+	Article string
+}
+
+// Resolve merges overrides into the scenario's defaults and the pinned
+// sysctls and validates every value; unknown knobs are an error.
+func (s *Scenario) Resolve(overrides Knobs) (Knobs, error) {
+	k := Knobs{}
+	for _, role := range []Role{Server, Client} {
+		for short, v := range PinnedSysctls {
+			k[string(role)+"."+short] = v
+		}
+	}
+	for _, kn := range s.Knobs {
+		k[kn.Name] = kn.Default
+	}
+	names := make([]string, 0, len(overrides))
+	for n := range overrides {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		kn, ok := s.knob(n)
+		if !ok {
+			return nil, fmt.Errorf("scenario %s has no knob %q (knobs: %s)", s.ID, n, strings.Join(s.KnobNames(), ", "))
+		}
+		if err := kn.validate(overrides[n]); err != nil {
+			return nil, err
+		}
+		k[n] = strings.TrimSpace(overrides[n])
+	}
+	return k, nil
+}
+
+func (s *Scenario) knob(name string) (Knob, bool) {
+	for _, kn := range s.Knobs {
+		if kn.Name == name {
+			return kn, true
+		}
+	}
+	return sysctlKnob(name)
+}
+
+// KnobNames lists the scenario's own knobs and the sysctl knob pattern.
+func (s *Scenario) KnobNames() []string {
+	var out []string
+	for _, kn := range s.Knobs {
+		out = append(out, kn.Name)
+	}
+	return append(out, "server.<sysctl>", "client.<sysctl>")
+}
+
+// Check is one expectation and whether it held.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Schema names the version of Result's JSON form.
+const Schema = "tcplab.result/v1"
+
+// Result is what a client driver prints: one JSON document.
+type Result struct {
+	Schema       string         `json:"schema"`
+	Scenario     string         `json:"scenario"`
+	Knobs        Knobs          `json:"knobs"`
+	Kernel       string         `json:"kernel"`
+	Mechanism    string         `json:"mechanism"` // how the network was impaired: none, nftables, netem, tbf
+	Started      time.Time      `json:"started"`
+	DurationMS   float64        `json:"duration_ms"`
+	Headline     string         `json:"headline"` // one line for the report table
+	Observations map[string]any `json:"observations"`
+	Checks       []Check        `json:"checks"`
+	OK           bool           `json:"ok"`
+	Error        string         `json:"error,omitempty"` // the driver failed to run
+}
+
+// Failed lists the checks that did not hold, and the driver error if any.
+func (r *Result) Failed() []string {
+	var out []string
+	if r.Error != "" {
+		out = append(out, "driver error: "+r.Error)
+	}
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, c.Name+": "+c.Detail)
+		}
+	}
+	return out
+}

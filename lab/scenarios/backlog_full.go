@@ -1,0 +1,57 @@
+package scenarios
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// backlogFull: the server never accepts, so handshakes pile up in the accept
+// queue. Linux admits backlog+1 before it drops SYNs (the full check is
+// "queue length > backlog"), and Go's listen backlog is net.core.somaxconn.
+var backlogFull = &scenario.Scenario{
+	ID:      "backlog-full",
+	Section: "2 Connection set-up",
+	Title:   "server never accepts: how many dials succeed at once",
+	Timeout: 60 * time.Second,
+	Knobs: []scenario.Knob{
+		{Name: "server.somaxconn", Default: "16", Kind: scenario.Int, Min: 1, Max: 4096, Help: "the server's listen backlog"},
+		{Name: "client.dial_timeout", Default: "500ms", Kind: scenario.Duration, Min: 0.05, Max: 0.99,
+			Help: "bound of each serial dial; below the 1 s SYN retransmission"},
+	},
+	Cases:  []scenario.Knobs{{"server.somaxconn": "16"}, {"server.somaxconn": "128"}},
+	Server: neverAccept,
+	Client: func(e *scenario.Env) error {
+		s := e.Knobs.Int("server.somaxconn")
+		before, err := e.Stats()
+		if err != nil {
+			return err
+		}
+		conns, slowest, blocked := fill(e, s+50, e.Knobs.Duration("client.dial_timeout"))
+		defer closeAll(conns)
+		after, err := e.Stats()
+		if err != nil {
+			return err
+		}
+		n := len(conns)
+		e.Observe("succeeded_at_once", n)
+		e.Observe("slowest_success_ms", scenario.Ms(slowest))
+		e.Observe("next_dial", scenario.Classify(blocked))
+		e.Observe("listener_backlog", after.Backlog)
+		e.Observe("accept_queue", after.AcceptQueue)
+		e.Observe("listen_overflows", after.ListenOverflows-before.ListenOverflows)
+		e.Observe("listen_drops", after.ListenDrops-before.ListenDrops)
+		e.Observe("server_sysctls", after.Sysctls)
+		e.Expect("exactly somaxconn+1 succeed at once", n == s+1, "%d succeeded, somaxconn=%d", n, s)
+		e.Expect("the next dial blocks", errors.Is(blocked, os.ErrDeadlineExceeded), "next dial: %v", blocked)
+		e.Expect("listener backlog is somaxconn", after.Backlog == int64(s), "backlog %d", after.Backlog)
+		e.Expect("accept queue reads somaxconn+1", after.AcceptQueue == int64(s+1), "accept queue %d", after.AcceptQueue)
+		e.Expect("overflow counters rise", after.ListenOverflows > before.ListenOverflows && after.ListenDrops > before.ListenDrops,
+			"ListenOverflows +%d, ListenDrops +%d", after.ListenOverflows-before.ListenOverflows, after.ListenDrops-before.ListenDrops)
+		e.Headline("somaxconn=%d → %d at once, accept queue %d, overflows +%d", s, n, after.AcceptQueue, after.ListenOverflows-before.ListenOverflows)
+		return nil
+	},
+	Article: "macOS 2015: 128 (kern.ipc.somaxconn=128); Ubuntu 14.04: 499 — the lab pins somaxconn and Linux admits backlog+1",
+}

@@ -1,0 +1,122 @@
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/impair"
+	"github.com/tcplab/tcplab/lab/kernel"
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// dialLossy: the agent drops a fraction p of SYNs. A dial whose first k SYNs
+// are lost completes at SYN slot k (0, 1, 3, 7, 15 s), which happens with
+// probability p^k·(1−p); with R retries it fails with probability p^(R+1).
+var dialLossy = &scenario.Scenario{
+	ID:      "dial-lossy",
+	Section: "2 Connection set-up",
+	Title:   "a fraction p of SYNs is dropped: dial durations cluster on the SYN schedule",
+	Sidecar: true,
+	Timeout: 90 * time.Second,
+	Knobs: []scenario.Knob{
+		{Name: "impair.loss", Default: "0.5", Kind: scenario.Fraction, Help: "fraction of SYNs dropped"},
+		{Name: "client.dials", Default: "80", Kind: scenario.Int, Min: 10, Max: 2000, Help: "dials, all started at once"},
+		{Name: "client.tcp_syn_retries", Default: "4", Kind: scenario.Int, Min: 1, Max: 5},
+	},
+	Server: acceptAll,
+	Client: func(e *scenario.Env) error {
+		p := e.Knobs.Float("impair.loss")
+		n := e.Knobs.Int("client.dials")
+		retries := e.Knobs.Int("client.tcp_syn_retries")
+		if v, ok := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts"); ok && v != "0" {
+			return fmt.Errorf("tcp_syn_linear_timeouts=%s: this scenario's slots assume exponential back-off", v)
+		}
+		if err := e.Impair(impair.Spec{DropSYN: p}); err != nil {
+			return err
+		}
+		slots := scenario.SynSlots(retries)
+		counts := make([]int, len(slots)+1) // last bucket: failed
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		offSlot, inferredDrops := 0, 0
+		var durations []float64
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				d := net.Dialer{Timeout: scenario.SynGiveUp(retries) + 5*time.Second}
+				c, err := d.DialContext(e.Ctx, "tcp", e.Addr())
+				took := time.Since(start)
+				if c != nil {
+					c.Close()
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				durations = append(durations, scenario.Ms(took))
+				if err != nil {
+					counts[len(slots)]++
+					inferredDrops += retries + 1
+					return
+				}
+				slot := nearest(took, slots)
+				if !scenario.Near(took, slot, slotTolerance) {
+					offSlot++
+				}
+				for i, s := range slots {
+					if s == slot {
+						counts[i]++
+						inferredDrops += i
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		dropped, err := e.Dropped()
+		if err != nil {
+			return err
+		}
+		hist := map[string]int{}
+		for i, s := range slots {
+			hist[fmt.Sprintf("%gs", s.Seconds())] = counts[i]
+		}
+		hist["failed"] = counts[len(slots)]
+		e.Observe("histogram", hist)
+		e.Observe("durations_ms", durations)
+		e.Observe("syns_dropped", dropped)
+		e.Observe("syns_dropped_inferred", inferredDrops)
+		e.Expect("every duration sits on a SYN slot (±250 ms)", offSlot == 0, "%d of %d off the schedule", offSlot, n)
+		// Each slot's share is binomial: allow 4 standard deviations (+1 dial).
+		shares := true
+		var detail string
+		for i := range counts {
+			want := math.Pow(p, float64(i)) * (1 - p)
+			if i == len(slots) {
+				want = math.Pow(p, float64(i))
+			}
+			tol := 4*math.Sqrt(want*(1-want)*float64(n)) + 1
+			got := float64(counts[i])
+			if math.Abs(got-want*float64(n)) > tol {
+				shares = false
+			}
+			detail += fmt.Sprintf(" slot%d %d (want %.1f±%.1f)", i, counts[i], want*float64(n), tol)
+		}
+		e.Expect("each slot's share matches p^k·(1−p)", shares, "%s", detail)
+		e.Expect("dropped SYNs counted by nf_tables match the durations", int(dropped) == inferredDrops,
+			"nft counter %d, inferred from durations %d", dropped, inferredDrops)
+		e.Headline("p=%.2f, %d dials: 0s %d, 1s %d, 3s %d, 7s %d, 15s %d, failed %d", p, n,
+			counts[0], at(counts, 1), at(counts, 2), at(counts, 3), at(counts, 4), counts[len(slots)])
+		return nil
+	},
+	Article: "not in the article (it only had a slow public address)",
+}
+
+func at(c []int, i int) int {
+	if i < len(c)-1 {
+		return c[i]
+	}
+	return 0
+}

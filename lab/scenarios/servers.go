@@ -1,0 +1,89 @@
+package scenarios
+
+import (
+	"net"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// Server behaviours shared by several scenarios.
+
+// neverAccept listens and never calls Accept: the kernel completes
+// handshakes into the accept queue until it is full.
+func neverAccept(s *scenario.ServerEnv) error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	<-s.Ctx.Done()
+	return nil
+}
+
+// acceptAll accepts every connection and holds it open until the run ends.
+func acceptAll(s *scenario.ServerEnv) error {
+	return acceptWith(s, func(c net.Conn) { <-s.Ctx.Done() })
+}
+
+// acceptWith accepts every connection and hands each to handle in its own
+// goroutine; the connection is closed when handle returns.
+func acceptWith(s *scenario.ServerEnv, handle func(net.Conn)) error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	go func() { <-s.Ctx.Done(); ln.Close() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.Ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			defer c.Close()
+			handle(c)
+		}()
+	}
+}
+
+// acceptEvery waits for the client's "start" signal, then accepts one
+// connection every server.accept_every and publishes the accept times (ms
+// since the signal) as "accepts".
+func acceptEvery(s *scenario.ServerEnv) error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if err := s.Await("start"); err != nil {
+		return nil
+	}
+	every := s.Knobs.Duration("server.accept_every")
+	start := time.Now()
+	var times []float64
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.Ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		held = append(held, c)
+		times = append(times, scenario.Ms(time.Since(start)))
+		s.Publish("accepts", times)
+	}
+}
