@@ -19,8 +19,8 @@ import (
 )
 
 var (
-	lab    *harness.Lab
-	noLab  string // why container tests skip
+	lab   *harness.Lab
+	noLab string // why container tests skip
 )
 
 func TestMain(m *testing.M) {
@@ -52,12 +52,12 @@ func run(t *testing.T, id string, knobs scenario.Knobs) *Result {
 	defer cancel()
 	res, err := lab.Run(ctx, id, knobs)
 	require.NoError(t, err)
+	b, _ := json.Marshal(res.Observations)
+	t.Logf("%s %v: %s\n  observations: %s", id, knobs, res.Headline, b)
 	for _, c := range res.Checks {
 		require.Truef(t, c.OK, "%s: expectation %q did not hold: %s", id, c.Name, c.Detail)
 	}
 	require.True(t, res.OK, "%s: result not ok", id)
-	b, _ := json.Marshal(res.Observations)
-	t.Logf("%s %v: %s\n  observations: %s", id, knobs, res.Headline, b)
 	return &Result{Result: res, t: t}
 }
 

@@ -42,20 +42,10 @@ func TestBacklogSlowAccept(t *testing.T) {
 	r.Decode("blocked_dial_ms", &ms)
 	require.Len(t, ms, 3)
 	for _, d := range ms {
-		slot := nearestSlot(millis(d))
-		assert.InDeltaf(t, slot.Seconds(), d/1000, 0.25, "a blocked dial completes at a SYN retransmission (0,1,3,7,15 s), took %.0f ms", d)
-		assert.GreaterOrEqual(t, d, 2000.0, "not before the first accept")
+		slot, ok := scenario.OnSynSlot(millis(d), scenario.SynSlots(6))
+		assert.Truef(t, ok, "a blocked dial completes at a SYN retransmission (0,1,3,7,15 s), took %.0f ms", d)
+		assert.GreaterOrEqual(t, slot, 3*time.Second, "the first retransmission after the first accept (2 s) is at 3 s")
 	}
-}
-
-func nearestSlot(d time.Duration) time.Duration {
-	best := time.Duration(0)
-	for _, s := range scenario.SynSlots(6) {
-		if (d - s).Abs() < (d - best).Abs() {
-			best = s
-		}
-	}
-	return best
 }
 
 func TestBacklogSynTimeout(t *testing.T) {
@@ -79,9 +69,16 @@ func TestDialTimeout(t *testing.T) {
 	r := run(t, "dial-timeout", scenario.Knobs{"client.dial_timeout": "2s"})
 	e := r.Err("error")
 	assert.True(t, e.Timeout)
-	assert.Equal(t, "ErrDeadlineExceeded", e.Kind)
 	assert.Contains(t, e.Text, "i/o timeout")
-	assert.InDelta(t, 2.0, r.Num("returned_after_ms")/1000, 0.1, "T ±5 %%")
+	// Which sentinel matches depends on which of Go's two deadline
+	// mechanisms fired first; every dial matches one of them.
+	assert.Contains(t, []string{"ErrDeadlineExceeded", "context.DeadlineExceeded"}, e.Kind)
+	assert.GreaterOrEqual(t, r.Num("is_os_ErrDeadlineExceeded")+r.Num("is_context_DeadlineExceeded"), 3.0)
+	var took []float64
+	r.Decode("returned_after_ms", &took)
+	for _, ms := range took {
+		assert.InDelta(t, 2.0, ms/1000, 0.1, "T ±5 %%")
+	}
 	assert.Equal(t, "nftables", r.Mechanism)
 }
 

@@ -272,4 +272,3 @@ func hostConfig(sysctls map[string]string, netnsOf string, caps ...string) func(
 		}
 	}
 }
-

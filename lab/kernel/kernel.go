@@ -5,6 +5,8 @@ package kernel
 import (
 	"bufio"
 	"fmt"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"os"
 	"strconv"
 	"strings"
@@ -58,7 +60,7 @@ type Socket struct {
 	LocalPort  int
 	RemotePort int
 	State      string
-	TxQueue    int64 // for a listener: the backlog (sk_max_ack_backlog)
+	TxQueue    int64
 	RxQueue    int64 // for a listener: the accept queue length (sk_ack_backlog)
 }
 
@@ -119,13 +121,13 @@ func Listener(p int) (Socket, error) {
 
 // Stats is the kernel evidence a server reports about its port.
 type Stats struct {
-	Kernel          string           `json:"kernel"`
-	AcceptQueue     int64            `json:"accept_queue"`
-	Backlog         int64            `json:"backlog"`
-	Listening       bool             `json:"listening"`
-	ListenOverflows int64            `json:"listen_overflows"`
-	ListenDrops     int64            `json:"listen_drops"`
-	States          map[string]int   `json:"states"` // socket states on the port
+	Kernel          string            `json:"kernel"`
+	AcceptQueue     int64             `json:"accept_queue"`
+	Backlog         int64             `json:"backlog"`
+	Listening       bool              `json:"listening"`
+	ListenOverflows int64             `json:"listen_overflows"`
+	ListenDrops     int64             `json:"listen_drops"`
+	States          map[string]int    `json:"states"` // socket states on the port
 	Sysctls         map[string]string `json:"sysctls"`
 }
 
@@ -133,7 +135,10 @@ type Stats struct {
 func StatsFor(p int) Stats {
 	st := Stats{Kernel: Release(), States: map[string]int{}, Sysctls: map[string]string{}}
 	if l, err := Listener(p); err == nil {
-		st.Listening, st.AcceptQueue, st.Backlog = true, l.RxQueue, l.TxQueue
+		st.Listening, st.AcceptQueue = true, l.RxQueue
+		// /proc/net/tcp shows no backlog for listeners; sock_diag does
+		// (idiag_wqueue is sk_max_ack_backlog), as in ss -lnt's Send-Q.
+		st.Backlog = diagBacklog(p)
 	}
 	if c, err := Netstat("TcpExt"); err == nil {
 		st.ListenOverflows, st.ListenDrops = c["ListenOverflows"], c["ListenDrops"]
@@ -152,4 +157,21 @@ func StatsFor(p int) Stats {
 		}
 	}
 	return st
+}
+
+// diagBacklog asks sock_diag for the listen backlog of the listener on port
+// p; -1 when it cannot tell.
+func diagBacklog(p int) int64 {
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		socks, err := netlink.SocketDiagTCP(fam)
+		if err != nil {
+			continue
+		}
+		for _, s := range socks {
+			if s.State == unix.BPF_TCP_LISTEN && int(s.ID.SourcePort) == p {
+				return int64(s.WQueue)
+			}
+		}
+	}
+	return -1
 }

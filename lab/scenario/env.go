@@ -214,3 +214,18 @@ func (e *Env) mechanisms() string {
 	sort.Strings(out)
 	return strings.Join(out, "+")
 }
+
+// OnSynSlot finds the SYN slot at which a connect that took d completed.
+// Linux's timer wheel fires a timer late by up to 1/8 of its timeout and
+// never early, and each retransmission is timed from the previous one, so
+// slot s matches [s − 50 ms, s + s/8 + 250 ms] (250 ms for scheduling, the
+// round trip and jiffies). ok is false when d lies outside that window.
+func OnSynSlot(d time.Duration, slots []time.Duration) (slot time.Duration, ok bool) {
+	for i := len(slots) - 1; i >= 0; i-- {
+		s := slots[i]
+		if d >= s-50*time.Millisecond {
+			return s, d <= s+s/8+250*time.Millisecond
+		}
+	}
+	return slots[0], false
+}

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -27,6 +28,7 @@ var kinds = []struct {
 	{"EHOSTUNREACH", syscall.EHOSTUNREACH},
 	{"ENETUNREACH", syscall.ENETUNREACH},
 	{"ErrDeadlineExceeded", os.ErrDeadlineExceeded},
+	{"context.DeadlineExceeded", context.DeadlineExceeded},
 	{"ErrClosed", net.ErrClosed},
 	{"EOF", io.EOF},
 	{"ErrUnexpectedEOF", io.ErrUnexpectedEOF},

@@ -1,8 +1,6 @@
 package scenarios
 
 import (
-	"errors"
-	"os"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -45,7 +43,7 @@ var backlogFull = &scenario.Scenario{
 		e.Observe("listen_drops", after.ListenDrops-before.ListenDrops)
 		e.Observe("server_sysctls", after.Sysctls)
 		e.Expect("exactly somaxconn+1 succeed at once", n == s+1, "%d succeeded, somaxconn=%d", n, s)
-		e.Expect("the next dial blocks", errors.Is(blocked, os.ErrDeadlineExceeded), "next dial: %v", blocked)
+		e.Expect("the next dial blocks", scenario.Classify(blocked).Timeout, "next dial: %v", blocked)
 		e.Expect("listener backlog is somaxconn", after.Backlog == int64(s), "backlog %d", after.Backlog)
 		e.Expect("accept queue reads somaxconn+1", after.AcceptQueue == int64(s+1), "accept queue %d", after.AcceptQueue)
 		e.Expect("overflow counters rise", after.ListenOverflows > before.ListenOverflows && after.ListenDrops > before.ListenDrops,

@@ -64,32 +64,18 @@ var backlogSlowAccept = &scenario.Scenario{
 				return fmt.Errorf("blocked dial %d failed: %w", i, errs[i])
 			}
 			ms = append(ms, scenario.Ms(d))
-			slot := nearest(d, slots)
+			slot, ok := scenario.OnSynSlot(d, slots)
 			snapped = append(snapped, slot.Seconds())
-			quantised = quantised && scenario.Near(d, slot, slotTolerance)
+			quantised = quantised && ok
 			early = early || d < every
 		}
 		e.Observe("blocked_dial_ms", ms)
 		e.Observe("nearest_syn_slot_s", snapped)
 		e.Observe("accepts_ms", accepts)
-		e.Expect("durations sit on the SYN schedule (0,1,3,7,15 s ±250 ms)", quantised, "durations %v ms", ms)
+		e.Expect("durations sit on the SYN schedule (slot −50 ms … slot×1.125 +250 ms)", quantised, "durations %v ms", ms)
 		e.Expect("no blocked dial completes before the first accept", !early, "first accept after %v; durations %v ms", every, ms)
 		e.Headline("accept every %v → blocked dials took %v s", every, snapped)
 		return nil
 	},
 	Article: "the article's dials waited for accepts without saying when; here they land on SYN retransmissions",
-}
-
-// slotTolerance is how far from a SYN slot a completion may be: timer slack
-// (jiffies), scheduling and the round trip, not the mechanism.
-const slotTolerance = 250 * time.Millisecond
-
-func nearest(d time.Duration, slots []time.Duration) time.Duration {
-	best := slots[0]
-	for _, s := range slots {
-		if (d-s).Abs() < (d-best).Abs() {
-			best = s
-		}
-	}
-	return best
 }

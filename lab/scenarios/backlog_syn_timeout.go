@@ -1,12 +1,12 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"syscall"
 	"time"
-	"errors"
 
 	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/scenario"

@@ -62,8 +62,8 @@ var dialLossy = &scenario.Scenario{
 					inferredDrops += retries + 1
 					return
 				}
-				slot := nearest(took, slots)
-				if !scenario.Near(took, slot, slotTolerance) {
+				slot, ok := scenario.OnSynSlot(took, slots)
+				if !ok {
 					offSlot++
 				}
 				for i, s := range slots {
@@ -88,7 +88,7 @@ var dialLossy = &scenario.Scenario{
 		e.Observe("durations_ms", durations)
 		e.Observe("syns_dropped", dropped)
 		e.Observe("syns_dropped_inferred", inferredDrops)
-		e.Expect("every duration sits on a SYN slot (±250 ms)", offSlot == 0, "%d of %d off the schedule", offSlot, n)
+		e.Expect("every duration sits on a SYN slot (slot −50 ms … slot×1.125 +250 ms)", offSlot == 0, "%d of %d off the schedule", offSlot, n)
 		// Each slot's share is binomial: allow 4 standard deviations (+1 dial).
 		shares := true
 		var detail string
