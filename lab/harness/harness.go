@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,8 +37,10 @@ import (
 // ErrNoDocker means the Docker daemon could not be reached.
 var ErrNoDocker = errors.New("docker is not reachable")
 
-// Image is the tag of the lab image built from a host-compiled binary.
-const Image = "tcplab:dev"
+// ImageRepo is the repository of lab images built from a host-compiled
+// binary; the tag is the binary's hash, so concurrent test processes built
+// from different trees never run each other's binary.
+const ImageRepo = "tcplab"
 
 // Labels put on everything the harness creates, so it can all be found and
 // removed: per process (session) and per host process id.
@@ -51,6 +54,7 @@ const (
 // Lab is a connection to Docker with the lab image built.
 type Lab struct {
 	docker  *client.Client
+	Image   string // the lab image, tcplab:dev-<hash>
 	Kernel  string // the Docker host's kernel, as containers see it
 	Linear  bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
 	session string
@@ -90,7 +94,7 @@ func setup(ctx context.Context) (*Lab, error) {
 	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion,
 		session: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())}
 	l.sweepDead(ctx)
-	if err := buildImage(ctx, goarch(info.Info.Architecture)); err != nil {
+	if l.Image, err = buildImage(ctx, goarch(info.Info.Architecture)); err != nil {
 		return nil, err
 	}
 	if l.Linear, err = l.probe(ctx); err != nil {
@@ -118,39 +122,43 @@ func goarch(dockerArch string) string {
 
 // buildImage compiles the binary on the host (no Go image is needed, so
 // nothing is pulled) and wraps it in a scratch image.
-func buildImage(ctx context.Context, arch string) error {
+func buildImage(ctx context.Context, arch string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
-		return err
+		return "", err
 	}
 	dir, err := os.MkdirTemp("", "tcplab-image-")
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer os.RemoveAll(dir)
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "tcplab"), "./lab/cmd/tcplab")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the lab binary: %v\n%s", err, out)
+		return "", fmt.Errorf("building the lab binary: %v\n%s", err, out)
 	}
+	bin, err := os.ReadFile(filepath.Join(dir, "tcplab"))
+	if err != nil {
+		return "", err
+	}
+	tag := fmt.Sprintf("dev-%x", sha256.Sum256(bin))[:16]
 	df := "FROM scratch\nCOPY tcplab /tcplab\nENTRYPOINT [\"/tcplab\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
-		return err
+		return "", err
 	}
 	p, err := testcontainers.NewDockerProvider()
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNoDocker, err)
+		return "", fmt.Errorf("%w: %v", ErrNoDocker, err)
 	}
 	defer p.Close()
-	repo, tag, _ := strings.Cut(Image, ":")
 	_, err = p.BuildImage(ctx, &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
-		Context: dir, Repo: repo, Tag: tag, KeepImage: true,
+		Context: dir, Repo: ImageRepo, Tag: tag, KeepImage: true,
 	}})
 	if err != nil {
-		return fmt.Errorf("building image %s: %w", Image, err)
+		return "", fmt.Errorf("building image %s:%s: %w", ImageRepo, tag, err)
 	}
-	return nil
+	return ImageRepo + ":" + tag, nil
 }
 
 func moduleRoot() (string, error) {
@@ -173,7 +181,7 @@ func moduleRoot() (string, error) {
 // probe asks a throwaway container whether the kernel has
 // tcp_syn_linear_timeouts: Docker refuses a sysctl the kernel lacks.
 func (l *Lab) probe(ctx context.Context) (bool, error) {
-	c, err := testcontainers.Run(ctx, Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
+	c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
 		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)))
 	defer terminate(c)
 	if err != nil {

@@ -80,7 +80,7 @@ func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Kn
 			opts = append(opts, tcnetwork.WithNetwork([]string{n.name}, nw))
 		}
 		opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(n.sysctls, netns, n.caps...)))
-		c, err := testcontainers.Run(ctx, Image, opts...)
+		c, err := testcontainers.Run(ctx, t.lab.Image, opts...)
 		if c != nil {
 			order = append(order, c)
 			started[n.name] = c
