@@ -42,7 +42,8 @@ func TestBacklogSlowAccept(t *testing.T) {
 	r.Decode("blocked_dial_ms", &ms)
 	require.Len(t, ms, 3)
 	for _, d := range ms {
-		slot, ok := scenario.OnSynSlot(millis(d), scenario.SynSlots(6))
+		sends, _ := scenario.SynSchedule(6, 0)
+		slot, ok := scenario.OnSynSlot(millis(d), sends)
 		assert.Truef(t, ok, "a blocked dial completes at a SYN retransmission (0,1,3,7,15 s), took %.0f ms", d)
 		assert.GreaterOrEqual(t, slot, 3*time.Second, "the first retransmission after the first accept (2 s) is at 3 s")
 	}

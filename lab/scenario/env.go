@@ -185,21 +185,47 @@ func Near(got, want, tol time.Duration) bool {
 	return diff <= tol && diff >= -tol
 }
 
-// SynSchedule is when the kernel gives up on a connect with R SYN
-// retransmissions and exponential back-off from a 1 s initial RTO:
-// 1+2+…+2^R = 2^(R+1)−1 seconds.
+// SynGiveUp is the kernel's model of how long a connect may retry with R
+// SYN retransmissions (tcp_model_timeout): 1+2+…+2^R = 2^(R+1)−1 s.
 func SynGiveUp(retries int) time.Duration {
 	return time.Duration((1<<(retries+1))-1) * time.Second
 }
 
-// SynSlots are the times (from the first SYN) at which SYNs are sent:
-// 0, 1, 3, 7, … for retries retransmissions.
-func SynSlots(retries int) []time.Duration {
-	out := []time.Duration{0}
-	for i := 1; i <= retries; i++ {
-		out = append(out, SynGiveUp(i-1))
+// SynSchedule mirrors the kernel's SYN retransmission timer: the times
+// (from the first SYN) at which SYNs are sent, and when connect gives up
+// with ETIMEDOUT. The timer starts at 1 s and doubles after each
+// retransmission beyond the first `linear` (tcp_syn_linear_timeouts, Linux
+// ≥ 6.5; 0 on older kernels); connect gives up at the first firing at or
+// after SynGiveUp(retries). With linear=0 the sends are 0, 1, 3, 7, … and
+// the give-up is 2^(R+1)−1 s; with the kernel default linear=4 they are
+// 0, 1, 2, 3, 4, 5, 7, 11, … and R=3 gives up at 19 s, not 15.
+func SynSchedule(retries, linear int) (sends []time.Duration, giveUp time.Duration) {
+	limit := SynGiveUp(retries)
+	sends = []time.Duration{0}
+	t, rto := time.Duration(0), time.Second
+	for n := 1; ; n++ {
+		t += rto
+		if t >= limit {
+			return sends, t
+		}
+		sends = append(sends, t)
+		if n > linear {
+			rto = min(2*rto, 120*time.Second)
+		}
 	}
-	return out
+}
+
+// LocalSynSchedule is SynSchedule for this container's own sysctls.
+func LocalSynSchedule() (sends []time.Duration, giveUp time.Duration, retries, linear int) {
+	retries, linear = 6, 0
+	if v, ok := kernel.Sysctl("net.ipv4.tcp_syn_retries"); ok {
+		retries, _ = strconv.Atoi(v)
+	}
+	if v, ok := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts"); ok {
+		linear, _ = strconv.Atoi(v)
+	}
+	sends, giveUp = SynSchedule(retries, linear)
+	return sends, giveUp, retries, linear
 }
 
 // Mechanisms lists the impairment mechanisms used, or "none".

@@ -55,7 +55,7 @@ var backlogSlowAccept = &scenario.Scenario{
 		wg.Wait()
 		var accepts []float64
 		_ = e.Get("accepts", &accepts)
-		slots := scenario.SynSlots(6)
+		slots, _, _, _ := scenario.LocalSynSchedule()
 		var ms []float64
 		var snapped []float64
 		quantised, early := true, false

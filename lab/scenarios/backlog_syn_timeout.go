@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"syscall"
 	"time"
 
-	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -33,9 +31,7 @@ var backlogSynTimeout = &scenario.Scenario{
 		if len(conns) != s+1 {
 			return fmt.Errorf("could not fill the accept queue: %d of %d", len(conns), s+1)
 		}
-		retries, _ := kernel.Sysctl("net.ipv4.tcp_syn_retries")
-		linear, hasLinear := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
-		r, _ := strconv.Atoi(retries)
+		_, giveUp, r, linear := scenario.LocalSynSchedule()
 		start := time.Now()
 		var d net.Dialer // no Timeout: only the kernel ends this dial (the context is a safety net)
 		c, err := d.DialContext(e.Ctx, "tcp", e.Addr())
@@ -44,17 +40,13 @@ var backlogSynTimeout = &scenario.Scenario{
 			c.Close()
 		}
 		e.Observe("tcp_syn_retries", r)
-		e.Observe("tcp_syn_linear_timeouts", map[bool]string{true: linear, false: "absent"}[hasLinear])
+		e.Observe("tcp_syn_linear_timeouts", linear)
 		e.Observe("failed_after_ms", scenario.Ms(took))
+		e.Observe("expected_ms", scenario.Ms(giveUp))
 		e.Observe("error", scenario.Classify(err))
 		e.Expect("fails with ETIMEDOUT", errors.Is(err, syscall.ETIMEDOUT), "error %v", err)
-		if !hasLinear || linear == "0" {
-			want := scenario.SynGiveUp(r)
-			e.Observe("expected_ms", scenario.Ms(want))
-			e.Expect("fails after 2^(R+1)−1 s ±10 %", scenario.Near(took, want, want/10), "took %v, want %v", took.Round(time.Millisecond), want)
-		} else {
-			e.Expect("linear SYN timeouts are on: time reported, not asserted", true, "tcp_syn_linear_timeouts=%s", linear)
-		}
+		e.Expect("fails at the SYN schedule's give-up (2^(R+1)−1 s with linear timeouts off) ±10 %", scenario.Near(took, giveUp, giveUp/10),
+			"took %v, want %v (tcp_syn_retries=%d, tcp_syn_linear_timeouts=%d)", took.Round(time.Millisecond), giveUp, r, linear)
 		e.Headline("tcp_syn_retries=%d → %s after %.2f s", r, scenario.Classify(err).Kind, took.Seconds())
 		return nil
 	},

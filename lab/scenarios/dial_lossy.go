@@ -4,17 +4,18 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/impair"
-	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 // dialLossy: the agent drops a fraction p of SYNs. A dial whose first k SYNs
-// are lost completes at SYN slot k (0, 1, 3, 7, 15 s), which happens with
-// probability p^k·(1−p); with R retries it fails with probability p^(R+1).
+// are lost completes at SYN slot k (0, 1, 3, 7, 15 s with linear timeouts
+// off), which happens with probability p^k·(1−p); a dial whose every SYN is
+// lost fails.
 var dialLossy = &scenario.Scenario{
 	ID:      "dial-lossy",
 	Section: "2 Connection set-up",
@@ -30,14 +31,10 @@ var dialLossy = &scenario.Scenario{
 	Client: func(e *scenario.Env) error {
 		p := e.Knobs.Float("impair.loss")
 		n := e.Knobs.Int("client.dials")
-		retries := e.Knobs.Int("client.tcp_syn_retries")
-		if v, ok := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts"); ok && v != "0" {
-			return fmt.Errorf("tcp_syn_linear_timeouts=%s: this scenario's slots assume exponential back-off", v)
-		}
+		slots, giveUp, _, linear := scenario.LocalSynSchedule()
 		if err := e.Impair(impair.Spec{DropSYN: p}); err != nil {
 			return err
 		}
-		slots := scenario.SynSlots(retries)
 		counts := make([]int, len(slots)+1) // last bucket: failed
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -48,7 +45,7 @@ var dialLossy = &scenario.Scenario{
 			go func() {
 				defer wg.Done()
 				start := time.Now()
-				d := net.Dialer{Timeout: scenario.SynGiveUp(retries) + 5*time.Second}
+				d := net.Dialer{Timeout: giveUp + 5*time.Second}
 				c, err := d.DialContext(e.Ctx, "tcp", e.Addr())
 				took := time.Since(start)
 				if c != nil {
@@ -59,7 +56,7 @@ var dialLossy = &scenario.Scenario{
 				durations = append(durations, scenario.Ms(took))
 				if err != nil {
 					counts[len(slots)]++
-					inferredDrops += retries + 1
+					inferredDrops += len(slots)
 					return
 				}
 				slot, ok := scenario.OnSynSlot(took, slots)
@@ -84,6 +81,7 @@ var dialLossy = &scenario.Scenario{
 			hist[fmt.Sprintf("%gs", s.Seconds())] = counts[i]
 		}
 		hist["failed"] = counts[len(slots)]
+		e.Observe("tcp_syn_linear_timeouts", linear)
 		e.Observe("histogram", hist)
 		e.Observe("durations_ms", durations)
 		e.Observe("syns_dropped", dropped)
@@ -107,16 +105,18 @@ var dialLossy = &scenario.Scenario{
 		e.Expect("each slot's share matches p^k·(1−p)", shares, "%s", detail)
 		e.Expect("dropped SYNs counted by nf_tables match the durations", int(dropped) == inferredDrops,
 			"nft counter %d, inferred from durations %d", dropped, inferredDrops)
-		e.Headline("p=%.2f, %d dials: 0s %d, 1s %d, 3s %d, 7s %d, 15s %d, failed %d", p, n,
-			counts[0], at(counts, 1), at(counts, 2), at(counts, 3), at(counts, 4), counts[len(slots)])
+		e.Headline("p=%.2f, %d dials: %s", p, n, histLine(slots, counts))
 		return nil
 	},
 	Article: "not in the article (it only had a slow public address)",
 }
 
-func at(c []int, i int) int {
-	if i < len(c)-1 {
-		return c[i]
+// histLine renders "0s 40, 1s 20, …, failed 2".
+func histLine(slots []time.Duration, counts []int) string {
+	var b strings.Builder
+	for i, s := range slots {
+		fmt.Fprintf(&b, "%gs %d, ", s.Seconds(), counts[i])
 	}
-	return 0
+	fmt.Fprintf(&b, "failed %d", counts[len(slots)])
+	return b.String()
 }

@@ -5,7 +5,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcplab/tcplab/compose"
 	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/report"
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -23,11 +23,14 @@ import (
 const usage = `usage: tcplab COMMAND [ARGS]
 
   list                              scenarios and their knobs
-  serve SCENARIO [KNOB=VALUE…]      a scenario's server (in the server container)
-  client SCENARIO -server HOST [-out FILE] [KNOB=VALUE…]
+  serve SCENARIO [-lifetime D] [KNOB=VALUE…]
+                                    a scenario's server (in the server container)
+  client SCENARIO -server HOST [-out FILE] [-quiet] [KNOB=VALUE…]
                                     run a scenario's driver, print its JSON result
   agent                             the impairment agent (in the sidecar)
-  report -dir DIR [-expect N]       print the table of the results in DIR
+  report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
+  compose                           print docker-compose.yml for the registry
+  verdict                           say that every expectation held (compose runs it only then)
   health                            exit 0 once this container's role is ready
   probe                             print kernel facts as JSON`
 
@@ -40,22 +43,43 @@ func main() {
 	case "list":
 		list()
 	case "serve":
-		sc, k := scenarioArgs(cmd, args)
-		if err := scenario.RunServer(sc, k, sc.Timeout+time.Minute); err != nil {
+		fs := flag.NewFlagSet("serve", flag.ExitOnError)
+		lifetime := fs.Duration("lifetime", 0, "exit after this long even without the client's quit (default: the scenario's timeout + 1m)")
+		if len(args) == 0 {
+			fail(2, "tcplab serve: which scenario?")
+		}
+		fs.Parse(args[1:])
+		sc, k := scenarioArgs(cmd, append([]string{args[0]}, fs.Args()...))
+		if *lifetime == 0 {
+			*lifetime = sc.Timeout + time.Minute
+		}
+		if err := scenario.RunServer(sc, k, *lifetime); err != nil {
 			fail(1, "tcplab serve: "+err.Error())
 		}
 	case "client":
 		fs := flag.NewFlagSet("client", flag.ExitOnError)
 		server := fs.String("server", "server", "the server's host name")
 		out := fs.String("out", "", "also write the result to this file")
+		quiet := fs.Bool("quiet", false, "print one line of progress instead of the JSON result")
 		if len(args) == 0 {
 			fail(2, "tcplab client: which scenario?")
 		}
 		fs.Parse(args[1:])
 		sc, k := scenarioArgs(cmd, append([]string{args[0]}, fs.Args()...))
+		if *out != "" {
+			_ = os.Remove(*out) // a stale result must not stand in for this run's
+		}
 		res := scenario.RunClient(sc, k, *server)
 		b, _ := json.Marshal(res)
-		fmt.Println(string(b))
+		if *quiet {
+			verdict := "PASS"
+			if !res.OK {
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(os.Stderr, "%s %s: %s%s\n", verdict, sc.ID, res.Headline, res.Error)
+		} else {
+			fmt.Println(string(b))
+		}
 		if *out != "" {
 			if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
 				fail(1, "tcplab client: "+err.Error())
@@ -68,9 +92,14 @@ func main() {
 	case "report":
 		fs := flag.NewFlagSet("report", flag.ExitOnError)
 		dir := fs.String("dir", "/results", "directory of result files")
-		expect := fs.Int("expect", 0, "how many results there must be")
 		fs.Parse(args)
-		os.Exit(reportDir(*dir, *expect))
+		os.Exit(reportDir(*dir, fs.Args()))
+	case "compose":
+		if err := compose.Write(os.Stdout, scenarios.All()); err != nil {
+			fail(1, "tcplab compose: "+err.Error())
+		}
+	case "verdict":
+		fmt.Println("tcplab: every expectation held")
 	case "health":
 		if _, err := os.Stat(scenario.ReadyFile); err != nil {
 			os.Exit(1)
@@ -123,33 +152,41 @@ func list() {
 	}
 }
 
-func reportDir(dir string, expect int) int {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	sort.Strings(files)
+// reportDir prints the table of the named result files in dir (all *.json
+// when none are named); a missing or failed result makes it return 1.
+func reportDir(dir string, names []string) int {
+	if len(names) == 0 {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, f := range files {
+			names = append(names, filepath.Base(f))
+		}
+		sort.Strings(names)
+	}
 	var results []*scenario.Result
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	missing := 0
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "tcplab report:", err)
-			return 1
+			fmt.Fprintf(os.Stderr, "tcplab report: no result %s (did its client run?)\n", n)
+			missing++
+			continue
 		}
 		var r scenario.Result
 		if err := json.Unmarshal(b, &r); err != nil {
-			fmt.Fprintf(os.Stderr, "tcplab report: %s: %v\n", f, err)
-			return 1
+			fmt.Fprintf(os.Stderr, "tcplab report: %s: %v\n", n, err)
+			missing++
+			continue
 		}
 		results = append(results, &r)
 	}
+	var table strings.Builder
+	failed := report.Table(&table, results)
 	fmt.Println()
-	failed := report.Table(os.Stdout, results)
-	if expect > 0 && len(results) != expect {
-		fmt.Printf("expected %d results in %s, found %d\n", expect, dir, len(results))
-		return 1
-	}
-	if failed > 0 || len(results) == 0 {
+	fmt.Print(table.String())
+	// Kept beside the results: Compose 1.29 shows no logs when up fails.
+	_ = os.WriteFile(filepath.Join(dir, "report.txt"), []byte(table.String()), 0o644)
+	if failed > 0 || missing > 0 || len(results) == 0 {
 		return 1
 	}
 	return 0
 }
-
-var _ = errors.New
