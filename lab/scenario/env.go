@@ -22,6 +22,7 @@ type Env struct {
 	Ctx   context.Context // ends at the scenario's timeout
 	Knobs Knobs
 	Host  string // the server's host name on the lab network
+	ip    string // Host, resolved once
 
 	ctrl  *control.Client
 	agent *control.Client
@@ -30,7 +31,7 @@ type Env struct {
 }
 
 // Addr is the address under test, host:8080.
-func (e *Env) Addr() string { return net.JoinHostPort(e.Host, strconv.Itoa(Port)) }
+func (e *Env) Addr() string { return net.JoinHostPort(e.ip, strconv.Itoa(Port)) }
 
 // Observe records one observation in the result.
 func (e *Env) Observe(key string, v any) { e.res.Observations[key] = v }

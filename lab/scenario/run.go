@@ -128,6 +128,13 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 		if e.ctrl, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.ServerPort))); err != nil {
 			return err
 		}
+		// Resolve once: a name in every Dial would put a DNS round trip
+		// (Docker's embedded resolver) inside each measured dial.
+		addrs, err := net.DefaultResolver.LookupHost(setup, host)
+		if err != nil {
+			return fmt.Errorf("resolving the server %q: %w", host, err)
+		}
+		e.ip = addrs[0]
 		if sc.Sidecar {
 			if e.agent, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.AgentPort))); err != nil {
 				return err
