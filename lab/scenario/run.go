@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tcplab/tcplab/lab/pcap"
 	"net"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/control"
@@ -75,17 +78,39 @@ func waitListening(ctx context.Context, max time.Duration) {
 	}
 }
 
-// RunAgent serves the impairment side channel until quit or lifetime; it
-// removes its rules on the way out.
-func RunAgent(lifetime time.Duration) error {
+// RunAgent serves the impairment side channel until quit, SIGTERM or
+// lifetime; it removes its rules on the way out. With pcapPath set it also
+// captures the port under test's packets to that file from before it says
+// ready until it ends.
+func RunAgent(lifetime time.Duration, pcapPath string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), lifetime)
 	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.AgentPort))
 	if err != nil {
 		return err
 	}
 	var a impair.Agent
 	defer a.Clear()
+	captured := make(chan error, 1)
+	if pcapPath != "" {
+		capCtx, stopCapture := context.WithCancel(context.Background())
+		ready := make(chan struct{})
+		go func() { captured <- pcap.Capture(capCtx, "eth0", Port, pcapPath, ready) }()
+		select {
+		case <-ready:
+		case err := <-captured:
+			stopCapture()
+			return err
+		}
+		defer func() {
+			stopCapture()
+			if err := <-captured; err != nil {
+				fmt.Fprintln(os.Stderr, "tcplab agent: capture:", err)
+			}
+		}()
+	}
 	announceReady()
 	return control.Serve(ctx, ln, func(ctx context.Context, op string, args json.RawMessage) (any, error) {
 		switch op {

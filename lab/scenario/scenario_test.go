@@ -57,7 +57,7 @@ func TestOnSynSlot(t *testing.T) {
 	}{
 		{20 * time.Millisecond, 0, true},
 		{1040 * time.Millisecond, time.Second, true},
-		{7309 * time.Millisecond, 7 * time.Second, true},  // timer wheel: late, within 1/8
+		{7309 * time.Millisecond, 7 * time.Second, true},   // timer wheel: late, within 1/8
 		{15502 * time.Millisecond, 15 * time.Second, true}, // measured here
 		{2 * time.Second, time.Second, false},              // between slots
 		{980 * time.Millisecond, time.Second, true},

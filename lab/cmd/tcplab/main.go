@@ -27,7 +27,7 @@ const usage = `usage: tcplab COMMAND [ARGS]
                                     a scenario's server (in the server container)
   client SCENARIO -server HOST [-out FILE] [-quiet] [KNOB=VALUE…]
                                     run a scenario's driver, print its JSON result
-  agent                             the impairment agent (in the sidecar)
+  agent [-pcap FILE]                the impairment agent (in the sidecar), optionally capturing
   report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
   compose                           print docker-compose.yml for the registry
   verdict                           say that every expectation held (compose runs it only then)
@@ -86,7 +86,10 @@ func main() {
 			}
 		}
 	case "agent":
-		if err := scenario.RunAgent(10 * time.Minute); err != nil {
+		fs := flag.NewFlagSet("agent", flag.ExitOnError)
+		pcapPath := fs.String("pcap", "", "capture the port under test's packets to this file (needs CAP_NET_RAW)")
+		fs.Parse(args)
+		if err := scenario.RunAgent(10*time.Minute, *pcapPath); err != nil {
 			fail(1, "tcplab agent: "+err.Error())
 		}
 	case "report":

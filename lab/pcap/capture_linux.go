@@ -1,0 +1,79 @@
+package pcap
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Capture writes every TCP packet to or from port on interface ifname to
+// path until ctx ends. It needs CAP_NET_RAW. ready is closed once the
+// socket is bound, so no packet after that is missed.
+func Capture(ctx context.Context, ifname string, port uint16, path string, ready chan<- struct{}) error {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return err
+	}
+	proto := htons(unix.ETH_P_ALL)
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(proto))
+	if err != nil {
+		return fmt.Errorf("pcap: AF_PACKET socket (needs CAP_NET_RAW): %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}); err != nil {
+		return fmt.Errorf("pcap: bind %s: %w", ifname, err)
+	}
+	// Wake up every 100 ms to notice ctx.
+	tv := unix.NsecToTimeval(int64(100 * time.Millisecond))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriter(f)
+	defer bw.Flush()
+	pw, err := NewWriter(bw)
+	if err != nil {
+		return err
+	}
+	close(ready)
+	buf := make([]byte, 1<<16)
+	lastFlush := time.Now()
+	for ctx.Err() == nil {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		now := time.Now()
+		if err != nil {
+			if err == unix.EAGAIN || err == unix.EINTR {
+				continue
+			}
+			return err
+		}
+		s, ok := ParseTCP(buf[:n])
+		if !ok || (s.SrcPort != port && s.DstPort != port) {
+			continue
+		}
+		if err := pw.WritePacket(now, buf[:n]); err != nil {
+			return err
+		}
+		if now.Sub(lastFlush) > time.Second {
+			bw.Flush()
+			lastFlush = now
+		}
+	}
+	return nil
+}
+
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}
