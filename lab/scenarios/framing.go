@@ -158,6 +158,8 @@ type streamReport struct {
 	Bytes    int `json:"bytes"`
 	Expected int `json:"expected_bytes"`
 	Messages int `json:"messages_expected"`
+	// Received counts messages whose header arrived.
+	Received int `json:"received"`
 	// Intact counts messages a length-prefixed reader got whole: valid
 	// header, right length, matching CRC, in its writer's order. It stops at
 	// the first message that does not parse (FramingLostAt, -1 if never).
@@ -241,6 +243,9 @@ func checkStream(s []byte, p plan) streamReport {
 		r.BadCells++
 	}
 	for _, st := range msgs {
+		if st.headers > 0 {
+			r.Received++
+		}
 		if st.runs > 1 {
 			r.Interleaved++
 		}
