@@ -25,7 +25,7 @@ var optLinger = &scenario.Scenario{
 			if _, err := io.ReadFull(c, mode); err != nil {
 				return
 			}
-			if mode[0] == 'L' {
+			if mode[0] == 'l' { // "linger0"
 				c.(*net.TCPConn).SetLinger(0)
 			}
 		})
