@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -83,9 +84,9 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 		start := time.Now()
 		sent, writes, werr := writeMessages(c, p, piece)
 		took := time.Since(start)
-		sndbuf, _ := sockInt(tc, unix.SOL_SOCKET, unix.SO_SNDBUF)
-		if werr != nil {
-			return werr
+		sndbuf, err := sockInt(tc, unix.SOL_SOCKET, unix.SO_SNDBUF)
+		if err := errors.Join(werr, err); err != nil {
+			return err
 		}
 		if err := tc.CloseWrite(); err != nil {
 			return err

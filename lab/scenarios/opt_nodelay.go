@@ -43,9 +43,9 @@ var optNoDelay = &scenario.Scenario{
 	Client: func(e *scenario.Env) error {
 		rounds, part := e.Knobs.Int("client.rounds"), e.Knobs.Int("client.part")
 		type stat struct {
-			P50, P99, Min, Max float64
-			Option             int // TCP_NODELAY read back
-			DefaultOption      int // TCP_NODELAY before SetNoDelay: Go's default
+			P50, P99      float64
+			Option        int // TCP_NODELAY read back
+			DefaultOption int // TCP_NODELAY before SetNoDelay: Go's default
 		}
 		res := map[bool]stat{}
 		for _, nd := range []bool{false, true} {
@@ -54,12 +54,13 @@ var optNoDelay = &scenario.Scenario{
 				return err
 			}
 			tc := c.(*net.TCPConn)
-			def, _ := sockInt(tc, unix.IPPROTO_TCP, unix.TCP_NODELAY)
-			if err := tc.SetNoDelay(nd); err != nil {
+			def, err1 := sockInt(tc, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+			err2 := tc.SetNoDelay(nd)
+			opt, err3 := sockInt(tc, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+			if err := firstNonNil(err1, err2, err3); err != nil {
 				c.Close()
 				return err
 			}
-			opt, _ := sockInt(tc, unix.IPPROTO_TCP, unix.TCP_NODELAY)
 			c.SetDeadline(time.Now().Add(20 * time.Second))
 			req, resp := make([]byte, part), make([]byte, 8)
 			var rtts []float64
@@ -76,7 +77,7 @@ var optNoDelay = &scenario.Scenario{
 			}
 			c.Close()
 			slices.Sort(rtts)
-			res[nd] = stat{P50: rtts[len(rtts)/2], P99: rtts[(len(rtts)*99+99)/100-1], Min: rtts[0], Max: rtts[len(rtts)-1], Option: opt, DefaultOption: def}
+			res[nd] = stat{P50: rtts[len(rtts)/2], P99: rtts[(len(rtts)*99+99)/100-1], Option: opt, DefaultOption: def}
 			e.Observe(fmt.Sprintf("nodelay_%v_rtt_ms", nd), rtts)
 		}
 		off, on := res[false], res[true]
