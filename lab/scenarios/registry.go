@@ -19,6 +19,17 @@ var registry = []*scenario.Scenario{
 	backlogSynTimeout,
 	dialTimeout,
 	dialLossy,
+	concurrentWrite,
+	concurrentWriteSplit,
+	concurrentRead,
+	optNoDelay,
+	optLinger,
+	optKeepAlive,
+	optBuffers,
+	optReuseAddr,
+	closeSelf,
+	closePeer,
+	closeHalf,
 }
 
 // All returns the scenarios in catalogue order.

@@ -1,0 +1,85 @@
+package scenarios
+
+import (
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// closeHalf: the client sends a request and CloseWrite()s (shutdown
+// SHUT_WR, a FIN). The server reads the request then io.EOF, and can still
+// answer; the client can no longer Write (EPIPE) but still reads the answer.
+var closeHalf = &scenario.Scenario{
+	ID:      "close-half",
+	Section: "5 Closing",
+	Title:   "CloseWrite: the peer reads io.EOF and can still answer",
+	Timeout: 20 * time.Second,
+	Server: func(s *scenario.ServerEnv) error {
+		return acceptWith(s, func(c net.Conn) {
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			var r halfReport
+			req, err := io.ReadAll(c) // until io.EOF (ReadAll returns nil for it)
+			r.Request, r.ReadErr = string(req), scenario.Classify(err)
+			if err == nil {
+				_, err = c.Read(make([]byte, 1)) // and again: still io.EOF
+				r.ReadAgain = scenario.Classify(err)
+			}
+			_, err = c.Write([]byte("answer to " + string(req)))
+			r.WriteErr = scenario.Classify(err)
+			s.Publish("server", r)
+		})
+	},
+	Client: func(e *scenario.Env) error {
+		c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		const req = "request"
+		if _, err := c.Write([]byte(req)); err != nil {
+			return err
+		}
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			return err
+		}
+		_, werr := c.Write([]byte("more"))
+		var answer []byte
+		buf := make([]byte, 64)
+		var rerr error
+		for rerr == nil {
+			var n int
+			n, rerr = c.Read(buf)
+			answer = append(answer, buf[:n]...)
+		}
+		var srv halfReport
+		if err := awaitValue(e, "server", &srv, 10*time.Second); err != nil {
+			return err
+		}
+		e.Observe("server", srv)
+		e.Observe("write_after_closewrite", scenario.Classify(werr))
+		e.Observe("answer", string(answer))
+		e.Observe("client_read_end", scenario.Classify(rerr))
+		e.Expect("the peer reads the request, then io.EOF", srv.Request == req && srv.ReadErr.Kind == "none" && srv.ReadAgain.Kind == "EOF",
+			"server read %q, ReadAll err %s, next Read %s", srv.Request, srv.ReadErr.Kind, srv.ReadAgain.Kind)
+		e.Expect("the peer can still write back", srv.WriteErr.Kind == "none", "server Write: %+v", srv.WriteErr)
+		e.Expect("this side still reads the answer, then io.EOF", string(answer) == "answer to "+req && rerr == io.EOF,
+			"read %q, then %v", answer, rerr)
+		e.Expect("this side can no longer Write (EPIPE)", errors.Is(werr, syscall.EPIPE), "Write after CloseWrite: %v", werr)
+		e.Headline("CloseWrite → peer read %q + io.EOF, answered %q; Write after CloseWrite → %s",
+			srv.Request, answer, scenario.Classify(werr).Kind)
+		return nil
+	},
+	Article: "beyond the article: half-close with CloseWrite",
+}
+
+type halfReport struct {
+	Request   string           `json:"request"`
+	ReadErr   scenario.ErrInfo `json:"readall_err"`
+	ReadAgain scenario.ErrInfo `json:"read_again"`
+	WriteErr  scenario.ErrInfo `json:"write_err"`
+}

@@ -1,0 +1,104 @@
+package scenarios
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/impair"
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// optKeepAlive: an idle conn with KeepAliveConfig{idle, interval, count};
+// then the agent drops every packet of the port. The kernel sends the first
+// probe after idle, one every interval, and gives up (ETIMEDOUT) when count
+// probes went unanswered: idle + interval×count after the last packet
+// received, which here is the handshake.
+var optKeepAlive = &scenario.Scenario{
+	ID:      "opt-keepalive",
+	Section: "4 Socket options",
+	Title:   "idle conn whose peer vanishes: keep-alive ends the blocked Read with ETIMEDOUT",
+	Sidecar: true,
+	Timeout: 60 * time.Second,
+	Knobs: []scenario.Knob{
+		{Name: "client.ka_idle", Default: "1s", Kind: scenario.Duration, Min: 1, Max: 30},
+		{Name: "client.ka_interval", Default: "1s", Kind: scenario.Duration, Min: 1, Max: 30},
+		{Name: "client.ka_count", Default: "3", Kind: scenario.Int, Min: 1, Max: 10},
+	},
+	Server: func(s *scenario.ServerEnv) error {
+		return acceptWith(s, func(c net.Conn) {
+			ka, err := keepAliveOf(c.(*net.TCPConn))
+			if err == nil {
+				_, port, _ := net.SplitHostPort(c.RemoteAddr().String())
+				s.Publish("accepted:"+port, ka)
+			}
+			<-s.Ctx.Done()
+		})
+	},
+	Client: func(e *scenario.Env) error {
+		idle, interval := e.Knobs.Duration("client.ka_idle"), e.Knobs.Duration("client.ka_interval")
+		count := e.Knobs.Int("client.ka_count")
+
+		// Go's defaults, on a plain dial and on the server's accepted conn.
+		plain, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		if err != nil {
+			return err
+		}
+		dialed, err := keepAliveOf(plain.(*net.TCPConn))
+		if err != nil {
+			return err
+		}
+		var accepted keepAlive
+		_, port, _ := net.SplitHostPort(plain.LocalAddr().String())
+		err = awaitValue(e, "accepted:"+port, &accepted, 10*time.Second)
+		plain.Close()
+		if err != nil {
+			return err
+		}
+
+		d := net.Dialer{Timeout: 5 * time.Second, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: idle, Interval: interval, Count: count}}
+		c, err := d.DialContext(e.Ctx, "tcp", e.Addr())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		t0 := time.Now() // the last packet this side received: the SYN-ACK
+		set, err := keepAliveOf(c.(*net.TCPConn))
+		if err != nil {
+			return err
+		}
+		if err := e.Impair(impair.Spec{DropAll: true}); err != nil {
+			return err
+		}
+		impaired := time.Since(t0)
+		want := idle + time.Duration(count)*interval
+		c.SetReadDeadline(t0.Add(want + 10*time.Second)) // a safety net only
+		_, rerr := c.Read(make([]byte, 1))
+		took := time.Since(t0)
+		dropped, _ := e.Dropped()
+
+		e.Observe("go_default_dialed", dialed)
+		e.Observe("go_default_accepted", accepted)
+		e.Observe("keepalive_set", set)
+		e.Observe("impaired_after_ms", scenario.Ms(impaired))
+		e.Observe("read_failed_after_ms", scenario.Ms(took))
+		e.Observe("expected_ms", scenario.Ms(want))
+		e.Observe("read_error", scenario.Classify(rerr))
+		e.Observe("packets_dropped", dropped)
+		e.Expect("KeepAliveConfig reaches the socket", set == keepAlive{true, secs(idle), secs(interval), count}, "%v", set)
+		e.Expect("the impairment is in place before the first probe", impaired < idle, "applied after %v", impaired.Round(time.Millisecond))
+		e.Expect("the blocked Read fails with ETIMEDOUT", errors.Is(rerr, syscall.ETIMEDOUT), "Read: %v", rerr)
+		// Each of the count+1 keep-alive timers may fire up to 1/8 late on the
+		// timer wheel, never early; 250 ms more for scheduling.
+		e.Expect("after idle + interval×count (−50 ms … +1/8 +250 ms)", took >= want-50*time.Millisecond && took <= want+want/8+250*time.Millisecond,
+			"took %v, want %v", took.Round(time.Millisecond), want)
+		e.Expect("the probes were dropped", dropped >= uint64(count), "%d packets dropped", dropped)
+		e.Headline("idle %v interval %v count %d → %s after %.2f s (want %.0f s); Go defaults: dialed %v, accepted %v",
+			idle, interval, count, scenario.Classify(rerr).Kind, took.Seconds(), want.Seconds(), dialed, accepted)
+		return nil
+	},
+	Article: "the article only listed SetKeepAlive/SetKeepAlivePeriod; Go ≥ 1.23 has KeepAliveConfig",
+}
+
+func secs(d time.Duration) int { return int(d / time.Second) }

@@ -1,0 +1,153 @@
+package scenarios
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// optReuseAddr: the server actively closes a few connections, so their
+// sockets sit in TIME_WAIT on port 8080, then restarts its listener. Go sets
+// SO_REUSEADDR on every listener, so Listen succeeds; the same Listen with
+// SO_REUSEADDR cleared fails with EADDRINUSE. Go's backlog is somaxconn.
+var optReuseAddr = &scenario.Scenario{
+	ID:      "opt-reuseaddr",
+	Section: "4 Socket options",
+	Title:   "restart a listener while its port has TIME_WAIT sockets",
+	Timeout: 30 * time.Second,
+	Knobs: []scenario.Knob{
+		{Name: "server.somaxconn", Default: "512", Kind: scenario.Int, Min: 1, Max: 65535, Help: "becomes Go's listen backlog"},
+		{Name: "client.conns", Default: "5", Kind: scenario.Int, Min: 1, Max: 100, Help: "connections left in TIME_WAIT"},
+	},
+	Server: restartListener,
+	Client: func(e *scenario.Env) error {
+		n := e.Knobs.Int("client.conns")
+		for range n {
+			c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+			if err != nil {
+				return err
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c.Write([]byte{1})
+			_, err = c.Read(make([]byte, 1)) // the server closes first
+			c.Close()
+			if err != io.EOF {
+				return err
+			}
+		}
+		var tw int
+		for deadline := time.Now().Add(3 * time.Second); tw < n && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			st, err := e.Stats()
+			if err != nil {
+				return err
+			}
+			tw = st.States["TIME_WAIT"]
+		}
+		if err := e.Signal("restart"); err != nil {
+			return err
+		}
+		var r restartReport
+		if err := awaitValue(e, "restart", &r, 10*time.Second); err != nil {
+			return err
+		}
+		after, err := e.Stats()
+		if err != nil {
+			return err
+		}
+		c, dialErr := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		if c != nil {
+			c.Close()
+		}
+		somaxconn, _ := strconv.Atoi(after.Sysctls["net.core.somaxconn"])
+		e.Observe("time_wait_before_restart", tw)
+		e.Observe("time_wait_after_restart", after.States["TIME_WAIT"])
+		e.Observe("listen_error", r.ListenError)
+		e.Observe("listen_without_reuseaddr", r.NoReuseError)
+		e.Observe("listener_reuseaddr", r.ReuseAddr)
+		e.Observe("listener_backlog", after.Backlog)
+		e.Observe("somaxconn", somaxconn)
+		e.Observe("dial_after_restart", scenario.Classify(dialErr))
+		e.Expect("the server's port has connections in TIME_WAIT", tw >= n && after.States["TIME_WAIT"] >= n,
+			"%d before, %d after the restart (want ≥ %d)", tw, after.States["TIME_WAIT"], n)
+		e.Expect("Go's Listen on the port succeeds", r.ListenError == "" && after.Listening, "Listen: %q", r.ListenError)
+		e.Expect("Go's listener has SO_REUSEADDR set", r.ReuseAddr == 1, "SO_REUSEADDR=%d", r.ReuseAddr)
+		e.Expect("the same Listen without SO_REUSEADDR fails with EADDRINUSE", r.NoReuseEADDRINUSE, "Listen: %q", r.NoReuseError)
+		e.Expect("the listener's backlog equals the container's somaxconn", after.Backlog == int64(somaxconn),
+			"backlog %d, somaxconn %d", after.Backlog, somaxconn)
+		e.Expect("the restarted listener accepts", dialErr == nil, "dial: %v", dialErr)
+		e.Headline("%d TIME_WAIT sockets: Listen succeeds (SO_REUSEADDR=%d), without it %q; backlog %d = somaxconn %d",
+			tw, r.ReuseAddr, r.NoReuseError, after.Backlog, somaxconn)
+		return nil
+	},
+	Article: "SO_REUSEADDR by default (same); the backlog was the host's (macOS 128, Linux 512), here the pinned somaxconn",
+}
+
+type restartReport struct {
+	ListenError       string `json:"listen_error"`
+	NoReuseError      string `json:"no_reuse_error"`
+	NoReuseEADDRINUSE bool   `json:"no_reuse_eaddrinuse"`
+	ReuseAddr         int    `json:"reuseaddr"`
+}
+
+// restartListener closes each connection first (TIME_WAIT on this side),
+// then on "restart" closes its listener, tries a listen with SO_REUSEADDR
+// cleared, listens again the Go way and publishes what happened.
+func restartListener(s *scenario.ServerEnv) error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	serve := func(ln net.Listener) {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				c.Read(make([]byte, 1))
+			}()
+		}
+	}
+	go serve(ln)
+	if err := s.Await("restart"); err != nil {
+		ln.Close()
+		return nil
+	}
+	ln.Close()
+	var r restartReport
+	noReuse := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 0) })
+		return errors.Join(err, serr)
+	}}
+	if l, err := noReuse.Listen(s.Ctx, "tcp", ":"+strconv.Itoa(scenario.Port)); err != nil {
+		r.NoReuseError, r.NoReuseEADDRINUSE = err.Error(), errors.Is(err, syscall.EADDRINUSE)
+	} else {
+		l.Close()
+	}
+	ln2, err := s.Listen()
+	if err != nil {
+		r.ListenError = err.Error()
+		s.Publish("restart", r)
+		return err
+	}
+	defer ln2.Close()
+	if tl, ok := ln2.(*net.TCPListener); ok {
+		if rc, err := tl.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { r.ReuseAddr, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR) })
+		}
+	}
+	s.Publish("restart", r)
+	go serve(ln2)
+	<-s.Ctx.Done()
+	return nil
+}
