@@ -19,6 +19,16 @@ var registry = []*scenario.Scenario{
 	backlogSynTimeout,
 	dialTimeout,
 	dialLossy,
+	readNoData,
+	readPartial,
+	readEnough,
+	readCloseWithData,
+	readCloseNoData,
+	readTimeout,
+	writeSuccess,
+	writeBlock,
+	writePartialPeerDies,
+	writeTimeout,
 }
 
 // All returns the scenarios in catalogue order.
