@@ -187,24 +187,30 @@ func TestWritePartialPeerDies(t *testing.T) {
 
 func TestWriteTimeout(t *testing.T) {
 	t.Parallel()
-	r := run(t, "write-timeout", nil)
-	e := r.Err("error")
-	assert.Equal(t, "ErrDeadlineExceeded", e.Kind)
-	assert.True(t, e.Timeout)
-	assert.Contains(t, e.Text, "i/o timeout")
-	var outcomes []struct {
-		N        int     `json:"n"`
-		Total    int     `json:"total"`
-		Accepted int     `json:"accepted"`
-		TookMS   float64 `json:"took_ms"`
+	// 200 ms: a deadline long enough to time; 10 µs: the article's.
+	for _, dl := range []time.Duration{200 * time.Millisecond, 10 * time.Microsecond} {
+		t.Run(dl.String(), func(t *testing.T) {
+			t.Parallel()
+			r := run(t, "write-timeout", scenario.Knobs{"client.write_deadline": dl.String()})
+			e := r.Err("error")
+			assert.Equal(t, "ErrDeadlineExceeded", e.Kind)
+			assert.True(t, e.Timeout)
+			assert.Contains(t, e.Text, "i/o timeout")
+			var outcomes []struct {
+				N        int     `json:"n"`
+				Total    int     `json:"total"`
+				Accepted int     `json:"accepted"`
+				TookMS   float64 `json:"took_ms"`
+			}
+			r.Decode("outcomes", &outcomes)
+			require.Len(t, outcomes, 5)
+			for _, o := range outcomes {
+				assert.GreaterOrEqual(t, o.N, 0)
+				assert.Less(t, o.N, 65536)
+				assert.Equal(t, o.Accepted, o.Total, "Writes done + n is what the kernel took")
+				assert.GreaterOrEqual(t, millis(o.TookMS), dl, "a Write times out at its deadline, not before")
+			}
+			t.Logf("deadline %v: n with the timeout: %v", dl, r.Observations["n_all"])
+		})
 	}
-	r.Decode("outcomes", &outcomes)
-	require.Len(t, outcomes, 5)
-	for _, o := range outcomes {
-		assert.GreaterOrEqual(t, o.N, 0)
-		assert.Less(t, o.N, 65536)
-		assert.Equal(t, o.Accepted, o.Total, "Writes done + n is what the kernel took")
-		assert.GreaterOrEqual(t, millis(o.TookMS), 200*time.Millisecond, "a Write times out at its deadline, not before")
-	}
-	t.Logf("n with the timeout: %v", r.Observations["n_all"])
 }

@@ -28,6 +28,7 @@ var writeTimeout = &scenario.Scenario{
 		scenario.Knob{Name: "client.tcp_wmem", Default: "4096 131072 131072", Kind: scenario.Text, Help: "pinned so n repeats"},
 		scenario.Knob{Name: "server.tcp_rmem", Default: "4096 16384 16384", Kind: scenario.Text, Help: "pinned so n repeats"},
 	),
+	Cases:  []scenario.Knobs{{}, {"client.write_deadline": "10us"}},
 	Server: sink("hold"),
 	Client: func(e *scenario.Env) error {
 		dl := e.Knobs.Duration("client.write_deadline")
