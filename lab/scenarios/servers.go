@@ -33,6 +33,11 @@ func acceptWith(s *scenario.ServerEnv, handle func(net.Conn)) error {
 	if err != nil {
 		return err
 	}
+	return acceptOn(s, ln, handle)
+}
+
+// acceptOn is acceptWith on a listener the caller opened.
+func acceptOn(s *scenario.ServerEnv, ln net.Listener, handle func(net.Conn)) error {
 	go func() { <-s.Ctx.Done(); ln.Close() }()
 	for {
 		c, err := ln.Accept()

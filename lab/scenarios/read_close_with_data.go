@@ -1,0 +1,60 @@
+package scenarios
+
+import (
+	"net"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// readCloseWithData: the peer sends "hello" and closes before the reader
+// starts. The data queued before the FIN is still delivered; only then does
+// Read report io.EOF. The driver waits until its socket is in CLOSE_WAIT
+// (the FIN arrived) with 5 bytes queued before its first Read.
+var readCloseWithData = &scenario.Scenario{
+	ID:      "read-close-with-data",
+	Section: "3 Read and Write",
+	Title:   `peer sends "hello" and closes before the reader starts: (5, nil) then (0, io.EOF)`,
+	Timeout: 30 * time.Second,
+	Server: func(s *scenario.ServerEnv) error {
+		return acceptWith(s, func(c net.Conn) { c.Write([]byte("hello")) })
+	},
+	Client: func(e *scenario.Env) error {
+		c, err := dialTCP(e)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := waitUntil(e, step, "peer's FIN with 5 bytes queued", func() (bool, error) {
+			info, err := tcpInfo(c)
+			if err != nil {
+				return false, err
+			}
+			inq, _, err := queues(c)
+			return info.State == tcpCloseWait && inq == 5, err
+		}); err != nil {
+			return err
+		}
+		buf := make([]byte, 10)
+		var reads []readResult
+		for range 2 {
+			c.SetReadDeadline(time.Now().Add(step))
+			n, err := c.Read(buf)
+			reads = append(reads, readResult{N: n, Err: scenario.Classify(err), Data: string(buf[:n])})
+		}
+		e.Observe("reads", reads)
+		e.Expect("first Read: (5, nil) \"hello\"", reads[0].N == 5 && reads[0].Err.Kind == "none" && reads[0].Data == "hello",
+			"%+v", reads[0])
+		e.Expect("second Read: (0, io.EOF)", reads[1].N == 0 && reads[1].Err.Kind == "EOF", "%+v", reads[1])
+		e.Headline(`"hello" then close → (%d, %s) then (%d, %s)`, reads[0].N, reads[0].Err.Kind, reads[1].N, reads[1].Err.Kind)
+		return nil
+	},
+	Article: "(5, nil) then EOF (same)",
+}
+
+// readResult is one Read's outcome, for observations.
+type readResult struct {
+	N    int              `json:"n"`
+	Err  scenario.ErrInfo `json:"err"`
+	Data string           `json:"data,omitempty"`
+}

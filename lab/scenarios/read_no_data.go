@@ -1,0 +1,64 @@
+package scenarios
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// readNoData: a Read on a conn with nothing in the socket parks the
+// goroutine in the poller until data arrives. The server sends "hi" D after
+// the client's signal, so Read cannot return before D.
+var readNoData = &scenario.Scenario{
+	ID:      "read-no-data",
+	Section: "3 Read and Write",
+	Title:   "peer sends nothing for D, then sends: Read blocks until the data arrives",
+	Timeout: 30 * time.Second,
+	Knobs: []scenario.Knob{
+		{Name: "server.delay", Default: "1s", Kind: scenario.Duration, Min: 0.05, Max: 20, Help: "how long the peer stays silent"},
+	},
+	Server: func(s *scenario.ServerEnv) error {
+		return acceptWith(s, func(c net.Conn) {
+			if s.Await("send") != nil {
+				return
+			}
+			time.Sleep(s.Knobs.Duration("server.delay"))
+			c.Write([]byte("hi"))
+			holdOpen(s)
+		})
+	},
+	Client: func(e *scenario.Env) error {
+		d := e.Knobs.Duration("server.delay")
+		c, err := dialTCP(e)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		start := time.Now()
+		if err := e.Signal("send"); err != nil {
+			return err
+		}
+		c.SetReadDeadline(start.Add(d + step)) // the step bound: fail, not hang
+		buf := make([]byte, 10)
+		n, err := c.Read(buf)
+		took := time.Since(start)
+		if err != nil {
+			return fmt.Errorf("Read after %v: %w", took, err)
+		}
+		// The server's sleep starts after the signal, so D is a hard lower
+		// bound; above it only the signal's and the data's trip and
+		// scheduling (250 ms on a loaded 2-core host).
+		e.Observe("returned_after_ms", scenario.Ms(took))
+		e.Observe("delay_ms", scenario.Ms(d))
+		e.Observe("n", n)
+		e.Observe("data", string(buf[:n]))
+		e.Expect("Read stays blocked until the data arrives (D … D+250 ms)", took >= d && took <= d+250*time.Millisecond,
+			"returned after %v, D=%v", took.Round(time.Millisecond), d)
+		e.Expect("Read returns the data", string(buf[:n]) == "hi", "n=%d %q", n, buf[:n])
+		e.Headline("peer silent %v → Read returned %q after %.1f ms", d, buf[:n], scenario.Ms(took))
+		return nil
+	},
+	Article: "Read blocks until data arrives (same)",
+}

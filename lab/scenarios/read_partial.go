@@ -1,0 +1,45 @@
+package scenarios
+
+import (
+	"net"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// readPartial: Read returns what is in the socket, even when it is less
+// than the buffer; it does not wait to fill it. The peer sends "hi" and
+// nothing more, so a Read that waited for 10 bytes would hit its deadline.
+var readPartial = &scenario.Scenario{
+	ID:      "read-partial",
+	Section: "3 Read and Write",
+	Title:   `peer sends "hi", reader's buffer is 10 bytes: Read returns 2 at once`,
+	Timeout: 30 * time.Second,
+	Server: func(s *scenario.ServerEnv) error {
+		return acceptWith(s, func(c net.Conn) {
+			c.Write([]byte("hi"))
+			holdOpen(s)
+		})
+	},
+	Client: func(e *scenario.Env) error {
+		c, err := dialTCP(e)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		start := time.Now()
+		c.SetReadDeadline(start.Add(step))
+		buf := make([]byte, 10)
+		n, err := c.Read(buf)
+		took := time.Since(start)
+		e.Observe("n", n)
+		e.Observe("err", scenario.Classify(err))
+		e.Observe("data", string(buf[:n]))
+		e.Observe("returned_after_ms", scenario.Ms(took))
+		e.Expect("n=2, err=nil", n == 2 && err == nil && string(buf[:n]) == "hi", "n=%d err=%v data=%q", n, err, buf[:n])
+		e.Expect("without waiting for 10 bytes (well before the 5 s deadline)", took < time.Second, "returned after %v", took)
+		e.Headline(`"hi" into a 10-byte buffer → n=%d err=%v after %.1f ms`, n, err, scenario.Ms(took))
+		return nil
+	},
+	Article: "n=2, err=nil (same)",
+}
