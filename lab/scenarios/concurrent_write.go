@@ -23,13 +23,13 @@ var concurrentWrite = &scenario.Scenario{
 	Section: "3 Read and Write",
 	Title:   "K goroutines share a conn, one Write per message: every message arrives whole",
 	Timeout: 90 * time.Second,
-	Knobs:   writeKnobs,
+	Knobs:   concurrentWriteKnobs,
 	Server:  readAndCheck,
 	Client:  concurrentWriteDriver(false),
 	Article: "the article argued it from netFD's fdMutex; the lab counts intact messages",
 }
 
-var writeKnobs = []scenario.Knob{
+var concurrentWriteKnobs = []scenario.Knob{
 	{Name: "client.writers", Default: "8", Kind: scenario.Int, Min: 8, Max: 64, Help: "goroutines sharing the conn"},
 	{Name: "client.messages", Default: "10", Kind: scenario.Int, Min: 1, Max: 100, Help: "messages per goroutine"},
 	{Name: "client.max_size", Default: "4194304", Kind: scenario.Int, Min: 16, Max: 16 << 20,
