@@ -151,7 +151,11 @@ func TestWriteBlock(t *testing.T) {
 					assert.InDelta(t, common, float64(b.Accepted), 10*1448, "pinned buffers: totals %v", blocks)
 				}
 			}
-			assert.Greater(t, r.Num("common_count"), 2.0, "the common total holds on a majority of 5")
+			if tc.pinned {
+				// With kernel defaults autotuning moves the buffers between
+				// connections, so only pinned settings promise one total.
+				assert.Greater(t, r.Num("common_count"), 2.0, "the common total holds on a majority of 5")
+			}
 			mu.Lock()
 			totals[tc.name] = common
 			mu.Unlock()

@@ -67,3 +67,17 @@ func (l *Lab) sweepDead(ctx context.Context) {
 func alive(pid int) bool {
 	return syscall.Kill(pid, 0) == nil
 }
+
+// CleanAll removes every container and network any lab process created on
+// this Docker host (label tcplab=1), e.g. after a `kill -9`.
+func CleanAll(ctx context.Context) error {
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	defer cli.Close()
+	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoDocker, firstLine(err.Error()))
+	}
+	return Cleanup(ctx, cli, LabelLab, "1")
+}

@@ -132,7 +132,7 @@ func buildImage(ctx context.Context, arch string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "tcplab"), "./lab/cmd/tcplab")
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "tcplab"), "./lab/cmd/tcplab")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if out, err := build.CombinedOutput(); err != nil {
@@ -205,10 +205,22 @@ func (l *Lab) labels() map[string]string {
 	return map[string]string{LabelLab: "1", LabelSession: l.session, LabelPID: strconv.Itoa(os.Getpid()), LabelHost: host}
 }
 
+// Option changes one run.
+type Option func(*options)
+
+type options struct {
+	pcap string
+}
+
+// Capture saves the run's packets on the port under test, as the server's
+// network namespace sees them, to path (a .pcap file). The sidecar then also
+// gets CAP_NET_RAW, which an AF_PACKET socket needs.
+func Capture(path string) Option { return func(o *options) { o.pcap = path } }
+
 // Run runs scenario id with the given knob overrides and returns the
 // client's result. Every container and the network are removed before it
 // returns, whatever happened.
-func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs) (*scenario.Result, error) {
+func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts ...Option) (*scenario.Result, error) {
 	sc, err := scenarios.Lookup(id)
 	if err != nil {
 		return nil, err
@@ -217,7 +229,11 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs) (*sc
 	if err != nil {
 		return nil, err
 	}
-	t := l.topology(sc, k)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	t := l.topology(sc, k, o)
 	return t.run(ctx, sc, k)
 }
 

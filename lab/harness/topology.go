@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -23,6 +25,9 @@ type node struct {
 	caps    []string // only these capabilities (all others dropped)
 	netnsOf string   // share this node's network namespace instead of joining the network
 	wait    wait.Strategy
+	// fetch copies a file out of the container after the client is done:
+	// the node is stopped (SIGTERM) first so it can finish writing.
+	fetch, fetchTo string
 }
 
 // topology is a run's network and nodes, in start order.
@@ -32,13 +37,18 @@ type topology struct {
 }
 
 // topology declares server, optional impairment sidecar and client for sc.
-func (l *Lab) topology(sc *scenario.Scenario, k scenario.Knobs) *topology {
+func (l *Lab) topology(sc *scenario.Scenario, k scenario.Knobs, o options) *topology {
 	args := k.Args()
 	ready := wait.ForLog(scenario.ReadyLine).WithStartupTimeout(30 * time.Second).WithPollInterval(50 * time.Millisecond)
 	t := &topology{lab: l}
 	t.add(node{name: "server", cmd: append([]string{"serve", sc.ID}, args...),
 		sysctls: l.sysctls(k, scenario.Server), wait: ready})
-	if sc.Sidecar {
+	switch {
+	case o.pcap != "":
+		// The sidecar observes (and, if the scenario wants, impairs).
+		t.add(node{name: "impair", cmd: []string{"agent", "-pcap", capturePath}, caps: []string{"NET_ADMIN", "NET_RAW"},
+			netnsOf: "server", wait: ready, fetch: capturePath, fetchTo: o.pcap})
+	case sc.Sidecar:
 		t.add(node{name: "impair", cmd: []string{"agent"}, caps: []string{"NET_ADMIN"}, netnsOf: "server", wait: ready})
 	}
 	t.add(node{name: "client", cmd: append([]string{"client", sc.ID, "-server", "server"}, args...),
@@ -101,6 +111,13 @@ func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Kn
 	if st.ExitCode != 0 {
 		return nil, fmt.Errorf("%s client exited %d%s", sc.ID, st.ExitCode, t.logTail(ctx, order))
 	}
+	for i, n := range t.nodes {
+		if n.fetch != "" {
+			if err := fetchFile(ctx, order[i], n.fetch, n.fetchTo); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", sc.ID, n.name, err)
+			}
+		}
+	}
 	line := lastJSONLine(out)
 	res = &scenario.Result{}
 	if err := jsonUnmarshal(line, res); err != nil {
@@ -110,6 +127,31 @@ func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Kn
 		return res, fmt.Errorf("%s: %s%s", sc.ID, res.Error, t.logTail(ctx, order))
 	}
 	return res, nil
+}
+
+// capturePath is where the sidecar writes its capture.
+const capturePath = "/tmp/capture.pcap"
+
+// fetchFile stops c (SIGTERM, so it flushes) and copies path out to dst.
+func fetchFile(ctx context.Context, c testcontainers.Container, path, dst string) error {
+	grace := 10 * time.Second
+	if err := c.Stop(ctx, &grace); err != nil {
+		return err
+	}
+	rc, err := c.CopyFileFromContainer(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // logTail renders the last lines of every node's log, for error messages.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +35,9 @@ func Capture(ctx context.Context, ifname string, port uint16, path string, ready
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o1777); err != nil { // scratch images have no /tmp
+		return err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -54,6 +58,9 @@ func Capture(ctx context.Context, ifname string, port uint16, path string, ready
 		if err != nil {
 			if err == unix.EAGAIN || err == unix.EINTR {
 				continue
+			}
+			if err == unix.ENETDOWN || err == unix.ENXIO {
+				return nil // the namespace's interface went away: the run is over
 			}
 			return err
 		}

@@ -36,7 +36,7 @@ const usage = `usage: tcplab COMMAND [ARGS]
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(2, usage)
+		fail(2, usage+hostUsage)
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	switch cmd {
@@ -111,11 +111,22 @@ func main() {
 		_, linear := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
 		json.NewEncoder(os.Stdout).Encode(map[string]any{"kernel": kernel.Release(), "tcp_syn_linear_timeouts": linear})
 	case "-h", "--help", "help":
-		fmt.Println(usage)
+		fmt.Println(usage + hostUsage)
 	default:
-		fail(2, fmt.Sprintf("tcplab: unknown command %q\n%s", cmd, usage))
+		if run, ok := hostCommands[cmd]; ok {
+			run(args)
+			return
+		}
+		fail(2, fmt.Sprintf("tcplab: unknown command %q (see tcplab help)", cmd))
 	}
 }
+
+// hostCommands are the commands that drive Docker (host.go); the lab image
+// is built without them.
+var (
+	hostCommands = map[string]func(args []string){}
+	hostUsage    string
+)
 
 func fail(code int, msg string) {
 	fmt.Fprintln(os.Stderr, msg)
