@@ -35,3 +35,12 @@ func TestEveryCaseHasAClient(t *testing.T) {
 		}
 	}
 }
+
+// The README's scenario table lists every registered scenario.
+func TestReadmeListsEveryScenario(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	for _, sc := range scenarios.All() {
+		require.Contains(t, string(readme), "| "+sc.ID+" |", "README.md's scenario table lacks %s", sc.ID)
+	}
+}

@@ -61,6 +61,22 @@ func (e *Env) Get(name string, out any) error {
 	return e.ctrl.Call(e.Ctx, "get", map[string]string{"name": name}, out)
 }
 
+// GetWait is Get, polling until the server has published name (it
+// publishes once it has something to say), for at most max.
+func (e *Env) GetWait(name string, out any, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for {
+		err := e.Get(name, out)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || e.Ctx.Err() != nil {
+			return fmt.Errorf("waiting for the server's %q: %w", name, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // Impair asks the agent to apply spec (the port defaults to the port under test).
 func (e *Env) Impair(spec impair.Spec) error {
 	if e.agent == nil {

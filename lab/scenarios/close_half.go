@@ -57,7 +57,7 @@ var closeHalf = &scenario.Scenario{
 			answer = append(answer, buf[:n]...)
 		}
 		var srv halfReport
-		if err := awaitValue(e, "server", &srv, 10*time.Second); err != nil {
+		if err := e.GetWait("server", &srv, 10*time.Second); err != nil {
 			return err
 		}
 		e.Observe("server", srv)

@@ -92,7 +92,7 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 			return err
 		}
 		var r streamReport
-		if err := awaitValue(e, "report", &r, time.Minute); err != nil {
+		if err := e.GetWait("report", &r, time.Minute); err != nil {
 			var why string
 			_ = e.Get("report_error", &why)
 			return fmt.Errorf("%w %s", err, why)

@@ -51,7 +51,7 @@ var optKeepAlive = &scenario.Scenario{
 		}
 		var accepted keepAlive
 		_, port, _ := net.SplitHostPort(plain.LocalAddr().String())
-		err = awaitValue(e, "accepted:"+port, &accepted, 10*time.Second)
+		err = e.GetWait("accepted:"+port, &accepted, 10*time.Second)
 		plain.Close()
 		if err != nil {
 			return err

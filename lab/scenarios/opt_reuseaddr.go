@@ -54,7 +54,7 @@ var optReuseAddr = &scenario.Scenario{
 			return err
 		}
 		var r restartReport
-		if err := awaitValue(e, "restart", &r, 10*time.Second); err != nil {
+		if err := e.GetWait("restart", &r, 10*time.Second); err != nil {
 			return err
 		}
 		after, err := e.Stats()

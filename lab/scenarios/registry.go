@@ -13,6 +13,7 @@ import (
 // registry is the catalogue, in SCENARIOS.md order. Adding a scenario is a
 // file beside this one and a line here.
 var registry = []*scenario.Scenario{
+	modelScale,
 	dialRefused,
 	backlogFull,
 	backlogSlowAccept,

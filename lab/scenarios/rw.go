@@ -118,13 +118,6 @@ func waitUntil(e *scenario.Env, max time.Duration, what string, cond func() (boo
 	}
 }
 
-// getWait fetches the server's value name once it is published.
-func getWait(e *scenario.Env, name string, v any) error {
-	return waitUntil(e, step, "server never published "+name, func() (bool, error) {
-		return e.Get(name, v) == nil, nil
-	})
-}
-
 // writer issues chunk-sized Writes on c in its own goroutine until one
 // fails, so the driver can watch the writes from outside while one blocks.
 type writer struct {
@@ -298,7 +291,7 @@ func probeSink(e *scenario.Env, i int) (sinkSide, error) {
 	if err := e.Signal(p + "probe"); err != nil {
 		return side, err
 	}
-	return side, getWait(e, p+"probe", &side)
+	return side, e.GetWait(p+"probe", &side, step)
 }
 
 // holdOpen keeps an accepted conn open until the run ends.

@@ -3,11 +3,8 @@ package scenarios
 import (
 	"fmt"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 // sockInt reads an integer socket option of c, as the kernel reports it.
@@ -50,20 +47,4 @@ func keepAliveOf(c syscall.Conn) (keepAlive, error) {
 		vals[i] = v
 	}
 	return keepAlive{vals[0] != 0, vals[1], vals[2], vals[3]}, nil
-}
-
-// awaitValue polls the server until it has published name (the server
-// publishes once it has something to say), for at most wait.
-func awaitValue(e *scenario.Env, name string, out any, wait time.Duration) error {
-	deadline := time.Now().Add(wait)
-	for {
-		err := e.Get(name, out)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) || e.Ctx.Err() != nil {
-			return fmt.Errorf("waiting for the server's %q: %w", name, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

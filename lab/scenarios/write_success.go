@@ -36,7 +36,7 @@ var writeSuccess = &scenario.Scenario{
 		c.SetWriteDeadline(time.Now().Add(step))
 		n, err := c.Write(make([]byte, size))
 		var got int
-		if gerr := getWait(e, "received", &got); gerr != nil {
+		if gerr := e.GetWait("received", &got, step); gerr != nil {
 			return gerr
 		}
 		e.Observe("n", n)
