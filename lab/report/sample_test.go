@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -177,7 +178,23 @@ func sampleReport() *Report {
 		add("write-block", "the peer never reads: how much Write accepts before it blocks",
 			"macOS 2015: about 1 MB; the lab sets both buffers", "3 Writing", c.set, nil, rs...)
 	}
+	// The dial histograms first, so the 1280×2000 screenshot shows them.
+	first := map[string]int{"dial-lossy": -2, "backlog-slow-accept": -1}
+	sort.SliceStable(rep.Rows, func(i, j int) bool { return first[rep.Rows[i].Scenario] < first[rep.Rows[j].Scenario] })
 	return rep
+}
+
+// sampleRow finds the i-th row of a scenario in sampleReport.
+func sampleRow(r *Report, scn string, i int) *Row {
+	for _, row := range r.Rows {
+		if row.Scenario == scn {
+			if i == 0 {
+				return row
+			}
+			i--
+		}
+	}
+	panic("no row " + scn)
 }
 
 // backlogTimeline: 17 handshakes complete, the 18th SYN is dropped, and
