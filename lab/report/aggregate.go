@@ -54,7 +54,7 @@ func Aggregate(row *Row) {
 			values[name] = append(values[name], v)
 		}
 	}
-	row.Figures = row.Figures[:0]
+	row.Figures = []Figure{} // [] rather than null in JSON
 	for name, vs := range values {
 		row.Figures = append(row.Figures, newFigure(name, vs))
 	}
