@@ -1,0 +1,146 @@
+package report
+
+import (
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// Reproducibility verdicts of a Figure.
+const (
+	Identical       = "identical"
+	WithinTolerance = "within tolerance"
+	NotReproducible = "not reproducible"
+)
+
+// Tolerances: a figure is reproducible when its spread stays within 10 % of
+// its median, or, for durations (names ending in _ms), within 50 ms — dials
+// and timers jitter by a few scheduler ticks, which is no finding.
+const (
+	relTolerance = 0.10
+	msTolerance  = 50.0
+)
+
+// NewRow builds the row of one scenario case (or sweep point) from its
+// repetitions and aggregates it. s may be nil when only results are known.
+func NewRow(s *scenario.Scenario, set, vary scenario.Knobs, results []*scenario.Result) *Row {
+	row := &Row{Set: set, Vary: vary, Results: results}
+	if s != nil {
+		row.Scenario, row.Title, row.Section, row.Article = s.ID, s.Title, s.Section, s.Article
+	} else if len(results) > 0 {
+		row.Scenario = results[0].Scenario
+	}
+	Aggregate(row)
+	return row
+}
+
+// Aggregate fills row.Figures and row.Verdict from row.Results.
+func Aggregate(row *Row) {
+	values := map[string][]float64{}
+	row.Verdict = "PASS"
+	if len(row.Results) == 0 {
+		row.Verdict = "FAIL"
+	}
+	for _, r := range row.Results {
+		if r == nil || !r.OK {
+			row.Verdict = "FAIL"
+		}
+		if r == nil {
+			continue
+		}
+		for name, v := range numbers(r.Observations) {
+			values[name] = append(values[name], v)
+		}
+	}
+	row.Figures = []Figure{} // [] rather than null in JSON
+	for name, vs := range values {
+		row.Figures = append(row.Figures, newFigure(name, vs))
+	}
+	sort.Slice(row.Figures, func(i, j int) bool { return row.Figures[i].Name < row.Figures[j].Name })
+}
+
+// numbers picks the figures out of observations: top-level numbers and
+// numbers one level down in objects ("parent.child"). Arrays, strings and
+// booleans are not figures.
+func numbers(obs map[string]any) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range obs {
+		switch v := v.(type) {
+		case map[string]any:
+			for ck, cv := range v {
+				if f, ok := number(cv); ok {
+					out[k+"."+ck] = f
+				}
+			}
+		default:
+			if f, ok := number(v); ok {
+				out[k] = f
+			}
+		}
+	}
+	return out
+}
+
+// number accepts what JSON decoding yields (float64) and, for results built
+// in Go, the other numeric types.
+func number(v any) (float64, bool) {
+	switch v := v.(type) {
+	case float64:
+		return v, true
+	case float32:
+		return float64(v), true
+	case int:
+		return float64(v), true
+	case int64:
+		return float64(v), true
+	case int32:
+		return float64(v), true
+	case uint64:
+		return float64(v), true
+	}
+	return 0, false
+}
+
+func newFigure(name string, vs []float64) Figure {
+	sorted := append([]float64(nil), vs...)
+	sort.Float64s(sorted)
+	f := Figure{Name: name, Values: vs, Min: sorted[0], Max: sorted[len(sorted)-1], Median: median(sorted)}
+	if f.Min == f.Max {
+		f.Reproducibility = Identical
+		return f
+	}
+	// A zero median leaves the relative spread undefined; the larger
+	// magnitude is the scale then.
+	scale := math.Abs(f.Median)
+	if scale == 0 {
+		scale = math.Max(math.Abs(f.Min), math.Abs(f.Max))
+	}
+	f.Spread = (f.Max - f.Min) / scale
+	f.Reproducibility = NotReproducible
+	if f.Spread <= relTolerance || (strings.HasSuffix(name, "_ms") && f.Max-f.Min <= msTolerance) {
+		f.Reproducibility = WithinTolerance
+	}
+	return f
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// Counts tells how many rows passed and failed.
+func (r *Report) Counts() (passed, failed int) {
+	for _, row := range r.Rows {
+		if row.Verdict == "PASS" {
+			passed++
+		} else {
+			failed++
+		}
+	}
+	return passed, failed
+}

@@ -1,0 +1,33 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Terminal writes a table, one line per row, then the failed checks, then
+// the closing "N passed, M failed" line that CI parses.
+func Terminal(w io.Writer, r *Report) error {
+	return terminal(w, r, summary(r))
+}
+
+func terminal(w io.Writer, r *Report, closing string) error {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(columns, "\t"))
+	for _, row := range r.Rows {
+		v := viewOf(row)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Verdict, v.Scenario, v.Knobs, v.Headline,
+			strings.Join(v.Figures, "; "), clip(v.Article, 60))
+	}
+	tw.Flush()
+	for _, f := range failures(r) {
+		fmt.Fprintf(&b, "  ✗ %s\n", firstLine(f.String()))
+	}
+	fmt.Fprintln(&b, closing)
+	_, err := w.Write(b.Bytes())
+	return err
+}
