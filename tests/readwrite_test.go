@@ -134,7 +134,7 @@ func TestWriteBlock(t *testing.T) {
 			var blocks []blockRow
 			r.Decode("blocks", &blocks)
 			require.Len(t, blocks, 5)
-			common := r.Num("common_total")
+			common := r.Num("bytes_before_block")
 			for _, b := range blocks {
 				assert.Positive(t, b.Accepted)
 				assert.Equal(t, b.InPeer+b.InSendQ, b.Accepted)

@@ -124,6 +124,10 @@ type writer struct {
 	done   atomic.Int64 // bytes of Writes that returned without error
 	writes atomic.Int64 // Writes that returned without error
 	last   chan wresult // the Write that failed
+	start  time.Time
+	// progress is [ms since start, bytes the kernel accepted], sampled by
+	// blocked whenever the count moved: the fill curve up to the block.
+	progress [][2]float64
 }
 
 type wresult struct {
@@ -136,7 +140,7 @@ type wresult struct {
 // startWriter starts writing; each Write gets a deadline of perWrite from
 // its start when perWrite > 0.
 func startWriter(c net.Conn, chunk int, perWrite time.Duration) *writer {
-	w := &writer{last: make(chan wresult, 1)}
+	w := &writer{last: make(chan wresult, 1), start: time.Now()}
 	buf := make([]byte, chunk)
 	go func() {
 		for {
@@ -176,6 +180,9 @@ func (w *writer) blocked(e *scenario.Env, c net.Conn, quiet, max time.Duration) 
 			return 0, since, err
 		}
 		if done := w.done.Load(); acc != last || done != lastDone {
+			if acc != last && len(w.progress) < 2000 {
+				w.progress = append(w.progress, [2]float64{scenario.Ms(time.Since(w.start)), float64(acc)})
+			}
 			last, lastDone, since = acc, done, time.Now()
 		} else if time.Since(since) >= quiet {
 			return acc, since, nil

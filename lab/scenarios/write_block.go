@@ -39,10 +39,14 @@ var writeBlock = &scenario.Scenario{
 		var resumed, chunkAfter []float64
 		var resumeBound []time.Duration
 		peerMatches := true
+		var progress [][2]float64
 		for i := range e.Knobs.Int("client.repeats") {
 			c, w, b, err := fillUntilBlocked(e, i, 0)
 			if err != nil {
 				return err
+			}
+			if i == 0 {
+				progress = w.progress
 			}
 			peerMatches = peerMatches && b.PeerInQ == b.InPeer
 			blocks = append(blocks, b)
@@ -85,8 +89,9 @@ var writeBlock = &scenario.Scenario{
 		wmem, _ := kernel.Sysctl("net.ipv4.tcp_wmem")
 		e.Observe("client_tcp_wmem", wmem)
 		e.Observe("blocks", blocks)
-		e.Observe("bytes_before_block", totals)
-		e.Observe("common_total", common)
+		e.Observe("bytes_before_block", common)
+		e.Observe("bytes_before_block_per_conn", totals)
+		e.Observe("progress", progress)
 		e.Observe("common_count", count)
 		e.Observe("so_sndbuf", blocks[0].SndBuf)
 		e.Observe("so_rcvbuf", blocks[0].RcvBuf)

@@ -191,8 +191,9 @@ func runCmd(args []string) {
 	rep := &report.Report{Schema: report.Schema, Kernel: lab.Kernel, Started: time.Now().UTC()}
 	prog := newProgress(os.Stderr, len(rows)*f.count)
 	for i, pr := range rows {
-		row := &report.Row{Scenario: pr.sc.ID, Title: pr.sc.Title, Section: pr.sc.Section, Article: pr.sc.Article,
-			Set: pr.set, Vary: pr.vary}
+		var results []*scenario.Result
+		var pcaps []string
+		var tl []report.Packet
 		for rep := 1; rep <= f.count; rep++ {
 			label := fmt.Sprintf("%s %s rep %d/%d", pr.sc.ID, knobLine(pr.set), rep, f.count)
 			prog.start(label)
@@ -210,16 +211,17 @@ func runCmd(args []string) {
 				res.Error = err.Error()
 			}
 			res.OK = res.OK && res.Error == ""
-			row.Results = append(row.Results, res)
+			results = append(results, res)
 			if pcapRel != "" && err == nil {
-				row.Pcaps = append(row.Pcaps, pcapRel)
-				if row.Timeline == nil {
-					row.Timeline = timeline(filepath.Join(f.out, pcapRel))
+				pcaps = append(pcaps, pcapRel)
+				if tl == nil {
+					tl = timeline(filepath.Join(f.out, pcapRel))
 				}
 			}
 			prog.done(label, res)
 		}
-		report.Aggregate(row)
+		row := report.NewRow(pr.sc, pr.set, pr.vary, results)
+		row.Pcaps, row.Timeline = pcaps, tl
 		rep.Rows = append(rep.Rows, row)
 	}
 	rep.Finished = time.Now().UTC()
@@ -237,10 +239,8 @@ func runCmd(args []string) {
 		}
 		fmt.Printf("reports: %s/report.{json,md,html}\n", f.out)
 	}
-	for _, r := range rep.Rows {
-		if r.Verdict != "PASS" {
-			os.Exit(1)
-		}
+	if _, failed := rep.Counts(); failed > 0 {
+		os.Exit(1)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -166,41 +167,76 @@ func list() {
 	}
 }
 
-// reportDir prints the table of the named result files in dir (all *.json
-// when none are named); a missing or failed result makes it return 1.
+// reportDir prints the report of the named result files in dir (all *.json
+// when none are named) and writes report.{txt,json,md,html} beside them; a
+// missing or failed result makes it return 1.
 func reportDir(dir string, names []string) int {
 	if len(names) == 0 {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 		for _, f := range files {
-			names = append(names, filepath.Base(f))
+			if filepath.Base(f) != "report.json" {
+				names = append(names, filepath.Base(f))
+			}
 		}
 		sort.Strings(names)
 	}
-	var results []*scenario.Result
+	rep := &report.Report{Schema: report.Schema, Finished: time.Now().UTC()}
 	missing := 0
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(dir, n))
+		r, err := readResult(filepath.Join(dir, n))
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "tcplab report: no result %s (did its client run?)\n", n)
+			fmt.Fprintf(os.Stderr, "tcplab report: %v\n", err)
 			missing++
 			continue
 		}
-		var r scenario.Result
-		if err := json.Unmarshal(b, &r); err != nil {
-			fmt.Fprintf(os.Stderr, "tcplab report: %s: %v\n", n, err)
-			missing++
-			continue
+		sc, _ := scenarios.Lookup(r.Scenario)
+		set := scenario.Knobs{}
+		if sc != nil { // the row shows the knobs that differ from the scenario's defaults
+			defaults, _ := sc.Resolve(nil)
+			for k, v := range r.Knobs {
+				if defaults[k] != v {
+					set[k] = v
+				}
+			}
 		}
-		results = append(results, &r)
+		rep.Rows = append(rep.Rows, report.NewRow(sc, set, nil, []*scenario.Result{r}))
+		rep.Kernel = r.Kernel
+		if rep.Started.IsZero() || r.Started.Before(rep.Started) {
+			rep.Started = r.Started
+		}
 	}
 	var table strings.Builder
-	failed := report.Table(&table, results)
+	if err := report.Terminal(&table, rep); err != nil {
+		fmt.Fprintln(os.Stderr, "tcplab report:", err)
+		return 1
+	}
 	fmt.Println()
 	fmt.Print(table.String())
 	// Kept beside the results: Compose 1.29 shows no logs when up fails.
+	files := map[string]func(io.Writer, *report.Report) error{
+		"report.json": report.JSON, "report.md": report.Markdown, "report.html": report.HTML,
+	}
 	_ = os.WriteFile(filepath.Join(dir, "report.txt"), []byte(table.String()), 0o644)
-	if failed > 0 || missing > 0 || len(results) == 0 {
+	for name, render := range files {
+		var b strings.Builder
+		if err := render(&b, rep); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644)
+		}
+	}
+	if _, failed := rep.Counts(); failed > 0 || missing > 0 || len(rep.Rows) == 0 {
 		return 1
 	}
 	return 0
+}
+
+func readResult(path string) (*scenario.Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("no result %s (did its client run?)", filepath.Base(path))
+	}
+	var r scenario.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Base(path), err)
+	}
+	return &r, nil
 }
