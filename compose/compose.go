@@ -42,6 +42,11 @@ func Runs(all []*scenario.Scenario) []Run {
 	return out
 }
 
+// lifetime bounds every server and sidecar: they all start at once and
+// wait for their client, which runs after every earlier one; each ends
+// sooner, when its client says quit.
+const lifetime = "60m"
+
 // Write renders docker-compose.yml. Clients run one after another (each
 // depends on the previous one having completed) so no scenario's timing
 // competes with another's; servers and sidecars wait for their client's quit.
@@ -58,11 +63,6 @@ func Write(w io.Writer, all []*scenario.Scenario) error {
 	p.line(1, "pull_policy: never")
 	p.line(1, "labels:")
 	p.line(2, `tcplab: "1"`)
-	p.line(0, "x-ready: &ready")
-	p.line(1, `test: ["CMD", "/tcplab", "health"]`)
-	p.line(1, "interval: 1s")
-	p.line(1, "timeout: 3s")
-	p.line(1, "retries: 60")
 	p.line(0, "services:")
 	prevClient := ""
 	var clients []string
@@ -81,23 +81,24 @@ func Write(w io.Writer, all []*scenario.Scenario) error {
 			p.line(3, "context: .")
 			p.line(3, "dockerfile: images/tcplab/Dockerfile")
 		}
-		p.command(append([]string{"serve", r.Scenario.ID, "-lifetime", "30m"}, knobArgs...))
+		p.command(append([]string{"serve", r.Scenario.ID, "-lifetime", lifetime}, knobArgs...))
 		p.sysctls(k.SysctlsFor(scenario.Server))
-		p.line(2, "healthcheck: *ready")
 		p.line(2, "networks: [lab]")
 
-		deps := map[string]string{server: "service_healthy"}
+		// No healthchecks: a role opens its control port only when ready,
+		// and the client waits on that port (healthcheck execs in dozens
+		// of idle containers cost more CPU than the scenarios can spare).
+		deps := map[string]string{server: "service_started"}
 		if r.Scenario.Sidecar {
 			p.service(impair)
-			p.command([]string{"agent"})
+			p.command([]string{"agent", "-lifetime", lifetime})
 			p.line(2, fmt.Sprintf(`network_mode: "service:%s"`, server))
 			p.line(2, "cap_drop: [ALL]")
 			p.line(2, "cap_add: [NET_ADMIN]")
-			p.line(2, "healthcheck: *ready")
 			p.line(2, "depends_on:")
 			p.line(3, server+":")
-			p.line(4, "condition: service_healthy")
-			deps[impair] = "service_healthy"
+			p.line(4, "condition: service_started")
+			deps[impair] = "service_started"
 		}
 		if prevClient != "" {
 			deps[prevClient] = "service_completed_successfully"

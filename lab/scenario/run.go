@@ -36,29 +36,25 @@ func announceReady() {
 
 // RunServer runs sc's server behaviour and the control channel until the
 // client says quit or lifetime passes (so a server never outlives its run).
+// The control port opens only once the behaviour listens: a client that
+// reaches the control channel finds the server ready, with no healthcheck.
 func RunServer(sc *Scenario, k Knobs, lifetime time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), lifetime)
 	defer cancel()
+	s := NewServerEnv(ctx, k)
+	if sc.Server != nil {
+		go func() {
+			if err := sc.Server(s); err != nil && ctx.Err() == nil {
+				fmt.Fprintln(os.Stderr, "tcplab: server behaviour:", err)
+			}
+		}()
+		waitListening(ctx, 2*time.Second)
+	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.ServerPort))
 	if err != nil {
 		return err
 	}
-	s := NewServerEnv(ctx, k)
-	errc := make(chan error, 1)
-	if sc.Server != nil {
-		go func() { errc <- sc.Server(s) }()
-	}
-	// The server behaviour opens its port before ready is announced when it
-	// can; give it a moment to do so without racing the first client dial.
-	if sc.Server != nil {
-		waitListening(ctx, 2*time.Second)
-	}
 	announceReady()
-	go func() {
-		if err := <-errc; err != nil && ctx.Err() == nil {
-			fmt.Fprintln(os.Stderr, "tcplab: server behaviour:", err)
-		}
-	}()
 	err = control.Serve(ctx, ln, func(ctx context.Context, op string, args json.RawMessage) (any, error) {
 		return s.Handle(ctx, op, args)
 	})
@@ -87,10 +83,6 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.AgentPort))
-	if err != nil {
-		return err
-	}
 	var a impair.Agent
 	defer a.Clear()
 	captured := make(chan error, 1)
@@ -110,6 +102,10 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 				fmt.Fprintln(os.Stderr, "tcplab agent: capture:", err)
 			}
 		}()
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.AgentPort))
+	if err != nil {
+		return err
 	}
 	announceReady()
 	return control.Serve(ctx, ln, func(ctx context.Context, op string, args json.RawMessage) (any, error) {

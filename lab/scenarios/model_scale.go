@@ -31,7 +31,7 @@ var modelScale = &scenario.Scenario{
 		{Name: "client.echo_workers", Default: "64", Kind: scenario.Int, Min: 1, Max: 1024, Help: "goroutines driving round trips"},
 		{Name: "client.budget_rss_per_conn", Default: "16384", Kind: scenario.Int, Min: 1024, Max: 1 << 20,
 			Help: "regression budget: server RSS per held connection, bytes"},
-		{Name: "client.budget_p99", Default: "100ms", Kind: scenario.Duration, Min: 0.001, Max: 10,
+		{Name: "client.budget_p99", Default: "250ms", Kind: scenario.Duration, Min: 0.001, Max: 10,
 			Help: "regression budget: p99 echo round trip"},
 	},
 	Server: func(s *scenario.ServerEnv) error {

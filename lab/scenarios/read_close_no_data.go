@@ -23,17 +23,12 @@ var readCloseNoData = &scenario.Scenario{
 			return err
 		}
 		defer c.Close()
-		start := time.Now()
-		c.SetReadDeadline(start.Add(step))
-		buf := make([]byte, 10)
-		n, err := c.Read(buf)
-		took := time.Since(start)
-		r := readResult{N: n, Err: scenario.Classify(err), Data: string(buf[:n])}
+		r, took := timedRead(c, 10, step)
 		e.Observe("read", r)
 		e.Observe("returned_after_ms", scenario.Ms(took))
-		e.Expect("(0, io.EOF)", n == 0 && r.Err.Kind == "EOF", "%+v", r)
+		e.Expect("(0, io.EOF)", r.N == 0 && r.Err.Kind == "EOF", "%+v", r)
 		e.Expect("returns when the FIN arrives, not at the deadline", took < time.Second, "after %v", took)
-		e.Headline("close without data → (%d, %s)", n, r.Err.Kind)
+		e.Headline("close without data → (%d, %s)", r.N, r.Err.Kind)
 		return nil
 	},
 	Article: "Read returns EOF directly (same)",

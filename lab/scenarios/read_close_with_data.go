@@ -35,12 +35,10 @@ var readCloseWithData = &scenario.Scenario{
 		}); err != nil {
 			return err
 		}
-		buf := make([]byte, 10)
 		var reads []readResult
 		for range 2 {
-			c.SetReadDeadline(time.Now().Add(step))
-			n, err := c.Read(buf)
-			reads = append(reads, readResult{N: n, Err: scenario.Classify(err), Data: string(buf[:n])})
+			r, _ := timedRead(c, 10, step)
+			reads = append(reads, r)
 		}
 		e.Observe("reads", reads)
 		e.Expect("first Read: (5, nil) \"hello\"", reads[0].N == 5 && reads[0].Err.Kind == "none" && reads[0].Data == "hello",
@@ -53,6 +51,16 @@ var readCloseWithData = &scenario.Scenario{
 }
 
 // readResult is one Read's outcome, for observations.
+// timedRead issues one Read into a size-byte buffer, bounded by a read
+// deadline (a hang becomes a failure), and times it.
+func timedRead(c net.Conn, size int, bound time.Duration) (readResult, time.Duration) {
+	start := time.Now()
+	c.SetReadDeadline(start.Add(bound))
+	buf := make([]byte, size)
+	n, err := c.Read(buf)
+	return readResult{N: n, Err: scenario.Classify(err), Data: string(buf[:n])}, time.Since(start)
+}
+
 type readResult struct {
 	N    int              `json:"n"`
 	Err  scenario.ErrInfo `json:"err"`

@@ -27,18 +27,14 @@ var readPartial = &scenario.Scenario{
 			return err
 		}
 		defer c.Close()
-		start := time.Now()
-		c.SetReadDeadline(start.Add(step))
-		buf := make([]byte, 10)
-		n, err := c.Read(buf)
-		took := time.Since(start)
-		e.Observe("n", n)
-		e.Observe("err", scenario.Classify(err))
-		e.Observe("data", string(buf[:n]))
+		r, took := timedRead(c, 10, step)
+		e.Observe("n", r.N)
+		e.Observe("err", r.Err)
+		e.Observe("data", r.Data)
 		e.Observe("returned_after_ms", scenario.Ms(took))
-		e.Expect("n=2, err=nil", n == 2 && err == nil && string(buf[:n]) == "hi", "n=%d err=%v data=%q", n, err, buf[:n])
+		e.Expect("n=2, err=nil", r.N == 2 && r.Err.Kind == "none" && r.Data == "hi", "%+v", r)
 		e.Expect("without waiting for 10 bytes (well before the 5 s deadline)", took < time.Second, "returned after %v", took)
-		e.Headline(`"hi" into a 10-byte buffer → n=%d err=%v after %.1f ms`, n, err, scenario.Ms(took))
+		e.Headline(`"hi" into a 10-byte buffer → n=%d err=%s after %.1f ms`, r.N, r.Err.Kind, scenario.Ms(took))
 		return nil
 	},
 	Article: "n=2, err=nil (same)",

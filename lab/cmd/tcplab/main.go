@@ -28,7 +28,7 @@ const usage = `usage: tcplab COMMAND [ARGS]
                                     a scenario's server (in the server container)
   client SCENARIO -server HOST [-out FILE] [-quiet] [KNOB=VALUE…]
                                     run a scenario's driver, print its JSON result
-  agent [-pcap FILE]                the impairment agent (in the sidecar), optionally capturing
+  agent [-pcap FILE] [-lifetime D]  the impairment agent (in the sidecar), optionally capturing
   report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
   compose                           print docker-compose.yml for the registry
   verdict                           say that every expectation held (compose runs it only then)
@@ -89,8 +89,9 @@ func main() {
 	case "agent":
 		fs := flag.NewFlagSet("agent", flag.ExitOnError)
 		pcapPath := fs.String("pcap", "", "capture the port under test's packets to this file (needs CAP_NET_RAW)")
+		lifetime := fs.Duration("lifetime", 10*time.Minute, "exit after this long even without the client's quit")
 		fs.Parse(args)
-		if err := scenario.RunAgent(10*time.Minute, *pcapPath); err != nil {
+		if err := scenario.RunAgent(*lifetime, *pcapPath); err != nil {
 			fail(1, "tcplab agent: "+err.Error())
 		}
 	case "report":
