@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,20 +124,13 @@ func goarch(dockerArch string) string {
 // buildImage compiles the binary on the host (no Go image is needed, so
 // nothing is pulled) and wraps it in a scratch image.
 func buildImage(ctx context.Context, arch string) (string, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
 	dir, err := os.MkdirTemp("", "tcplab-image-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	build := exec.CommandContext(ctx, "go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "tcplab"), "./lab/cmd/tcplab")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the lab binary: %v\n%s", err, out)
+	if err := labBinary(ctx, arch, filepath.Join(dir, "tcplab")); err != nil {
+		return "", err
 	}
 	bin, err := os.ReadFile(filepath.Join(dir, "tcplab"))
 	if err != nil {
@@ -161,18 +155,64 @@ func buildImage(ctx context.Context, arch string) (string, error) {
 	return ImageRepo + ":" + tag, nil
 }
 
+// labBinary puts the lab binary at dst: compiled from the checkout the
+// process runs in (tests, go run), or else this very executable when it is
+// a static Linux binary of the daemon's architecture (an installed tcplab,
+// built with CGO_ENABLED=0), which holds every role too.
+func labBinary(ctx context.Context, arch, dst string) error {
+	root, err := moduleRoot()
+	if err == nil {
+		build := exec.CommandContext(ctx, "go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", dst, "./lab/cmd/tcplab")
+		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building the lab binary: %v\n%s", err, out)
+		}
+		return nil
+	}
+	self, serr := os.Executable()
+	if serr != nil || runtime.GOOS != "linux" || runtime.GOARCH != arch || !static(self) {
+		return errors.New("not in a tcplab checkout, and this binary cannot serve as the lab image " +
+			"(run from the source tree, or install with CGO_ENABLED=0 on Linux)")
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
+}
+
+// static reports whether the ELF file at path asks for no dynamic loader.
+func static(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
+}
+
+// moduleRoot finds the tcplab checkout the working directory is in.
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+			if strings.Contains(string(b), "module github.com/tcplab/tcplab\n") {
+				return dir, nil
+			}
+			return "", errors.New("harness: the go.mod above the working directory is not tcplab's")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("harness: no go.mod above the working directory")
+			return "", errors.New("harness: not in a tcplab checkout")
 		}
 		dir = parent
 	}
