@@ -225,7 +225,6 @@ func runCmd(args []string) {
 		rep.Rows = append(rep.Rows, row)
 	}
 	rep.Finished = time.Now().UTC()
-	prog.finish()
 	if err := report.Terminal(os.Stdout, rep); err != nil {
 		fail(1, "tcplab run: "+err.Error())
 	}
@@ -334,8 +333,6 @@ func (p *progress) done(label string, r *scenario.Result) {
 	}
 	fmt.Fprintf(p.w, "[%d/%d] %s %s: %s (%s, elapsed %s)\n", p.n, p.total, verdict, label, detail, since(p.t), since(p.start0))
 }
-
-func (p *progress) finish() {}
 
 func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
 
