@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 func render(t *testing.T, fn func(io.Writer, *Report) error, r *Report) string {
@@ -52,22 +50,6 @@ func TestTerminal(t *testing.T) {
 	}
 	// CI parses the closing line.
 	if got := lastLine(out); got != "10 passed, 1 failed" || !regexp.MustCompile(`(?m)^\d+ passed, \d+ failed$`).MatchString(out) {
-		t.Errorf("closing line %q", got)
-	}
-}
-
-func TestTable(t *testing.T) {
-	rep := sampleReport()
-	var results []*scenario.Result
-	for _, row := range rep.Rows {
-		results = append(results, row.Results[1])
-	}
-	var b strings.Builder
-	if failed := Table(&b, results); failed != 1 {
-		t.Errorf("Table says %d failed, want 1", failed)
-	}
-	wantSubstrings(t, b.String(), "client.tcp_syn_retries=3", "✗ backlog-syn-timeout")
-	if got := lastLine(b.String()); got != "10 passed, 1 failed (kernel 6.8.0-test)" {
 		t.Errorf("closing line %q", got)
 	}
 }

@@ -11,10 +11,7 @@ import (
 // Terminal writes a table, one line per row, then the failed checks, then
 // the closing "N passed, M failed" line that CI parses.
 func Terminal(w io.Writer, r *Report) error {
-	return terminal(w, r, summary(r))
-}
-
-func terminal(w io.Writer, r *Report, closing string) error {
+	closing := summary(r)
 	var b bytes.Buffer
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(columns, "\t"))

@@ -21,18 +21,11 @@ import (
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// ReadyLine is printed (and ReadyFile created) once a server or agent
-// serves; the harness waits on the log line, compose's healthcheck on the file.
-const (
-	ReadyLine = "tcplab: ready"
-	ReadyFile = "/tmp/tcplab-ready"
-)
+// ReadyLine is printed once a server or agent serves; the harness waits on
+// it (compose needs nothing: the client waits on the control port).
+const ReadyLine = "tcplab: ready"
 
-func announceReady() {
-	_ = os.MkdirAll("/tmp", 0o1777)
-	_ = os.WriteFile(ReadyFile, []byte("ready\n"), 0o644)
-	fmt.Fprintln(os.Stderr, ReadyLine)
-}
+func announceReady() { fmt.Fprintln(os.Stderr, ReadyLine) }
 
 // RunServer runs sc's server behaviour and the control channel until the
 // client says quit or lifetime passes (so a server never outlives its run).

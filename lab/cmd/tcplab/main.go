@@ -32,7 +32,6 @@ const usage = `usage: tcplab COMMAND [ARGS]
   report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
   compose                           print docker-compose.yml for the registry
   verdict                           say that every expectation held (compose runs it only then)
-  health                            exit 0 once this container's role is ready
   probe                             print kernel facts as JSON`
 
 func main() {
@@ -105,10 +104,6 @@ func main() {
 		}
 	case "verdict":
 		fmt.Println("tcplab: every expectation held")
-	case "health":
-		if _, err := os.Stat(scenario.ReadyFile); err != nil {
-			os.Exit(1)
-		}
 	case "probe":
 		_, linear := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
 		json.NewEncoder(os.Stdout).Encode(map[string]any{"kernel": kernel.Release(), "tcp_syn_linear_timeouts": linear})
