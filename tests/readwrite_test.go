@@ -131,8 +131,9 @@ func TestWriteBlock(t *testing.T) {
 				}
 				if tc.pinned {
 					// A connection off the common total is off by skb
-					// packing: a few segments, not a different buffer.
-					assert.InDelta(t, common, b.Accepted, 10*1448, "pinned buffers: totals %v", blocks)
+					// packing: a segment or two (1448 B; one seen here),
+					// not a different buffer.
+					assert.InDelta(t, common, b.Accepted, 3*1448, "pinned buffers: totals %v", blocks)
 				}
 			}
 			if tc.pinned {

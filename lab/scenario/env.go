@@ -266,16 +266,23 @@ func (e *Env) mechanisms() string {
 	return strings.Join(out, "+")
 }
 
-// OnSynSlot finds the SYN slot at which a connect that took d completed.
-// Linux's timer wheel fires a timer late by up to 1/8 of its timeout and
-// never early, and each retransmission is timed from the previous one, so
-// slot s matches [s − 50 ms, s + s/8 + 250 ms] (250 ms for scheduling, the
-// round trip and jiffies). ok is false when d lies outside that window.
+// synJiffy is how early a SYN retransmission may come: the first timer is
+// armed in jiffies, so it fires up to one jiffy (10 ms at CONFIG_HZ=100,
+// the coarsest) before its time in real time; later ones are re-armed on a
+// jiffy boundary and are never early.
+const synJiffy = 10 * time.Millisecond
+
+// OnSynSlot finds the SYN slot at which a connect that took d (timed from
+// before its first SYN) completed. Linux's timer wheel fires a timer late
+// by up to 1/8 of its timeout and never early (but for synJiffy), and each
+// retransmission is timed from the previous one, so slot s matches
+// [s − 10 ms, s + s/8 + 250 ms] (250 ms for scheduling and the round
+// trip). ok is false when d lies outside that window.
 func OnSynSlot(d time.Duration, slots []time.Duration) (slot time.Duration, ok bool) {
 	for i := len(slots) - 1; i >= 0; i-- {
 		s := slots[i]
-		if d >= s-50*time.Millisecond {
-			return s, d <= s+s/8+250*time.Millisecond
+		if d >= s-synJiffy {
+			return s, OnTime(d, s-synJiffy, 1.0/8, 250*time.Millisecond+synJiffy)
 		}
 	}
 	return slots[0], false

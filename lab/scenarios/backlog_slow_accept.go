@@ -73,7 +73,7 @@ var backlogSlowAccept = &scenario.Scenario{
 		if err := e.Record(&BacklogSlowAcceptObs{BlockedDialMS: ms, NearestSynSlotS: snapped, AcceptsMS: accepts}); err != nil {
 			return err
 		}
-		e.Expect("durations sit on the SYN schedule (slot −50 ms … slot×1.125 +250 ms)", quantised, "durations %v ms", ms)
+		e.Expect("durations sit on the SYN schedule (slot −10 ms … slot×1.125 +250 ms)", quantised, "durations %v ms", ms)
 		e.Expect("no blocked dial completes before the first accept", !early, "first accept after %v; durations %v ms", every, ms)
 		e.Headline("accept every %v → blocked dials took %v s", every, snapped)
 		return nil

@@ -86,7 +86,7 @@ var dialLossy = &scenario.Scenario{
 			SynsDropped: dropped, SynsDroppedInferred: inferredDrops}); err != nil {
 			return err
 		}
-		e.Expect("every duration sits on a SYN slot (slot −50 ms … slot×1.125 +250 ms)", offSlot == 0, "%d of %d off the schedule", offSlot, n)
+		e.Expect("every duration sits on a SYN slot (slot −10 ms … slot×1.125 +250 ms)", offSlot == 0, "%d of %d off the schedule", offSlot, n)
 		// Each slot's share is binomial: allow 4 standard deviations (+1 dial).
 		shares := true
 		var detail string
