@@ -72,10 +72,11 @@ func Aggregate(row *Row) {
 
 // figures decodes r's observations as its scenario's type and lists their
 // numbers (scenario.Figures: numeric fields and numeric fields one level
-// down, "parent.child"). A driver that failed may have recorded nothing:
-// then there are no figures and no error (the result already fails).
+// down, "parent.child"). A driver that failed may have recorded nothing or
+// part: then there are no figures and no error (the result already fails
+// and says why).
 func figures(r *scenario.Result) (map[string]float64, error) {
-	if r.Error != "" && len(r.Observations) == 0 {
+	if r.Error != "" {
 		return nil, nil
 	}
 	sc, err := scenarios.Lookup(r.Scenario)
