@@ -90,6 +90,13 @@ func figures(r *scenario.Result) (map[string]float64, error) {
 	return scenario.Figures(obs), nil
 }
 
+// decode reads res's observations as T, strictly (scenario.Observations);
+// a chart leaves out a result that does not read, and Aggregate reports it.
+func decode[T any](res *scenario.Result) (T, error) {
+	var read func(*scenario.Result) (T, error) = scenario.Observations
+	return read(res)
+}
+
 func newFigure(name string, vs []float64) Figure {
 	sorted := append([]float64(nil), vs...)
 	sort.Float64s(sorted)

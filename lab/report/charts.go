@@ -98,13 +98,6 @@ func knob(row *Row, name string) (string, bool) {
 	return "", false
 }
 
-// decode reads res's observations as T, strictly (scenario.Observations);
-// a chart leaves out a result that does not read, and Aggregate reports it.
-func decode[T any](res *scenario.Result) (T, error) {
-	var read func(*scenario.Result) (T, error) = scenario.Observations
-	return read(res)
-}
-
 // dialHistogram: how long dials took, against the SYN retransmission slots
 // they should cluster on (scenarios dial-lossy and backlog-slow-accept).
 func dialHistogram(row *Row) (p *plot, title, subtitle string) {
