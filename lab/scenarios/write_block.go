@@ -99,7 +99,8 @@ var writeBlock = &scenario.Scenario{
 			ResumedAfterMS: resumed, BlockedWriteDoneAfterMS: chunkAfter}); err != nil {
 			return err
 		}
-		e.Expect("Write blocks", len(blocks) > 0, "%d connections blocked at %v bytes", len(blocks), totals)
+		// That Write blocks on every connection is not a check here: a
+		// connection whose Write never blocks ends the run with an error.
 		e.Expect("the bytes acknowledged sit unread in the server's receive queue", peerMatches, "blocks %+v", blocks)
 		e.Expect("at the block the send queue holds ≥ SO_SNDBUF/2 and the peer 0 < unread ≤ SO_RCVBUF", bothQueues, "blocks %+v", blocks)
 		// With autotuning the buffers differ between connections and so
