@@ -29,7 +29,8 @@ func init() {
 	hostUsage = `
   run [SCENARIO…] [--set KNOB=VALUE]… [--vary KNOB=V1,V2,…]… [--count N] [--out DIR] [--pcap]
                                     run scenarios in containers and report (all by default)
-  clean                             remove every container and network of the lab`
+  clean [--all]                     remove the containers and networks of dead lab sessions
+                                    (--all: of every session, live or from another host)`
 }
 
 // multi collects a repeated flag.
@@ -224,6 +225,9 @@ func runCmd(args []string) {
 		row.Pcaps, row.Timeline = pcaps, tl
 		rep.Rows = append(rep.Rows, row)
 	}
+	if err := lab.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "tcplab run: clean-up:", err)
+	}
 	rep.Finished = time.Now().UTC()
 	if err := report.Terminal(os.Stdout, rep); err != nil {
 		fail(1, "tcplab run: "+err.Error())
@@ -341,11 +345,37 @@ func firstLine(s string) string {
 	return s
 }
 
+// cleanCmd removes what dead sessions left: a session is dead when the
+// lock it holds for its whole life can be taken (see harness.Clean).
 func cleanCmd(args []string) {
+	fs := flag.NewFlagSet("clean", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var all bool
+	fs.BoolVar(&all, "all", false, "remove every session's containers and networks, live or not, from any host")
+	fs.BoolVar(&all, "force", false, "same as --all")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		fail(2, "tcplab clean: usage: tcplab clean [--all]")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := harness.CleanAll(ctx); err != nil {
+	rep, err := harness.Clean(ctx, harness.CleanOptions{All: all})
+	if rep == nil {
 		fail(1, "tcplab clean: "+err.Error())
 	}
-	fmt.Println("tcplab: removed the lab's containers and networks")
+	for _, s := range rep.Removed {
+		fmt.Printf("removed session %s (%s, host %s): %d containers, %d networks\n", s.ID, s.State, s.Host, len(s.Containers), len(s.Networks))
+	}
+	for _, s := range rep.Kept {
+		fmt.Printf("kept session %s (%s, host %s): %d containers, %d networks\n", s.ID, s.State, s.Host, len(s.Containers), len(s.Networks))
+	}
+	if rep != nil && rep.Locks > 0 {
+		fmt.Printf("removed %d lock files of dead sessions that left nothing\n", rep.Locks)
+	}
+	if err != nil {
+		fail(1, "tcplab clean: "+err.Error())
+	}
+	if len(rep.Kept) > 0 && !all {
+		fmt.Println("tcplab clean: live sessions, and sessions another machine runs against this daemon, are left alone; --all removes them too")
+	}
+	fmt.Printf("tcplab clean: removed %d dead sessions, kept %d\n", len(rep.Removed), len(rep.Kept))
 }
