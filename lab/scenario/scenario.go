@@ -34,6 +34,20 @@ type Scenario struct {
 	Client func(e *Env) error
 	// Article is the article's 2015 figure for the report, with why it differs.
 	Article string
+	// Weight estimates one run's wall time with knobs k, start-up included,
+	// so a parallel run can start the longest first; nil means Timeout/4.
+	Weight func(k Knobs) time.Duration
+	// Exclusive asks to run alone: its figures are timer measurements a
+	// busy CPU would skew (the Nagle stall, latency percentiles).
+	Exclusive bool
+}
+
+// Expected is the scenario's Weight for knobs k.
+func (s *Scenario) Expected(k Knobs) time.Duration {
+	if s.Weight != nil {
+		return s.Weight(k)
+	}
+	return s.Timeout / 4
 }
 
 // Resolve merges overrides into the scenario's defaults and the pinned
