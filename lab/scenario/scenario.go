@@ -122,6 +122,9 @@ type Result struct {
 	Checks       []Check        `json:"checks"`
 	OK           bool           `json:"ok"`
 	Error        string         `json:"error,omitempty"` // the driver failed to run
+	// PeakRSSKiB is each container's peak RSS (server, sidecar, client),
+	// as each role read its own VmHWM at the end of the run.
+	PeakRSSKiB map[string]int64 `json:"peak_rss_kib,omitempty"`
 }
 
 // Failed lists the checks that did not hold, and the driver error if any.

@@ -248,6 +248,7 @@ func runCmd(args []string) {
 	if err := lab.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "tcplab run: clean-up:", err)
 	}
+	fmt.Fprintln(os.Stderr, rssLine(results))
 	rep.Finished = time.Now().UTC()
 	if err := report.Terminal(os.Stdout, rep); err != nil {
 		fail(1, "tcplab run: "+err.Error())

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tcplab/tcplab/lab/harness"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -142,3 +143,29 @@ func (p *progress) status() {
 }
 
 func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
+
+// rssLine sums up memory: the host process's peak RSS and, per role, the
+// largest peak RSS a container of that role reported, with its scenario.
+func rssLine(results [][]*scenario.Result) string {
+	var b strings.Builder
+	if host, err := harness.HostPeakRSS(); err == nil {
+		fmt.Fprintf(&b, "peak RSS: host process %.1f MiB", float64(host)/(1<<20))
+	} else {
+		fmt.Fprintf(&b, "peak RSS: host process unknown (%v)", err)
+	}
+	for _, role := range []string{"server", "sidecar", "client"} {
+		var top int64
+		var where string
+		for _, rs := range results {
+			for _, r := range rs {
+				if r != nil && r.PeakRSSKiB[role] > top {
+					top, where = r.PeakRSSKiB[role], r.Scenario
+				}
+			}
+		}
+		if top > 0 {
+			fmt.Fprintf(&b, "; %s ≤ %.1f MiB (%s)", role, float64(top)/1024, where)
+		}
+	}
+	return b.String()
+}
