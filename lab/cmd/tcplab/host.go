@@ -197,6 +197,8 @@ func runCmd(args []string) {
 		fail(1, "tcplab run: "+err.Error())
 	}
 	rep := &report.Report{Schema: report.Schema, Kernel: lab.Kernel, Started: time.Now().UTC()}
+	// The one thing a run leaves behind on purpose.
+	fmt.Fprintf(os.Stderr, "image %s (kept: cached by its binary's hash)\n", lab.Image)
 	prog := newProgress(os.Stderr, len(rows)*f.count)
 	results := make([][]*scenario.Result, len(rows))
 	pcaps := make([][]string, len(rows))
