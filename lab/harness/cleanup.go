@@ -134,7 +134,7 @@ func clean(ctx context.Context, cli *client.Client, opts CleanOptions, self stri
 		s := sessions[id]
 		state, lock := dead, (*flock.Flock)(nil)
 		switch {
-		case id == self:
+		case self != "" && id == self:
 			state = live
 		case !opts.All:
 			state, lock = judge(labels[id], host, dir)

@@ -138,11 +138,12 @@ func TestJudgeForeignAndUnowned(t *testing.T) {
 		labels map[string]string
 		want   liveness
 	}{
-		{"other host", map[string]string{LabelHost: "elsewhere", LabelLock: dir + "/x.lock"}, foreign},
-		{"no lock label", map[string]string{LabelHost: "here"}, unowned},
-		{"lock outside the session dir", map[string]string{LabelHost: "here", LabelLock: "/etc/passwd"}, unowned},
-		{"nobody holds it", map[string]string{LabelHost: "here", LabelLock: dir + "/y.lock"}, dead},
-		{"its session holds it", map[string]string{LabelHost: "here", LabelLock: dir + "/z.lock"}, live},
+		{"other host", map[string]string{LabelSession: "s", LabelHost: "elsewhere", LabelLock: dir + "/x.lock"}, foreign},
+		{"no lock label (older tcplab)", map[string]string{LabelSession: "s", LabelHost: "here"}, unowned},
+		{"no session label (compose)", map[string]string{}, unowned},
+		{"lock outside the session dir", map[string]string{LabelSession: "s", LabelHost: "here", LabelLock: "/etc/passwd"}, unowned},
+		{"nobody holds it", map[string]string{LabelSession: "s", LabelHost: "here", LabelLock: dir + "/y.lock"}, dead},
+		{"its session holds it", map[string]string{LabelSession: "s", LabelHost: "here", LabelLock: dir + "/z.lock"}, live},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.want == live {

@@ -91,12 +91,14 @@ func (v liveness) String() string {
 // (so the session cannot be judged twice at once) and the caller must
 // release it with bury once everything is removed.
 func judge(labels map[string]string, host, dir string) (liveness, *flock.Flock) {
-	if labels[LabelHost] != host {
-		return foreign, nil
-	}
 	path := labels[LabelLock]
-	if path == "" || filepath.Dir(path) != dir {
-		return unowned, nil
+	switch {
+	case labels[LabelSession] == "" || path == "":
+		return unowned, nil // compose's containers, or an older tcplab's
+	case labels[LabelHost] != host:
+		return foreign, nil
+	case filepath.Dir(path) != dir:
+		return unowned, nil // another user's
 	}
 	l := flock.New(path)
 	ok, err := l.TryLock()

@@ -348,6 +348,9 @@ func cleanCmd(args []string) {
 		fmt.Printf("removed session %s (%s, host %s): %d containers, %d networks\n", s.ID, s.State, s.Host, len(s.Containers), len(s.Networks))
 	}
 	for _, s := range rep.Kept {
+		if s.ID == "" {
+			s.ID = "(none: compose's)"
+		}
 		fmt.Printf("kept session %s (%s, host %s): %d containers, %d networks\n", s.ID, s.State, s.Host, len(s.Containers), len(s.Networks))
 	}
 	if rep != nil && rep.Locks > 0 {
