@@ -29,7 +29,7 @@ func init() {
 	hostUsage = `
   run [SCENARIO…] [--set KNOB=VALUE]… [--vary KNOB=V1,V2,…]… [--count N] [--out DIR] [--pcap]
       [--parallel N]                run scenarios in containers and report (all by default),
-                                    N at once (default 4), longest first, exclusive ones alone
+                                    N at once (default 6), longest first, exclusive ones alone
   clean [--all]                     remove the containers and networks of dead lab sessions
                                     (--all: of every session, live or from another host)`
 }

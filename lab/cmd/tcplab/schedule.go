@@ -73,10 +73,11 @@ func schedule(jobs []job, parallel int, run func(job)) {
 }
 
 // defaultParallel is --parallel's default. Most scenarios wait on kernel
-// timers, not the CPU, so more runs than cores overlap well; measured on 2
-// cores, 4 at once brought `tcplab run` of everything near its longest
-// scenario while more only added container start-up contention.
-const defaultParallel = 4
+// timers, not the CPU, so more runs than cores overlap well. Measured on 2
+// (shared) cores, `tcplab run` of all 34 runs: 183 s one after another,
+// 70 s with 4 at once, 57 s with 6, 54 s with 8: beyond 6 the runs only
+// queue on Docker's container start-up.
+const defaultParallel = 6
 
 // progress shows what is running and how long the whole has taken: one
 // line per finished run (safe to interleave in CI logs), plus on a terminal
