@@ -213,7 +213,7 @@ func runCmd(args []string) {
 	}
 	schedule(jobs, f.parallel, func(j job) {
 		pr := rows[j.row]
-		prog.start(j.label)
+		prog.start(j)
 		var opts []harness.Option
 		pcapRel := ""
 		if f.pcap {
@@ -232,7 +232,7 @@ func runCmd(args []string) {
 		if pcapRel != "" && err == nil {
 			pcaps[j.row][j.rep-1] = pcapRel
 		}
-		prog.done(j.label, res)
+		prog.done(j, res)
 	})
 	for i, pr := range rows {
 		row := report.NewRow(pr.sc, pr.set, pr.vary, results[i])

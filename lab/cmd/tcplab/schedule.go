@@ -89,28 +89,28 @@ type progress struct {
 	total   int
 	n       int
 	start0  time.Time
-	running map[string]time.Time
+	running map[job]time.Time
 }
 
 func newProgress(w *os.File, total int) *progress {
 	st, _ := w.Stat()
 	return &progress{w: w, tty: st != nil && st.Mode()&os.ModeCharDevice != 0, total: total,
-		start0: time.Now(), running: map[string]time.Time{}}
+		start0: time.Now(), running: map[job]time.Time{}}
 }
 
-func (p *progress) start(label string) {
+func (p *progress) start(j job) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.running[label] = time.Now()
+	p.running[j] = time.Now()
 	p.status()
 }
 
-func (p *progress) done(label string, r *scenario.Result) {
+func (p *progress) done(j job, r *scenario.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.n++
-	t := p.running[label]
-	delete(p.running, label)
+	t := p.running[j]
+	delete(p.running, j)
 	verdict := "PASS"
 	if !r.OK {
 		verdict = "FAIL"
@@ -122,7 +122,7 @@ func (p *progress) done(label string, r *scenario.Result) {
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K")
 	}
-	fmt.Fprintf(p.w, "[%d/%d] %s %s: %s (%s, elapsed %s)\n", p.n, p.total, verdict, label, detail, since(t), since(p.start0))
+	fmt.Fprintf(p.w, "[%d/%d] %s %s: %s (%s, elapsed %s)\n", p.n, p.total, verdict, j.label, detail, since(t), since(p.start0))
 	p.status()
 }
 
@@ -132,8 +132,8 @@ func (p *progress) status() {
 		return
 	}
 	labels := make([]string, 0, len(p.running))
-	for l := range p.running {
-		labels = append(labels, strings.Fields(l)[0])
+	for j := range p.running {
+		labels = append(labels, strings.Fields(j.label)[0])
 	}
 	sort.Strings(labels)
 	line := fmt.Sprintf("[%d/%d] running %s", p.n, p.total, strings.Join(labels, ", "))
