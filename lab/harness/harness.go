@@ -60,6 +60,9 @@ type Lab struct {
 	Linear  bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
 	session string
 	sess    *session
+	// alone is held for writing by a run of an Exclusive scenario and for
+	// reading by every other run, so parallel tests cannot skew its timers.
+	alone sync.RWMutex
 }
 
 var (
@@ -277,6 +280,13 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if sc.Exclusive {
+		l.alone.Lock()
+		defer l.alone.Unlock()
+	} else {
+		l.alone.RLock()
+		defer l.alone.RUnlock()
 	}
 	t := l.topology(sc, k, o)
 	return t.run(ctx, sc, k)
