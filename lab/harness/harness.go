@@ -59,6 +59,10 @@ type Lab struct {
 	Kernel  string // the Docker host's kernel, as containers see it
 	Linear  bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
 	session string
+	sess    *session
+	// alone is held for writing by a run of an Exclusive scenario and for
+	// reading by every other run, so parallel tests cannot skew its timers.
+	alone sync.RWMutex
 }
 
 var (
@@ -92,8 +96,11 @@ func setup(ctx context.Context) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoDocker, firstLine(err.Error()))
 	}
-	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion,
-		session: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())}
+	sess, err := newSession()
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess}
 	l.sweepDead(ctx)
 	if l.Image, err = buildImage(ctx, goarch(info.Info.Architecture)); err != nil {
 		return nil, err
@@ -242,7 +249,8 @@ func (l *Lab) probe(ctx context.Context) (bool, error) {
 
 func (l *Lab) labels() map[string]string {
 	host, _ := os.Hostname()
-	return map[string]string{LabelLab: "1", LabelSession: l.session, LabelPID: strconv.Itoa(os.Getpid()), LabelHost: host}
+	return map[string]string{LabelLab: "1", LabelSession: l.session, LabelPID: strconv.Itoa(os.Getpid()), LabelHost: host,
+		LabelLock: l.sess.lock.Path()}
 }
 
 // Option changes one run.
@@ -272,6 +280,13 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if sc.Exclusive {
+		l.alone.Lock()
+		defer l.alone.Unlock()
+	} else {
+		l.alone.RLock()
+		defer l.alone.RUnlock()
 	}
 	t := l.topology(sc, k, o)
 	return t.run(ctx, sc, k)

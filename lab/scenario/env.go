@@ -187,6 +187,8 @@ func (s *ServerEnv) Handle(ctx context.Context, op string, args []byte) (any, er
 			return nil, fmt.Errorf("nothing published as %q", a.Name)
 		}
 		return v, nil
+	case "rss":
+		return rssOp()
 	case "quit":
 		return nil, control.ErrQuit
 	}

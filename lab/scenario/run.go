@@ -129,6 +129,8 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 			return a.Counters()
 		case "info":
 			return map[string]bool{impair.Netem: impair.NetemAvailable()}, nil
+		case "rss":
+			return rssOp()
 		case "quit":
 			return nil, control.ErrQuit
 		}
@@ -181,6 +183,16 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	// Tell the server and agent to go; they also end on their own lifetime.
 	bye, cancelBye := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancelBye()
+	res.PeakRSSKiB = map[string]int64{}
+	for role, c := range map[string]*control.Client{"sidecar": e.agent, "server": e.ctrl} {
+		var kib int64
+		if c != nil && c.Call(bye, "rss", nil, &kib) == nil {
+			res.PeakRSSKiB[role] = kib
+		}
+	}
+	if kib, err := PeakRSSKiB(); err == nil {
+		res.PeakRSSKiB["client"] = kib
+	}
 	for _, c := range []*control.Client{e.agent, e.ctrl} {
 		if c != nil {
 			_ = c.Call(bye, "quit", nil, nil)

@@ -40,6 +40,20 @@ type Scenario struct {
 	Obs func() any
 	// Article is the article's 2015 figure for the report, with why it differs.
 	Article string
+	// Weight estimates one run's wall time with knobs k, start-up included,
+	// so a parallel run can start the longest first; nil means Timeout/4.
+	Weight func(k Knobs) time.Duration
+	// Exclusive asks to run alone: its figures are timer measurements a
+	// busy CPU would skew (the Nagle stall, latency percentiles).
+	Exclusive bool
+}
+
+// Expected is the scenario's Weight for knobs k.
+func (s *Scenario) Expected(k Knobs) time.Duration {
+	if s.Weight != nil {
+		return s.Weight(k)
+	}
+	return s.Timeout / 4
 }
 
 // Resolve merges overrides into the scenario's defaults and the pinned
@@ -114,6 +128,9 @@ type Result struct {
 	Checks       []Check         `json:"checks"`
 	OK           bool            `json:"ok"`
 	Error        string          `json:"error,omitempty"` // the driver failed to run
+	// PeakRSSKiB is each container's peak RSS (server, sidecar, client),
+	// as each role read its own VmHWM at the end of the run.
+	PeakRSSKiB map[string]int64 `json:"peak_rss_kib,omitempty"`
 }
 
 // Failed lists the checks that did not hold, and the driver error if any.
