@@ -64,10 +64,6 @@ func (l *Lab) sweepDead(ctx context.Context) {
 	}
 }
 
-func alive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
-}
-
 // CleanAll removes every container and network any lab process created on
 // this Docker host (label tcplab=1), e.g. after a `kill -9`.
 func CleanAll(ctx context.Context) error {
