@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +28,6 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
@@ -54,11 +52,14 @@ const (
 
 // Lab is a connection to Docker with the lab image built.
 type Lab struct {
-	docker  *client.Client
-	Image   string // the lab image, tcplab:dev-<hash>
-	Kernel  string // the Docker host's kernel, as containers see it
-	Linear  bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
-	session string
+	docker *client.Client
+	Image  string // the lab image, tcplab:dev-<hash>
+	Kernel string // the Docker host's kernel, as containers see it
+	Linear bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
+	// Platform the lab binary in Image is built for: the daemon's, or
+	// $TCPLAB_PLATFORM.
+	Platform Platform
+	session  string
 }
 
 var (
@@ -95,12 +96,17 @@ func setup(ctx context.Context) (*Lab, error) {
 	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion,
 		session: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())}
 	l.sweepDead(ctx)
-	if l.Image, err = buildImage(ctx, goarch(info.Info.Architecture)); err != nil {
+	if l.Platform, err = choosePlatform(info.Info.OSType, info.Info.Architecture); err != nil {
 		return nil, err
 	}
-	if l.Linear, err = l.probe(ctx); err != nil {
+	if l.Image, err = buildImage(ctx, l.Platform.Arch); err != nil {
 		return nil, err
 	}
+	facts, err := l.probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.Linear = facts.Linear
 	installInterruptCleanup(l)
 	return l, nil
 }
@@ -109,16 +115,6 @@ func setDefaultEnv(k, v string) {
 	if os.Getenv(k) == "" {
 		os.Setenv(k, v)
 	}
-}
-
-func goarch(dockerArch string) string {
-	switch dockerArch {
-	case "x86_64", "amd64":
-		return "amd64"
-	case "aarch64", "arm64":
-		return "arm64"
-	}
-	return runtime.GOARCH
 }
 
 // buildImage compiles the binary on the host (no Go image is needed, so
@@ -216,28 +212,6 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// probe asks a throwaway container whether the kernel has
-// tcp_syn_linear_timeouts: Docker refuses a sysctl the kernel lacks.
-func (l *Lab) probe(ctx context.Context) (bool, error) {
-	c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
-		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)))
-	defer terminate(c)
-	if err != nil {
-		return false, fmt.Errorf("probe container: %w", err)
-	}
-	out, err := logs(ctx, c)
-	if err != nil {
-		return false, err
-	}
-	var p struct {
-		Linear bool `json:"tcp_syn_linear_timeouts"`
-	}
-	if err := json.Unmarshal([]byte(lastJSONLine(out)), &p); err != nil {
-		return false, fmt.Errorf("probe: %v in %q", err, out)
-	}
-	return p.Linear, nil
 }
 
 func (l *Lab) labels() map[string]string {

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/vishvananda/netlink"
@@ -23,6 +24,11 @@ func ListenBacklog(p int) (int64, error) {
 				return int64(s.WQueue), nil
 			}
 		}
+	}
+	if errors.Is(lastErr, unix.EPROTONOSUPPORT) {
+		// Measured: qemu-user (linux/arm64 containers emulated on amd64)
+		// opens only NETLINK_ROUTE, _KOBJECT_UEVENT and _AUDIT sockets.
+		return 0, fmt.Errorf("kernel: sock_diag: %w (qemu-user emulation refuses NETLINK_SOCK_DIAG sockets; so does a kernel without inet_diag)", lastErr)
 	}
 	if lastErr != nil {
 		return 0, fmt.Errorf("kernel: sock_diag: %w", lastErr)

@@ -132,6 +132,7 @@ type Stats struct {
 	Kernel          string            `json:"kernel"`
 	AcceptQueue     int64             `json:"accept_queue"`
 	Backlog         int64             `json:"backlog"`
+	BacklogError    string            `json:"backlog_error,omitempty"` // why Backlog is -1
 	Listening       bool              `json:"listening"`
 	ListenOverflows int64             `json:"listen_overflows"`
 	ListenDrops     int64             `json:"listen_drops"`
@@ -150,6 +151,8 @@ func StatsFor(p int) Stats {
 		st.Backlog = -1
 		if b, err := ListenBacklog(p); err == nil {
 			st.Backlog = b
+		} else {
+			st.BacklogError = err.Error()
 		}
 	}
 	if c, err := Netstat("TcpExt"); err == nil {
@@ -169,4 +172,45 @@ func StatsFor(p int) Stats {
 		}
 	}
 	return st
+}
+
+// CapNetAdmin is CAP_NET_ADMIN's bit in the capability sets.
+const CapNetAdmin = 12
+
+// Facts is what the lab's probe container reports before any run: enough
+// for the host to tell whether the daemon gives the lab what it needs.
+type Facts struct {
+	Kernel    string `json:"kernel"`
+	Linear    bool   `json:"tcp_syn_linear_timeouts"` // the kernel has the sysctl
+	GOARCH    string `json:"goarch"`                  // the binary's architecture, as it runs
+	Somaxconn string `json:"somaxconn"`               // net.core.somaxconn as this container sees it
+	NetAdmin  bool   `json:"net_admin"`               // CAP_NET_ADMIN is in the effective set
+	CapsError string `json:"caps_error,omitempty"`    // why NetAdmin could not be read
+}
+
+// Probe collects Facts in the calling process.
+func Probe(goarch string) Facts {
+	f := Facts{Kernel: Release(), GOARCH: goarch}
+	_, f.Linear = Sysctl("net.ipv4.tcp_syn_linear_timeouts")
+	f.Somaxconn, _ = Sysctl("net.core.somaxconn")
+	caps, err := EffectiveCaps()
+	if err != nil {
+		f.CapsError = err.Error()
+	}
+	f.NetAdmin = caps&(1<<CapNetAdmin) != 0
+	return f
+}
+
+// EffectiveCaps reads the CapEff mask of this process from /proc.
+func EffectiveCaps() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return 0, errors.New("kernel: no CapEff line in /proc/self/status")
 }

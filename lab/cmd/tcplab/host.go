@@ -28,6 +28,7 @@ func init() {
 	hostCommands["clean"] = cleanCmd
 	hostUsage = `
   run [SCENARIO…] [--set KNOB=VALUE]… [--vary KNOB=V1,V2,…]… [--count N] [--out DIR] [--pcap]
+      [--platform linux/amd64|linux/arm64]
                                     run scenarios in containers and report (all by default)
   clean                             remove every container and network of the lab`
 }
@@ -45,6 +46,9 @@ type runFlags struct {
 	count int
 	out   string
 	pcap  bool
+	// platform overrides the daemon's platform for the lab's containers
+	// (as $TCPLAB_PLATFORM does).
+	platform string
 }
 
 type varyKnob struct {
@@ -63,6 +67,7 @@ func parseRun(args []string) (*runFlags, error) {
 	fs.IntVar(&f.count, "count", 1, "repetitions")
 	fs.StringVar(&f.out, "out", "", "report directory")
 	fs.BoolVar(&f.pcap, "pcap", false, "capture packets")
+	fs.StringVar(&f.platform, "platform", "", "linux/amd64 or linux/arm64 (default: the daemon's)")
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
@@ -89,6 +94,11 @@ func parseRun(args []string) (*runFlags, error) {
 			return nil, fmt.Errorf("--vary %q: want KNOB=V1,V2,…", s)
 		}
 		f.vary = append(f.vary, varyKnob{k, strings.Split(vs, ",")})
+	}
+	if f.platform != "" {
+		if _, err := harness.ParsePlatform(f.platform); err != nil {
+			return nil, fmt.Errorf("--platform: %w", err)
+		}
 	}
 	if f.pcap && f.out == "" {
 		f.out = "results"
@@ -182,6 +192,9 @@ func runCmd(args []string) {
 		if err := os.MkdirAll(filepath.Join(f.out, "pcap"), 0o755); err != nil {
 			fail(1, "tcplab run: "+err.Error())
 		}
+	}
+	if f.platform != "" {
+		os.Setenv(harness.EnvPlatform, f.platform) // harness.New reads it
 	}
 	ctx := context.Background()
 	lab, err := harness.New(ctx)
