@@ -154,7 +154,8 @@ func buildImage(ctx context.Context, arch string) (string, error) {
 // labBinary puts the lab binary at dst: compiled from the checkout the
 // process runs in (tests, go run), or else this very executable when it is
 // a static Linux binary of the daemon's architecture (an installed tcplab,
-// built with CGO_ENABLED=0), which holds every role too.
+// built with CGO_ENABLED=0), which holds every role too, or else built
+// from the source embedded in this executable.
 func labBinary(ctx context.Context, arch, dst string) error {
 	root, err := moduleRoot()
 	if err == nil {
@@ -168,14 +169,11 @@ func labBinary(ctx context.Context, arch, dst string) error {
 	}
 	self, serr := os.Executable()
 	if serr != nil || runtime.GOOS != "linux" || runtime.GOARCH != arch || !static(self) {
-		return errors.New("not in a tcplab checkout, and this binary cannot serve as the lab image " +
-			"(run from the source tree, or install with CGO_ENABLED=0 on Linux)")
+		// An installed CLI built the default way (cgo, dynamic), or on
+		// macOS or Windows, or for another architecture.
+		return buildFromSource(ctx, arch, dst)
 	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, 0o755)
+	return copyFile(self, dst)
 }
 
 // static reports whether the ELF file at path asks for no dynamic loader.
