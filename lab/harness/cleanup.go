@@ -67,6 +67,9 @@ func (l *Lab) sweepDead(ctx context.Context) {
 // CleanAll removes every container and network any lab process created on
 // this Docker host (label tcplab=1), e.g. after a `kill -9`.
 func CleanAll(ctx context.Context) error {
+	if _, err := useEndpoint(); err != nil {
+		return err
+	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNoDocker, err)

@@ -83,15 +83,19 @@ func setup(ctx context.Context) (*Lab, error) {
 	setDefaultEnv("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
 	tclog.SetDefault(tclog.NewNoopLogger())
 
+	where, err := useEndpoint()
+	if err != nil {
+		return nil, err
+	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	info, err := cli.Info(pctx, client.InfoOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDocker, firstLine(err.Error()))
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, firstLine(err.Error()))
 	}
 	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion,
 		session: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())}

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -98,6 +99,10 @@ func parseRun(args []string) (*runFlags, error) {
 	if f.platform != "" {
 		if _, err := harness.ParsePlatform(f.platform); err != nil {
 			return nil, fmt.Errorf("--platform: %w", err)
+		}
+	} else if v := os.Getenv(harness.EnvPlatform); v != "" {
+		if _, err := harness.ParsePlatform(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", harness.EnvPlatform, err)
 		}
 	}
 	if f.pcap && f.out == "" {
@@ -198,6 +203,9 @@ func runCmd(args []string) {
 	}
 	ctx := context.Background()
 	lab, err := harness.New(ctx)
+	if errors.Is(err, harness.ErrNoDocker) || errors.Is(err, harness.ErrUnsupported) {
+		fail(2, "tcplab run: "+firstLine(err.Error())) // nothing ran: the endpoint is the bad input
+	}
 	if err != nil {
 		fail(1, "tcplab run: "+err.Error())
 	}
