@@ -59,7 +59,12 @@ type Lab struct {
 	// Platform the lab binary in Image is built for: the daemon's, or
 	// $TCPLAB_PLATFORM.
 	Platform Platform
-	session  string
+	// AgentImage runs the impairment and capture sidecar: Image, or, when
+	// Platform is emulated, an image for the daemon's own platform, since
+	// qemu-user refuses the netlink sockets (nf_tables, sock_diag) the
+	// agent needs and the sidecar is the network, not the subject.
+	AgentImage string
+	session    string
 }
 
 var (
@@ -105,6 +110,12 @@ func setup(ctx context.Context) (*Lab, error) {
 	}
 	if l.Image, err = buildImage(ctx, l.Platform.Arch); err != nil {
 		return nil, err
+	}
+	l.AgentImage = l.Image
+	if native, err := DaemonPlatform(info.Info.OSType, info.Info.Architecture); err == nil && native != l.Platform {
+		if l.AgentImage, err = buildImage(ctx, native.Arch); err != nil {
+			return nil, err
+		}
 	}
 	facts, err := l.probe(ctx)
 	if err != nil {
