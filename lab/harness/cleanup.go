@@ -81,6 +81,9 @@ type CleanOptions struct {
 // Live sessions, and sessions another machine started against this (remote)
 // daemon, are left alone unless opts.All.
 func Clean(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
+	if _, err := useEndpoint(); err != nil {
+		return nil, err
+	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)

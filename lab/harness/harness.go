@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +28,6 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
@@ -54,12 +52,20 @@ const (
 
 // Lab is a connection to Docker with the lab image built.
 type Lab struct {
-	docker  *client.Client
-	Image   string // the lab image, tcplab:dev-<hash>
-	Kernel  string // the Docker host's kernel, as containers see it
-	Linear  bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
-	session string
-	sess    *session
+	docker *client.Client
+	Image  string // the lab image, tcplab:dev-<hash>
+	Kernel string // the Docker host's kernel, as containers see it
+	Linear bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
+	// Platform the lab binary in Image is built for: the daemon's, or
+	// $TCPLAB_PLATFORM.
+	Platform Platform
+	// AgentImage runs the impairment and capture sidecar: Image, or, when
+	// Platform is emulated, an image for the daemon's own platform, since
+	// qemu-user refuses the netlink sockets (nf_tables, sock_diag) the
+	// agent needs and the sidecar is the network, not the subject.
+	AgentImage string
+	session    string
+	sess       *session
 	// alone is held for writing by a run of an Exclusive scenario and for
 	// reading by every other run, so parallel tests cannot skew its timers.
 	alone sync.RWMutex
@@ -86,15 +92,19 @@ func setup(ctx context.Context) (*Lab, error) {
 	setDefaultEnv("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
 	tclog.SetDefault(tclog.NewNoopLogger())
 
+	where, err := useEndpoint()
+	if err != nil {
+		return nil, err
+	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	info, err := cli.Info(pctx, client.InfoOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDocker, firstLine(err.Error()))
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, firstLine(err.Error()))
 	}
 	sess, err := newSession()
 	if err != nil {
@@ -102,12 +112,23 @@ func setup(ctx context.Context) (*Lab, error) {
 	}
 	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess}
 	l.sweepDead(ctx)
-	if l.Image, err = buildImage(ctx, goarch(info.Info.Architecture)); err != nil {
+	if l.Platform, err = choosePlatform(info.Info.OSType, info.Info.Architecture); err != nil {
 		return nil, err
 	}
-	if l.Linear, err = l.probe(ctx); err != nil {
+	if l.Image, err = buildImage(ctx, l.Platform.Arch); err != nil {
 		return nil, err
 	}
+	l.AgentImage = l.Image
+	if native, err := DaemonPlatform(info.Info.OSType, info.Info.Architecture); err == nil && native != l.Platform {
+		if l.AgentImage, err = buildImage(ctx, native.Arch); err != nil {
+			return nil, err
+		}
+	}
+	facts, err := l.probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.Linear = facts.Linear
 	installInterruptCleanup(l)
 	return l, nil
 }
@@ -116,16 +137,6 @@ func setDefaultEnv(k, v string) {
 	if os.Getenv(k) == "" {
 		os.Setenv(k, v)
 	}
-}
-
-func goarch(dockerArch string) string {
-	switch dockerArch {
-	case "x86_64", "amd64":
-		return "amd64"
-	case "aarch64", "arm64":
-		return "arm64"
-	}
-	return runtime.GOARCH
 }
 
 // buildImage compiles the binary on the host (no Go image is needed, so
@@ -165,7 +176,8 @@ func buildImage(ctx context.Context, arch string) (string, error) {
 // labBinary puts the lab binary at dst: compiled from the checkout the
 // process runs in (tests, go run), or else this very executable when it is
 // a static Linux binary of the daemon's architecture (an installed tcplab,
-// built with CGO_ENABLED=0), which holds every role too.
+// built with CGO_ENABLED=0), which holds every role too, or else built
+// from the source embedded in this executable.
 func labBinary(ctx context.Context, arch, dst string) error {
 	root, err := moduleRoot()
 	if err == nil {
@@ -179,14 +191,11 @@ func labBinary(ctx context.Context, arch, dst string) error {
 	}
 	self, serr := os.Executable()
 	if serr != nil || runtime.GOOS != "linux" || runtime.GOARCH != arch || !static(self) {
-		return errors.New("not in a tcplab checkout, and this binary cannot serve as the lab image " +
-			"(run from the source tree, or install with CGO_ENABLED=0 on Linux)")
+		// An installed CLI built the default way (cgo, dynamic), or on
+		// macOS or Windows, or for another architecture.
+		return buildFromSource(ctx, arch, dst)
 	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, 0o755)
+	return copyFile(self, dst)
 }
 
 // static reports whether the ELF file at path asks for no dynamic loader.
@@ -223,28 +232,6 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// probe asks a throwaway container whether the kernel has
-// tcp_syn_linear_timeouts: Docker refuses a sysctl the kernel lacks.
-func (l *Lab) probe(ctx context.Context) (bool, error) {
-	c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
-		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)))
-	defer terminate(c)
-	if err != nil {
-		return false, fmt.Errorf("probe container: %w", err)
-	}
-	out, err := logs(ctx, c)
-	if err != nil {
-		return false, err
-	}
-	var p struct {
-		Linear bool `json:"tcp_syn_linear_timeouts"`
-	}
-	if err := json.Unmarshal([]byte(lastJSONLine(out)), &p); err != nil {
-		return false, fmt.Errorf("probe: %v in %q", err, out)
-	}
-	return p.Linear, nil
 }
 
 func (l *Lab) labels() map[string]string {

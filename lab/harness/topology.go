@@ -24,6 +24,7 @@ type node struct {
 	sysctls map[string]string
 	caps    []string // only these capabilities (all others dropped)
 	netnsOf string   // share this node's network namespace instead of joining the network
+	agent   bool     // the network in between, not a subject: runs the daemon's own platform
 	wait    wait.Strategy
 	// fetch copies a file out of the container after the client is done:
 	// the node is stopped (SIGTERM) first so it can finish writing.
@@ -47,9 +48,9 @@ func (l *Lab) topology(sc *scenario.Scenario, k scenario.Knobs, o options) *topo
 	case o.pcap != "":
 		// The sidecar observes (and, if the scenario wants, impairs).
 		t.add(node{name: "impair", cmd: []string{"agent", "-pcap", capturePath}, caps: []string{"NET_ADMIN", "NET_RAW"},
-			netnsOf: "server", wait: ready, fetch: capturePath, fetchTo: o.pcap})
+			netnsOf: "server", agent: true, wait: ready, fetch: capturePath, fetchTo: o.pcap})
 	case sc.Sidecar:
-		t.add(node{name: "impair", cmd: []string{"agent"}, caps: []string{"NET_ADMIN"}, netnsOf: "server", wait: ready})
+		t.add(node{name: "impair", cmd: []string{"agent"}, caps: []string{"NET_ADMIN"}, netnsOf: "server", agent: true, wait: ready})
 	}
 	t.add(node{name: "client", cmd: append([]string{"client", sc.ID, "-server", "server"}, args...),
 		sysctls: l.sysctls(k, scenario.Client),
@@ -90,7 +91,11 @@ func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Kn
 			opts = append(opts, tcnetwork.WithNetwork([]string{n.name}, nw))
 		}
 		opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(n.sysctls, netns, n.caps...)))
-		c, err := testcontainers.Run(ctx, t.lab.Image, opts...)
+		img := t.lab.Image
+		if n.agent {
+			img = t.lab.AgentImage
+		}
+		c, err := testcontainers.Run(ctx, img, opts...)
 		if c != nil {
 			order = append(order, c)
 			started[n.name] = c

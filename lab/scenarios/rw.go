@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -20,10 +18,6 @@ import (
 // step bounds every blocking step of a §3 driver that is expected to finish
 // at once: a scenario that would hang fails with a message instead.
 const step = 5 * time.Second
-
-// tcpCloseWait is TCP_CLOSE_WAIT in tcp_info's state field: the peer's FIN
-// has arrived.
-const tcpCloseWait = 8
 
 // dialTCP dials the server under test, bounded by step.
 func dialTCP(e *scenario.Env) (*net.TCPConn, error) {
@@ -34,73 +28,6 @@ func dialTCP(e *scenario.Env) (*net.TCPConn, error) {
 	}
 	return c.(*net.TCPConn), nil
 }
-
-// control runs f on c's file descriptor.
-func control(c net.Conn, f func(fd int) error) error {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return fmt.Errorf("%T has no SyscallConn", c)
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := raw.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
-		return err
-	}
-	return ferr
-}
-
-// sockBufs reads SO_SNDBUF and SO_RCVBUF as the kernel has them in force
-// (Linux reports twice what SetWriteBuffer/SetReadBuffer asked for).
-func sockBufs(c net.Conn) (snd, rcv int, err error) {
-	err = control(c, func(fd int) error {
-		var e1, e2 error
-		snd, e1 = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
-		rcv, e2 = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
-		return errors.Join(e1, e2)
-	})
-	return snd, rcv, err
-}
-
-// queues reads how many bytes wait in c's receive queue (SIOCINQ) and send
-// queue (SIOCOUTQ: written by the app, not yet acknowledged by the peer).
-func queues(c net.Conn) (inq, outq int, err error) {
-	err = control(c, func(fd int) error {
-		var e1, e2 error
-		inq, e1 = unix.IoctlGetInt(fd, unix.TIOCINQ)
-		outq, e2 = unix.IoctlGetInt(fd, unix.TIOCOUTQ)
-		return errors.Join(e1, e2)
-	})
-	return inq, outq, err
-}
-
-func tcpInfo(c net.Conn) (info *unix.TCPInfo, err error) {
-	err = control(c, func(fd int) error {
-		info, err = unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-		return err
-	})
-	return info, err
-}
-
-// accepted is how many bytes the kernel has taken from the application's
-// Writes on c: those the peer acknowledged (tcpi_bytes_acked; the peer
-// holds them in its receive queue while it does not read) plus those still
-// in c's send queue. It is what "bytes written before Write blocked" means
-// to the kernel, whatever the blocked Write has not returned yet.
-func accepted(c net.Conn) (int, error) {
-	info, err := tcpInfo(c)
-	if err != nil {
-		return 0, err
-	}
-	_, outq, err := queues(c)
-	return ackedData(info) + outq, err
-}
-
-// ackedData is tcpi_bytes_acked without the SYN, which Linux counts as one
-// acknowledged byte.
-func ackedData(info *unix.TCPInfo) int { return int(info.Bytes_acked) - 1 }
 
 // waitUntil polls cond every 5 ms until it holds, or fails after max with
 // what.
@@ -229,13 +156,7 @@ func sink(then string) func(*scenario.ServerEnv) error {
 			if rb == 0 {
 				return nil
 			}
-			var err error
-			if cerr := raw.Control(func(fd uintptr) {
-				err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rb)
-			}); cerr != nil {
-				return cerr
-			}
-			return err
+			return setSockInt(raw, soRcvBuf, rb)
 		}}
 		ln, err := lc.Listen(s.Ctx, "tcp", ":"+strconv.Itoa(scenario.Port))
 		if err != nil {

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,7 +29,8 @@ func init() {
 	hostCommands["clean"] = cleanCmd
 	hostUsage = `
   run [SCENARIO…] [--set KNOB=VALUE]… [--vary KNOB=V1,V2,…]… [--count N] [--out DIR] [--pcap]
-      [--parallel N]                run scenarios in containers and report (all by default),
+      [--parallel N] [--platform linux/amd64|linux/arm64]
+                                    run scenarios in containers and report (all by default),
                                     N at once (default 6), longest first, exclusive ones alone
   clean [--all]                     remove the containers and networks of dead lab sessions
                                     (--all: of every session, live or from another host)`
@@ -49,6 +51,9 @@ type runFlags struct {
 	pcap  bool
 	// parallel is how many runs may go at once (exclusive scenarios run alone).
 	parallel int
+	// platform overrides the daemon's platform for the lab's containers
+	// (as $TCPLAB_PLATFORM does).
+	platform string
 }
 
 type varyKnob struct {
@@ -68,6 +73,7 @@ func parseRun(args []string) (*runFlags, error) {
 	fs.StringVar(&f.out, "out", "", "report directory")
 	fs.BoolVar(&f.pcap, "pcap", false, "capture packets")
 	fs.IntVar(&f.parallel, "parallel", defaultParallel, "runs at once")
+	fs.StringVar(&f.platform, "platform", "", "linux/amd64 or linux/arm64 (default: the daemon's)")
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
@@ -97,6 +103,15 @@ func parseRun(args []string) (*runFlags, error) {
 			return nil, fmt.Errorf("--vary %q: want KNOB=V1,V2,…", s)
 		}
 		f.vary = append(f.vary, varyKnob{k, strings.Split(vs, ",")})
+	}
+	if f.platform != "" {
+		if _, err := harness.ParsePlatform(f.platform); err != nil {
+			return nil, fmt.Errorf("--platform: %w", err)
+		}
+	} else if v := os.Getenv(harness.EnvPlatform); v != "" {
+		if _, err := harness.ParsePlatform(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", harness.EnvPlatform, err)
+		}
 	}
 	if f.pcap && f.out == "" {
 		f.out = "results"
@@ -191,8 +206,14 @@ func runCmd(args []string) {
 			fail(1, "tcplab run: "+err.Error())
 		}
 	}
+	if f.platform != "" {
+		os.Setenv(harness.EnvPlatform, f.platform) // harness.New reads it
+	}
 	ctx := context.Background()
 	lab, err := harness.New(ctx)
+	if errors.Is(err, harness.ErrNoDocker) || errors.Is(err, harness.ErrUnsupported) {
+		fail(2, "tcplab run: "+firstLine(err.Error())) // nothing ran: the endpoint is the bad input
+	}
 	if err != nil {
 		fail(1, "tcplab run: "+err.Error())
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -105,8 +106,7 @@ func main() {
 	case "verdict":
 		fmt.Println("tcplab: every expectation held")
 	case "probe":
-		_, linear := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
-		json.NewEncoder(os.Stdout).Encode(map[string]any{"kernel": kernel.Release(), "tcp_syn_linear_timeouts": linear})
+		json.NewEncoder(os.Stdout).Encode(kernel.Probe(runtime.GOARCH))
 	case "-h", "--help", "help":
 		fmt.Println(usage + hostUsage)
 	default:
