@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -126,7 +127,7 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 // It always returns a Result; a driver that could not run says so in Error.
 func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	res := &Result{Schema: Schema, Scenario: sc.ID, Knobs: k, Kernel: kernel.Release(),
-		Started: time.Now().UTC(), Observations: map[string]any{}}
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, Started: time.Now().UTC(), Observations: map[string]any{}}
 	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout)
 	defer cancel()
 	e := &Env{Ctx: ctx, Knobs: k, Host: host, res: res, mech: map[string]bool{}}
