@@ -222,6 +222,9 @@ func runCmd(args []string) {
 		}
 		row := report.NewRow(pr.sc, pr.set, pr.vary, results)
 		row.Pcaps, row.Timeline = pcaps, tl
+		if rep.Platform == "" && len(results) > 0 {
+			rep.Platform = results[0].Platform // the lab binary's os/arch, as it ran
+		}
 		rep.Rows = append(rep.Rows, row)
 	}
 	rep.Finished = time.Now().UTC()

@@ -203,7 +203,7 @@ func reportDir(dir string, names []string) int {
 			}
 		}
 		rep.Rows = append(rep.Rows, report.NewRow(sc, set, nil, []*scenario.Result{r}))
-		rep.Kernel = r.Kernel
+		rep.Kernel, rep.Platform = r.Kernel, r.Platform
 		if rep.Started.IsZero() || r.Started.Before(rep.Started) {
 			rep.Started = r.Started
 		}
