@@ -36,6 +36,8 @@ type Set struct {
 	Platform string  `json:"platform"` // os/arch the lab's binary ran as, if recorded
 	Kernel   string  `json:"kernel"`   // the Docker host's kernel
 	Report   *Report `json:"-"`
+
+	keys map[*Row]string // each row's scenario and knobs without defaults, to line rows up
 }
 
 // Merged is the side-by-side view of several sets.
@@ -101,9 +103,9 @@ func Load(dir string, defaults Defaults) (*Set, error) {
 	case err != nil:
 		return nil, err
 	}
+	set.keys = map[*Row]string{}
 	for _, row := range rep.Rows {
-		row.Set = normalKnobs(row, defaults)
-		row.Vary = nil
+		set.keys[row] = row.Scenario + " " + pairs(normalKnobs(row, defaults))
 	}
 	set.Report, set.Platform, set.Kernel = rep, rep.Platform, rep.Kernel
 	for _, row := range rep.Rows {
@@ -172,7 +174,8 @@ func reportOfResults(dir string) (*Report, error) {
 }
 
 // normalKnobs is a row's knobs without those equal to the scenario's
-// defaults: "the default case" reads the same from every source.
+// defaults: a case reads the same whether a report named its overrides or
+// a result file listed every knob.
 func normalKnobs(row *Row, defaults Defaults) scenario.Knobs {
 	var def scenario.Knobs
 	if defaults != nil {
@@ -204,21 +207,26 @@ func Merge(sets []*Set) *Merged {
 	m := &Merged{Schema: MergedSchema, Sets: sets}
 	byKey := map[string]*MergedRow{}
 	rows := map[string][]*Row{}
+	var keys []string
 	for i, s := range sets {
 		for _, row := range s.Report.Rows {
-			key := row.Scenario + " " + pairs(row.Set)
+			key, ok := s.keys[row]
+			if !ok { // a set built in Go rather than loaded
+				key = row.Scenario + " " + pairs(row.Set)
+			}
 			if byKey[key] == nil {
+				// shown with the knobs as the first set spelled them
 				byKey[key] = &MergedRow{Scenario: row.Scenario, Knobs: pairs(row.Set)}
 				rows[key] = make([]*Row, len(sets))
-				m.Rows = append(m.Rows, byKey[key])
+				m.Rows, keys = append(m.Rows, byKey[key]), append(keys, key)
 			}
 			if rows[key][i] == nil { // a repeated row keeps its first occurrence
 				rows[key][i] = row
 			}
 		}
 	}
-	for _, mr := range m.Rows {
-		mergeRow(mr, rows[mr.Scenario+" "+mr.Knobs])
+	for i, mr := range m.Rows {
+		mergeRow(mr, rows[keys[i]])
 		m.Flags += mr.flags()
 	}
 	return m

@@ -119,14 +119,14 @@ func TestMerge(t *testing.T) {
 		rows[r.Scenario+" "+r.Knobs] = r
 	}
 	if len(rows) != 4 {
-		t.Fatalf("rows %v, want 4 (knobs equal to defaults dropped, repetitions together)", keysOf(rows))
+		t.Fatalf("rows %v, want 4 (matched without the knobs equal to defaults, shown as the first set spelled them; repetitions together)", keysOf(rows))
 	}
 	tests := []struct {
 		row, item, want string // item: a figure name, "check:NAME", or "" for the row itself
 	}{
-		{"backlog-full server.somaxconn=16", "", "PASS PASS"},
-		{"backlog-full server.somaxconn=16", "succeeded_at_once", Same},
-		{"backlog-full server.somaxconn=16", "check:exactly somaxconn+1 succeed at once", Same},
+		{"backlog-full client.dials=40 server.somaxconn=16", "", "PASS PASS"},
+		{"backlog-full client.dials=40 server.somaxconn=16", "succeeded_at_once", Same},
+		{"backlog-full client.dials=40 server.somaxconn=16", "check:exactly somaxconn+1 succeed at once", Same},
 		{"dial-timeout ", "", "PASS FAIL"},
 		{"dial-timeout ", "elapsed_ms", Differs}, // 2002 vs 2600: 26 % apart
 		{"dial-timeout ", "late_ms", Differs},    // 2 vs 600 ms
@@ -166,7 +166,7 @@ func TestMerge(t *testing.T) {
 	if m.Flags != 5 {
 		t.Errorf("flags %d, want 5", m.Flags)
 	}
-	if !rows["dial-timeout "].Differs || !rows["opt-buffers "].Differs || rows["backlog-full server.somaxconn=16"].Differs {
+	if !rows["dial-timeout "].Differs || !rows["opt-buffers "].Differs || rows["backlog-full client.dials=40 server.somaxconn=16"].Differs {
 		t.Errorf("row flags wrong: %+v", m.Rows)
 	}
 }
