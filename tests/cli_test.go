@@ -43,6 +43,8 @@ func TestCLIBadInput(t *testing.T) {
 		{"bad count", []string{"run", "--count", "0"}, nil, "--count 0"},
 		{"no docker", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock"}, "docker is not reachable"},
 		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`},
+		{"merge a missing set", []string{"report", "/nonexistent/results-x"}, nil, "/nonexistent/results-x: no such file"},
+		{"merge with a bad flag", []string{"report", "a", "--bogus"}, nil, "flag provided but not defined: -bogus"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -25,7 +25,7 @@ func mergeCmd(args []string) {
 	var dirs []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			fail(2, "tcplab report: "+err.Error()+"\nusage: "+mergeUsage)
+			fail(2, "tcplab report: "+err.Error()+" (usage: "+mergeUsage+")")
 		}
 		if fs.NArg() == 0 {
 			break
