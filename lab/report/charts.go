@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 // Chart kinds, the data-chart attribute of each <svg class="chart">.
@@ -97,22 +98,6 @@ func knob(row *Row, name string) (string, bool) {
 	return "", false
 }
 
-// floats reads a number or an array of numbers.
-func floats(v any) []float64 {
-	if f, ok := number(v); ok {
-		return []float64{f}
-	}
-	var out []float64
-	if a, ok := v.([]any); ok {
-		for _, e := range a {
-			if f, ok := number(e); ok {
-				out = append(out, f)
-			}
-		}
-	}
-	return out
-}
-
 // dialHistogram: how long dials took, against the SYN retransmission slots
 // they should cluster on (scenarios dial-lossy and backlog-slow-accept).
 func dialHistogram(row *Row) (p *plot, title, subtitle string) {
@@ -122,18 +107,24 @@ func dialHistogram(row *Row) (p *plot, title, subtitle string) {
 		if res == nil {
 			continue
 		}
-		for _, key := range []string{"durations_ms", "blocked_dial_ms"} {
-			for _, ms := range floats(res.Observations[key]) {
-				ds = append(ds, ms/1000)
+		var ms []float64
+		switch row.Scenario {
+		case "dial-lossy":
+			o, err := decode[scenarios.DialLossyObs](res)
+			if err != nil {
+				continue // the row's figures say why
 			}
-		}
-		if v, ok := number(res.Observations["tcp_syn_linear_timeouts"]); ok {
-			linear = int(v)
-		}
-		if h, ok := res.Observations["histogram"].(map[string]any); ok {
-			if f, ok := number(h["failed"]); ok {
-				failed += int(f)
+			ms, linear = o.DurationsMS, o.TCPSynLinearTimeouts
+			failed += o.Histogram["failed"]
+		case "backlog-slow-accept":
+			o, err := decode[scenarios.BacklogSlowAcceptObs](res)
+			if err != nil {
+				continue
 			}
+			ms = o.BlockedDialMS
+		}
+		for _, v := range ms {
+			ds = append(ds, v/1000)
 		}
 	}
 	if len(ds) == 0 {
@@ -219,15 +210,24 @@ func integers(ts []float64) []float64 {
 	return out
 }
 
-// blockFigure is the first figure counting bytes accepted before a write
-// blocked (scenario write-block), e.g. bytes_before_block.
+// blockFigure is write-block's BytesBeforeBlock over the row's results.
 func blockFigure(row *Row) (Figure, bool) {
-	for _, f := range row.Figures {
-		if strings.Contains(f.Name, "bytes") && strings.Contains(f.Name, "block") {
-			return f, true
+	if row.Scenario != "write-block" {
+		return Figure{}, false
+	}
+	var vs []float64
+	for _, res := range row.Results {
+		if res == nil {
+			continue
+		}
+		if o, err := decode[scenarios.WriteBlockObs](res); err == nil {
+			vs = append(vs, float64(o.BytesBeforeBlock))
 		}
 	}
-	return Figure{}, false
+	if len(vs) == 0 {
+		return Figure{}, false
+	}
+	return newFigure("bytes_before_block", vs), true
 }
 
 // blockBars: one bar per row of bytes written before Write blocked,
@@ -290,7 +290,7 @@ func whisker(p *plot, x float64, f Figure) {
 }
 
 // progressChart: bytes written over time, one line per repetition, from an
-// observation "progress" of [ms, bytes] pairs.
+// write-block's Progress: [ms, bytes] pairs.
 func progressChart(row *Row) (p *plot, title, subtitle string) {
 	type series struct{ xs, ys []float64 }
 	var ss []series
@@ -299,13 +299,17 @@ func progressChart(row *Row) (p *plot, title, subtitle string) {
 		if res == nil {
 			continue
 		}
-		pairs, _ := res.Observations["progress"].([]any)
+		if row.Scenario != "write-block" {
+			return nil, "", ""
+		}
+		o, err := decode[scenarios.WriteBlockObs](res)
+		if err != nil {
+			continue // the row's figures say why
+		}
 		var s series
-		for _, pr := range pairs {
-			if v := floats(pr); len(v) == 2 {
-				s.xs, s.ys = append(s.xs, v[0]), append(s.ys, v[1])
-				xmax, ymax = math.Max(xmax, v[0]), math.Max(ymax, v[1])
-			}
+		for _, v := range o.Progress {
+			s.xs, s.ys = append(s.xs, v[0]), append(s.ys, v[1])
+			xmax, ymax = math.Max(xmax, v[0]), math.Max(ymax, v[1])
 		}
 		if len(s.xs) > 0 {
 			ss = append(ss, s)

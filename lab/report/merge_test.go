@@ -3,50 +3,78 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
-// fixtureRow is a row as `tcplab run` writes it, built from figures so the
-// fixture does not depend on how observations are shaped.
-func fixtureRow(scn string, set scenario.Knobs, checks []scenario.Check, figs map[string][]float64) *Row {
-	row := &Row{Scenario: scn, Set: set, Verdict: "PASS", Figures: []Figure{}}
-	for range figs["reps"] {
-		r := &scenario.Result{Schema: scenario.Schema, Scenario: scn, Kernel: "6.18.44", Platform: "linux/amd64",
-			Headline: scn + " headline", Checks: checks, OK: true}
-		for _, c := range checks {
-			r.OK = r.OK && c.OK
-		}
-		if !r.OK {
-			row.Verdict = "FAIL"
-		}
-		row.Results = append(row.Results, r)
+// resultJSON is one result as a client driver prints it. Fixtures go
+// through JSON, as real result sets do, so they read whichever way the
+// report decodes observations.
+func resultJSON(scn, platform, knobs, obs string, held ...bool) string {
+	var checks []string
+	ok := true
+	for i, h := range held {
+		checks = append(checks, fmt.Sprintf(`{"name":"check %d","ok":%t,"detail":"detail %d"}`, i+1, h, i+1))
+		ok = ok && h
 	}
-	for name, vs := range figs {
-		if name != "reps" {
-			row.Figures = append(row.Figures, newFigure(name, vs))
-		}
-	}
-	return row
+	return fmt.Sprintf(`{"schema":"tcplab.result/v1","scenario":%q,"kernel":"6.18.44","platform":%q,"knobs":%s,
+		"headline":"%s headline","observations":%s,"checks":[%s],"ok":%t}`,
+		scn, platform, knobs, scn, obs, strings.Join(checks, ","), ok)
 }
 
-// writeAmd64 writes a `tcplab run --out` set: one report.json.
+// obsJSON is a scenario's complete observations (every field its type
+// declares, zero) with some fields set: what its driver would record.
+func obsJSON(t *testing.T, scn string, set map[string]any) string {
+	t.Helper()
+	sc, err := scenarios.Lookup(scn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	b, _ := json.Marshal(sc.Obs())
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range set {
+		m[k] = v
+	}
+	b, _ = json.Marshal(m)
+	return string(b)
+}
+
+// writeAmd64 writes a `tcplab run --out` set: one report.json whose rows
+// name only their overrides.
 func writeAmd64(t *testing.T, dir string) {
-	ok := []scenario.Check{pass("exactly somaxconn+1 succeed at once")}
-	rep := &Report{Schema: Schema, Kernel: "6.18.44", Rows: []*Row{
-		fixtureRow("backlog-full", scenario.Knobs{"server.somaxconn": "16", "client.dials": "40"}, ok,
-			map[string][]float64{"reps": {1, 2}, "succeeded_at_once": {17, 17}}),
-		fixtureRow("dial-timeout", nil, []scenario.Check{pass("returns at its deadline")},
-			map[string][]float64{"reps": {1, 2}, "elapsed_ms": {2002, 2003}, "late_ms": {2, 3}}),
-		fixtureRow("write-block", nil, []scenario.Check{pass("write blocks")},
-			map[string][]float64{"reps": {1, 2}, "bytes": {640960, 749184}}),
-		fixtureRow("opt-buffers", nil, []scenario.Check{pass("doubled")},
-			map[string][]float64{"reps": {1}, "rcvbuf": {8192}}),
-	}}
+	rows := []struct {
+		scn  string
+		set  scenario.Knobs
+		obs  []string
+		held bool
+	}{
+		{"backlog-full", scenario.Knobs{"server.somaxconn": "16", "client.dials": "40"},
+			[]string{obsJSON(t, "backlog-full", map[string]any{"succeeded_at_once": 17, "slowest_success_ms": 0.9}), obsJSON(t, "backlog-full", map[string]any{"succeeded_at_once": 17, "slowest_success_ms": 1.2})}, true},
+		{"dial-timeout", nil, []string{obsJSON(t, "dial-timeout", map[string]any{"syns_dropped": 6}), obsJSON(t, "dial-timeout", map[string]any{"syns_dropped": 6})}, true},
+		{"write-block", nil, []string{obsJSON(t, "write-block", map[string]any{"bytes_before_block": 640960}), obsJSON(t, "write-block", map[string]any{"bytes_before_block": 749184})}, true},
+		{"opt-buffers", nil, []string{obsJSON(t, "opt-buffers", map[string]any{"rmem_max": 4194304})}, true},
+	}
+	rep := &Report{Schema: Schema, Kernel: "6.18.44", Platform: "linux/amd64"}
+	for _, r := range rows {
+		var results []*scenario.Result
+		for _, o := range r.obs {
+			var res scenario.Result
+			if err := json.Unmarshal([]byte(resultJSON(r.scn, "linux/amd64", "{}", o, r.held)), &res); err != nil {
+				t.Fatal(err)
+			}
+			results = append(results, &res)
+		}
+		rep.Rows = append(rep.Rows, NewRow(nil, r.set, nil, results))
+	}
 	var b bytes.Buffer
 	if err := JSON(&b, rep); err != nil {
 		t.Fatal(err)
@@ -60,18 +88,12 @@ func writeAmd64(t *testing.T, dir string) {
 // each, as the client driver prints them.
 func writeArm64(t *testing.T, dir string) {
 	files := map[string]string{
-		"backlog-full.json": `{"schema":"tcplab.result/v1","scenario":"backlog-full","kernel":"6.18.44","platform":"linux/arm64",
-			"knobs":{"server.somaxconn":"16","client.dials":"40"},"headline":"17 at once",
-			"observations":{"succeeded_at_once":17},"checks":[{"name":"exactly somaxconn+1 succeed at once","ok":true}],"ok":true}`,
-		"dial-timeout-1.json": `{"schema":"tcplab.result/v1","scenario":"dial-timeout","kernel":"6.18.44","platform":"linux/arm64",
-			"knobs":{"client.timeout":"2s"},"headline":"late",
-			"observations":{"elapsed_ms":2600,"late_ms":600},"checks":[{"name":"returns at its deadline","ok":false,"detail":"600 ms late"}],"ok":false}`,
-		"dial-timeout-2.json": `{"schema":"tcplab.result/v1","scenario":"dial-timeout","kernel":"6.18.44","platform":"linux/arm64",
-			"knobs":{"client.timeout":"2s"},"headline":"late",
-			"observations":{"elapsed_ms":2610,"late_ms":610},"checks":[{"name":"returns at its deadline","ok":false,"detail":"610 ms late"}],"ok":false}`,
-		"write-block.json": `{"schema":"tcplab.result/v1","scenario":"write-block","kernel":"6.18.44","platform":"linux/arm64",
-			"knobs":{},"headline":"blocked","observations":{"bytes":700000},"checks":[{"name":"write blocks","ok":true}],"ok":true}`,
-		"notes.json": `{"not":"a result"}`,
+		"backlog-full.json": resultJSON("backlog-full", "linux/arm64", `{"server.somaxconn":"16","client.dials":"40"}`,
+			obsJSON(t, "backlog-full", map[string]any{"succeeded_at_once": 17, "slowest_success_ms": 14.1}), true),
+		"dial-timeout-1.json": resultJSON("dial-timeout", "linux/arm64", `{"client.timeout":"2s"}`, obsJSON(t, "dial-timeout", map[string]any{"syns_dropped": 12}), false),
+		"dial-timeout-2.json": resultJSON("dial-timeout", "linux/arm64", `{"client.timeout":"2s"}`, obsJSON(t, "dial-timeout", map[string]any{"syns_dropped": 14}), false),
+		"write-block.json":    resultJSON("write-block", "linux/arm64", `{}`, obsJSON(t, "write-block", map[string]any{"bytes_before_block": 700000}), true),
+		"notes.json":          `{"not":"a result"}`,
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -126,14 +148,14 @@ func TestMerge(t *testing.T) {
 	}{
 		{"backlog-full client.dials=40 server.somaxconn=16", "", "PASS PASS"},
 		{"backlog-full client.dials=40 server.somaxconn=16", "succeeded_at_once", Same},
-		{"backlog-full client.dials=40 server.somaxconn=16", "check:exactly somaxconn+1 succeed at once", Same},
+		{"backlog-full client.dials=40 server.somaxconn=16", "slowest_success_ms", Same}, // 0.9 vs 14.1 ms: within 50 ms
+		{"backlog-full client.dials=40 server.somaxconn=16", "check:check 1", Same},
 		{"dial-timeout ", "", "PASS FAIL"},
-		{"dial-timeout ", "elapsed_ms", Differs}, // 2002 vs 2600: 26 % apart
-		{"dial-timeout ", "late_ms", Differs},    // 2 vs 600 ms
-		{"dial-timeout ", "check:returns at its deadline", Differs},
-		{"write-block ", "bytes", Same},  // 700,000 lies inside amd64's own autotuned range
-		{"opt-buffers ", "", "PASS "},    // absent from the arm64 set
-		{"opt-buffers ", "rcvbuf", Same}, // flagged once, on the row
+		{"dial-timeout ", "syns_dropped", Differs}, // 6 vs 12-14
+		{"dial-timeout ", "check:check 1", Differs},
+		{"write-block ", "bytes_before_block", Same}, // 700,000 lies inside amd64's own autotuned range
+		{"opt-buffers ", "", "PASS "},                // absent from the arm64 set
+		{"opt-buffers ", "rmem_max", Same},           // flagged once, on the row
 	}
 	for _, tc := range tests {
 		r := rows[tc.row]
@@ -162,9 +184,9 @@ func TestMerge(t *testing.T) {
 			t.Errorf("%s %s: got %q, want %q", tc.row, tc.item, got, tc.want)
 		}
 	}
-	// dial-timeout: verdicts, two figures, a check; opt-buffers: the row.
-	if m.Flags != 5 {
-		t.Errorf("flags %d, want 5", m.Flags)
+	// dial-timeout: verdicts, a figure, a check; opt-buffers: the row.
+	if m.Flags != 4 {
+		t.Errorf("flags %d, want 4: %s", m.Flags, jsonOf(m))
 	}
 	if !rows["dial-timeout "].Differs || !rows["opt-buffers "].Differs || rows["backlog-full client.dials=40 server.somaxconn=16"].Differs {
 		t.Errorf("row flags wrong: %+v", m.Rows)
@@ -233,8 +255,8 @@ func TestMergedRenderers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, want := range []string{"linux/amd64", "linux/arm64", "≠", "elapsed_ms", "2002/2002/2003", "2600/2605/2610",
-		"missing in linux/arm64", "5 differences in 2 rows"} {
+	for _, want := range []string{"linux/amd64", "linux/arm64", "≠", "syns_dropped", "12/13/14",
+		"missing in linux/arm64", "4 differences in 2 rows"} {
 		if !strings.Contains(term.String(), want) {
 			t.Errorf("terminal lacks %q:\n%s", want, term.String())
 		}

@@ -5,6 +5,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -30,8 +31,13 @@ type Scenario struct {
 	// Server runs in the server container; nil means "listen on nothing but
 	// the control port".
 	Server func(s *ServerEnv) error
-	// Client runs in the client container, observes and checks.
+	// Client runs in the client container, observes and checks; it records
+	// one value of the Obs type with Env.Record.
 	Client func(e *Env) error
+	// Obs returns a new zero value (a pointer) of the scenario's observation
+	// struct, whose JSON form is the result's "observations"; declare it
+	// with ObsOf[T]().
+	Obs func() any
 	// Article is the article's 2015 figure for the report, with why it differs.
 	Article string
 }
@@ -96,19 +102,19 @@ const Schema = "tcplab.result/v1"
 
 // Result is what a client driver prints: one JSON document.
 type Result struct {
-	Schema       string         `json:"schema"`
-	Scenario     string         `json:"scenario"`
-	Knobs        Knobs          `json:"knobs"`
-	Kernel       string         `json:"kernel"`
-	Mechanism    string         `json:"mechanism"` // how the network was impaired: none, nftables, netem, tbf
-	Platform     string         `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
-	Started      time.Time      `json:"started"`
-	DurationMS   float64        `json:"duration_ms"`
-	Headline     string         `json:"headline"` // one line for the report table
-	Observations map[string]any `json:"observations"`
-	Checks       []Check        `json:"checks"`
-	OK           bool           `json:"ok"`
-	Error        string         `json:"error,omitempty"` // the driver failed to run
+	Schema       string          `json:"schema"`
+	Scenario     string          `json:"scenario"`
+	Knobs        Knobs           `json:"knobs"`
+	Kernel       string          `json:"kernel"`
+	Mechanism    string          `json:"mechanism"` // how the network was impaired: none, nftables, netem, tbf
+	Platform     string          `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
+	Started      time.Time       `json:"started"`
+	DurationMS   float64         `json:"duration_ms"`
+	Headline     string          `json:"headline"`     // one line for the report table
+	Observations json.RawMessage `json:"observations"` // the scenario's Obs type; read with Observations[T]
+	Checks       []Check         `json:"checks"`
+	OK           bool            `json:"ok"`
+	Error        string          `json:"error,omitempty"` // the driver failed to run
 }
 
 // Failed lists the checks that did not hold, and the driver error if any.
