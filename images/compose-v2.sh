@@ -22,7 +22,10 @@ start=$(date +%s)
 echo "compose-v2: downloading github.com/docker/compose/v2@$version" >&2
 dir=$(go mod download -json "github.com/docker/compose/v2@$version" |
   sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
-[ -n "$dir" ] && [ -d "$dir" ] || { echo "compose-v2: go mod download gave no source directory" >&2; exit 1; }
+if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+  echo "compose-v2: go mod download gave no source directory" >&2
+  exit 1
+fi
 mkdir -p "$cache"
 echo "compose-v2: building $dir/cmd (several minutes on 2 cores)" >&2
 # The module cache is read-only; build from it with the module's own go.mod
