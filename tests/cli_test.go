@@ -47,6 +47,8 @@ func TestCLIBadInput(t *testing.T) {
 		{"bad --platform", []string{"run", "dial-refused", "--platform", "linux/armv7"}, nil, "linux/amd64 or linux/arm64"},
 		{"bad TCPLAB_PLATFORM", []string{"run", "dial-refused"}, []string{"TCPLAB_PLATFORM=windows/amd64"}, "TCPLAB_PLATFORM"},
 		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`},
+		{"merge a missing set", []string{"report", "/nonexistent/results-x"}, nil, "/nonexistent/results-x: no such file"},
+		{"merge with a bad flag", []string{"report", "a", "--bogus"}, nil, "flag provided but not defined: -bogus"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -142,7 +143,8 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 // It always returns a Result; a driver that could not run says so in Error.
 func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	res := &Result{Schema: Schema, Scenario: sc.ID, Knobs: k, Kernel: kernel.Release(),
-		Started: time.Now().UTC(), Observations: json.RawMessage("{}")} // until the driver records
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, Started: time.Now().UTC(),
+		Observations: json.RawMessage("{}")} // until the driver records
 	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout)
 	defer cancel()
 	e := &Env{Ctx: ctx, Knobs: k, Host: host, res: res, mech: map[string]bool{}}

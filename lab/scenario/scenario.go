@@ -121,6 +121,7 @@ type Result struct {
 	Knobs        Knobs           `json:"knobs"`
 	Kernel       string          `json:"kernel"`
 	Mechanism    string          `json:"mechanism"` // how the network was impaired: none, nftables, netem, tbf
+	Platform     string          `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
 	Started      time.Time       `json:"started"`
 	DurationMS   float64         `json:"duration_ms"`
 	Headline     string          `json:"headline"`     // one line for the report table

@@ -266,6 +266,14 @@ func runCmd(args []string) {
 				row.Timeline = timeline(filepath.Join(f.out, p))
 			}
 		}
+		if rep.Platform == "" {
+			for _, res := range results[i] {
+				if res != nil && res.Platform != "" {
+					rep.Platform = res.Platform // the lab binary's os/arch, as it ran
+					break
+				}
+			}
+		}
 		rep.Rows = append(rep.Rows, row)
 	}
 	if err := lab.Close(); err != nil {

@@ -31,6 +31,9 @@ const usage = `usage: tcplab COMMAND [ARGS]
                                     run a scenario's driver, print its JSON result
   agent [-pcap FILE] [-lifetime D]  the impairment agent (in the sidecar), optionally capturing
   report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
+  report DIR… [--out DIR] [--strict]
+                                    merge result sets (tcplab run --out, compose's results) from
+                                    several machines: a column per platform, differences flagged
   compose                           print docker-compose.yml for the registry
   verdict                           say that every expectation held (compose runs it only then)
   probe                             print kernel facts as JSON`
@@ -95,6 +98,10 @@ func main() {
 			fail(1, "tcplab agent: "+err.Error())
 		}
 	case "report":
+		if len(args) > 0 && args[0] != "-dir" && args[0] != "--dir" {
+			mergeCmd(args) // tcplab report DIR…: merge result sets
+			return
+		}
 		fs := flag.NewFlagSet("report", flag.ExitOnError)
 		dir := fs.String("dir", "/results", "directory of result files")
 		fs.Parse(args)
@@ -196,7 +203,7 @@ func reportDir(dir string, names []string) int {
 			}
 		}
 		rep.Rows = append(rep.Rows, report.NewRow(sc, set, nil, []*scenario.Result{r}))
-		rep.Kernel = r.Kernel
+		rep.Kernel, rep.Platform = r.Kernel, r.Platform
 		if rep.Started.IsZero() || r.Started.Before(rep.Started) {
 			rep.Started = r.Started
 		}
