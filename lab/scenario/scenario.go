@@ -109,6 +109,10 @@ type Check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
+	// Unmeasured says why the check could not be made where the run
+	// happened (for example qemu-user refuses sock_diag); OK is then true
+	// and every report lists it, so nothing is skipped silently.
+	Unmeasured string `json:"unmeasured,omitempty"`
 }
 
 // Schema names the version of Result's JSON form.
@@ -135,6 +139,17 @@ type Result struct {
 }
 
 // Failed lists the checks that did not hold, and the driver error if any.
+// NotMeasured lists the checks that could not be made, with the reason.
+func (r *Result) NotMeasured() []string {
+	var out []string
+	for _, c := range r.Checks {
+		if c.Unmeasured != "" {
+			out = append(out, c.Name+": "+c.Unmeasured)
+		}
+	}
+	return out
+}
+
 func (r *Result) Failed() []string {
 	var out []string
 	if r.Error != "" {

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -40,6 +41,12 @@ type tcpStat struct {
 // has arrived.
 const tcpCloseWait = 8
 
+// errNoTCPInfo: tcp_info came back without its counters. An established
+// connection has at least its SYN acknowledged (tcpi_bytes_acked ≥ 1), so
+// 0 means the counters are missing, as under qemu-user, which translates
+// only part of struct tcp_info.
+var errNoTCPInfo = errors.New("TCP_INFO has no counters here (tcpi_bytes_acked 0 on an established connection; qemu-user translates only part of tcp_info)")
+
 // ackedData is tcpi_bytes_acked without the SYN, which Linux counts as one
 // acknowledged byte.
 func ackedData(info tcpStat) int { return int(info.BytesAcked) - 1 }
@@ -67,6 +74,9 @@ func accepted(c net.Conn) (int, error) {
 	info, err := tcpInfo(c)
 	if err != nil {
 		return 0, err
+	}
+	if info.BytesAcked == 0 {
+		return 0, errNoTCPInfo
 	}
 	_, outq, err := queues(c)
 	return ackedData(info) + outq, err
