@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -80,4 +81,27 @@ func CleanAll(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrNoDocker, firstLine(err.Error()))
 	}
 	return Cleanup(ctx, cli, LabelLab, "1")
+}
+
+// Cleanup removes every container and network carrying label=value.
+func Cleanup(ctx context.Context, cli *client.Client, label, value string) error {
+	f := client.Filters{}.Add("label", label+"="+value)
+	var errs []error
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return err
+	}
+	for _, c := range cs.Items {
+		_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		errs = append(errs, err)
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return err
+	}
+	for _, n := range ns.Items {
+		_, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

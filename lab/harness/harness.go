@@ -33,6 +33,7 @@ import (
 
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/topology"
 )
 
 // ErrNoDocker means the Docker daemon could not be reached.
@@ -222,7 +223,11 @@ func moduleRoot() (string, error) {
 // tcp_syn_linear_timeouts: Docker refuses a sysctl the kernel lacks.
 func (l *Lab) probe(ctx context.Context) (bool, error) {
 	c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
-		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)))
+		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.NetworkMode = "none" // a namespace of its own, with no way out
+			hc.CapDrop = []string{"ALL"}
+		}))
 	defer terminate(c)
 	if err != nil {
 		return false, fmt.Errorf("probe container: %w", err)
@@ -253,8 +258,8 @@ type options struct {
 }
 
 // Capture saves the run's packets on the port under test, as the server's
-// network namespace sees them, to path (a .pcap file). The sidecar then also
-// gets CAP_NET_RAW, which an AF_PACKET socket needs.
+// network namespace sees them, to path (a .pcap file). The server's agent
+// then also gets CAP_NET_RAW, which an AF_PACKET socket needs.
 func Capture(path string) Option { return func(o *options) { o.pcap = path } }
 
 // Run runs scenario id with the given knob overrides and returns the
@@ -265,26 +270,25 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 	if err != nil {
 		return nil, err
 	}
-	k, err := sc.Resolve(overrides)
+	t, err := l.Plan(sc, overrides, opts...)
 	if err != nil {
 		return nil, err
 	}
+	return l.Runtime().Run(ctx, t)
+}
+
+// Plan declares a run of sc on this lab: its image, and linear SYN
+// timeouts pinned off where this daemon's kernel has them.
+func (l *Lab) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Option) (*topology.Topology, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	t := l.topology(sc, k, o)
-	return t.run(ctx, sc, k)
-}
-
-// Sysctls for one role: pinned and scenario knobs, plus linear SYN timeouts
-// off where the kernel has them (unless a knob says otherwise).
-func (l *Lab) sysctls(k scenario.Knobs, role scenario.Role) map[string]string {
-	s := k.SysctlsFor(role)
-	if _, set := s["net.ipv4.tcp_syn_linear_timeouts"]; l.Linear && !set {
-		s["net.ipv4.tcp_syn_linear_timeouts"] = "0"
+	topts := []topology.Option{topology.WithImage(l.Image), topology.WithLinearSynTimeouts(l.Linear)}
+	if o.pcap != "" {
+		topts = append(topts, topology.WithCapture(o.pcap))
 	}
-	return s
+	return topology.Plan(sc, overrides, topts...)
 }
 
 func terminate(c testcontainers.Container) {
@@ -321,18 +325,4 @@ func lastJSONLine(out string) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-// hostConfig applies sysctls, capabilities and network mode.
-func hostConfig(sysctls map[string]string, netnsOf string, caps ...string) func(*container.HostConfig) {
-	return func(hc *container.HostConfig) {
-		hc.Sysctls = sysctls
-		if len(caps) > 0 {
-			hc.CapDrop = []string{"ALL"}
-			hc.CapAdd = caps
-		}
-		if netnsOf != "" {
-			hc.NetworkMode = container.NetworkMode("container:" + netnsOf)
-		}
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/compose"
+	"github.com/tcplab/tcplab/lab/egress"
 	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/report"
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -106,7 +107,7 @@ func main() {
 		fmt.Println("tcplab: every expectation held")
 	case "probe":
 		_, linear := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
-		json.NewEncoder(os.Stdout).Encode(map[string]any{"kernel": kernel.Release(), "tcp_syn_linear_timeouts": linear})
+		json.NewEncoder(os.Stdout).Encode(map[string]any{"kernel": kernel.Release(), "tcp_syn_linear_timeouts": linear, "route_out": egress.Probe()})
 	case "-h", "--help", "help":
 		fmt.Println(usage + hostUsage)
 	default:
