@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -47,7 +48,7 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if err != nil {
 		return nil, fmt.Errorf("creating the lab network: %w", err)
 	}
-	r := &run{t: t, started: map[string]testcontainers.Container{}}
+	r := &run{t: t}
 	defer func() {
 		for i := len(r.order) - 1; i >= 0; i-- {
 			terminate(r.order[i])
@@ -59,31 +60,72 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if err := checkInternal(ctx, d.lab.docker, nw.ID); err != nil {
 		return nil, err
 	}
-	for _, n := range t.Nodes {
-		opts := []testcontainers.ContainerCustomizer{
-			testcontainers.WithCmd(n.Args...),
-			testcontainers.WithLabels(labels),
-			testcontainers.WithWaitStrategy(waitFor(n.Wait)),
-		}
-		var sysctls map[string]string
-		netns := ""
-		if n.Owner {
-			opts = append(opts, tcnetwork.WithNetwork([]string{n.Host}, nw))
-			sysctls = t.Host(n.Host).Sysctls
-		} else {
-			netns = r.started[t.Owner(n.Host).Name].GetContainerID()
-		}
-		opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(sysctls, netns, n.Caps...)))
-		c, err := testcontainers.Run(ctx, t.Image, opts...)
-		if c != nil {
-			r.order = append(r.order, c)
-			r.started[n.Name] = c
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w%s", t.Scenario, n.Name, err, r.logTail(ctx))
-		}
+	// Each host's nodes start in order (its owner first); the hosts start
+	// side by side, and the client, whose exit ends the run, after all.
+	var wg sync.WaitGroup
+	errs := make([]error, len(t.Hosts))
+	cl := t.ByRole(topology.Client)
+	for i, h := range t.Hosts {
+		wg.Go(func() {
+			for _, n := range t.Nodes {
+				if n.Host == h.Name && n.Name != cl.Name {
+					if errs[i] = r.start(ctx, t.Image, nw, labels, n); errs[i] != nil {
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
+	}
+	if err := r.start(ctx, t.Image, nw, labels, *cl); err != nil {
+		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
 	}
 	return r.result(ctx)
+}
+
+// start runs node n and waits for it: an owner on the network under its
+// host's name with the host's sysctls, any other node in its owner's
+// network namespace.
+func (r *run) start(ctx context.Context, image string, nw *testcontainers.DockerNetwork, labels map[string]string, n topology.Node) error {
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithCmd(n.Args...),
+		testcontainers.WithLabels(labels),
+		testcontainers.WithWaitStrategy(waitFor(n.Wait)),
+	}
+	var sysctls map[string]string
+	netns := ""
+	if n.Owner {
+		opts = append(opts, tcnetwork.WithNetwork([]string{n.Host}, nw))
+		sysctls = r.t.Host(n.Host).Sysctls
+	} else {
+		netns = r.container(r.t.Owner(n.Host).Name).GetContainerID()
+	}
+	opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(sysctls, netns, n.Caps...)))
+	c, err := testcontainers.Run(ctx, image, opts...)
+	if c != nil {
+		r.mu.Lock()
+		r.order = append(r.order, c)
+		r.names = append(r.names, n.Name)
+		r.mu.Unlock()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", n.Name, err)
+	}
+	return nil
+}
+
+func (r *run) container(name string) testcontainers.Container {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, n := range r.names {
+		if n == name {
+			return r.order[i]
+		}
+	}
+	return nil
 }
 
 // checkInternal refuses a network Docker did not make internal.
@@ -107,15 +149,16 @@ func waitFor(w topology.Wait) wait.Strategy {
 
 // run is one topology's containers, by node name and in start order.
 type run struct {
-	t       *topology.Topology
-	started map[string]testcontainers.Container
-	order   []testcontainers.Container
+	t     *topology.Topology
+	mu    sync.Mutex
+	order []testcontainers.Container // as started
+	names []string                   // their nodes' names
 }
 
 // result reads the client's result and fetches what nodes wrote.
 func (r *run) result(ctx context.Context) (*scenario.Result, error) {
 	t := r.t
-	client := r.started[t.ByRole(topology.Client).Name]
+	client := r.container(t.ByRole(topology.Client).Name)
 	st, err := client.State(ctx)
 	if err != nil {
 		return nil, err
@@ -129,7 +172,7 @@ func (r *run) result(ctx context.Context) (*scenario.Result, error) {
 	}
 	for _, n := range t.Nodes {
 		if n.Fetch != nil {
-			if err := fetchFile(ctx, r.started[n.Name], n.Fetch.Source, n.Fetch.Target); err != nil {
+			if err := fetchFile(ctx, r.container(n.Name), n.Fetch.Source, n.Fetch.Target); err != nil {
 				return nil, fmt.Errorf("%s %s: %w", t.Scenario, n.Name, err)
 			}
 		}
@@ -178,7 +221,7 @@ func (r *run) logTail(ctx context.Context) string {
 		if len(lines) > 15 {
 			lines = lines[len(lines)-15:]
 		}
-		fmt.Fprintf(&b, "\n--- %s log:\n%s", r.t.Nodes[i].Name, strings.Join(lines, "\n"))
+		fmt.Fprintf(&b, "\n--- %s log:\n%s", r.names[i], strings.Join(lines, "\n"))
 	}
 	return b.String()
 }
