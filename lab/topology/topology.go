@@ -72,7 +72,11 @@ type Network struct {
 }
 
 // Host is one network namespace: its name on the networks (a DNS alias of
-// its owner), the networks it joins and its sysctls.
+// its owner), the networks it joins and its sysctls. The sysctls go on the
+// owner, set as the namespace is made: Docker 20.10 also accepts net.*
+// sysctls on a container that joins (`--network container:X`), but they
+// then overwrite the namespace's values as it starts (measured: somaxconn
+// 77 on the owner, 99 on the joiner, both then read 99).
 type Host struct {
 	Name     string
 	Networks []string
