@@ -24,13 +24,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/topology"
 )
 
 // ErrNoDocker means the Docker daemon could not be reached.
@@ -248,8 +248,8 @@ type options struct {
 }
 
 // Capture saves the run's packets on the port under test, as the server's
-// network namespace sees them, to path (a .pcap file). The sidecar then also
-// gets CAP_NET_RAW, which an AF_PACKET socket needs.
+// network namespace sees them, to path (a .pcap file). The server's agent
+// then also gets CAP_NET_RAW, which an AF_PACKET socket needs.
 func Capture(path string) Option { return func(o *options) { o.pcap = path } }
 
 // Run runs scenario id with the given knob overrides and returns the
@@ -260,13 +260,9 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 	if err != nil {
 		return nil, err
 	}
-	k, err := sc.Resolve(overrides)
+	t, err := l.Plan(sc, overrides, opts...)
 	if err != nil {
 		return nil, err
-	}
-	var o options
-	for _, opt := range opts {
-		opt(&o)
 	}
 	if sc.Exclusive {
 		l.alone.Lock()
@@ -275,18 +271,21 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 		l.alone.RLock()
 		defer l.alone.RUnlock()
 	}
-	t := l.topology(sc, k, o)
-	return t.run(ctx, sc, k)
+	return l.Runtime().Run(ctx, t)
 }
 
-// Sysctls for one role: pinned and scenario knobs, plus linear SYN timeouts
-// off where the kernel has them (unless a knob says otherwise).
-func (l *Lab) sysctls(k scenario.Knobs, role scenario.Role) map[string]string {
-	s := k.SysctlsFor(role)
-	if _, set := s["net.ipv4.tcp_syn_linear_timeouts"]; l.Linear && !set {
-		s["net.ipv4.tcp_syn_linear_timeouts"] = "0"
+// Plan declares a run of sc on this lab: its image, and linear SYN
+// timeouts pinned off where this daemon's kernel has them.
+func (l *Lab) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Option) (*topology.Topology, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
-	return s
+	topts := []topology.Option{topology.WithImage(l.Image), topology.WithLinearSynTimeouts(l.Linear)}
+	if o.pcap != "" {
+		topts = append(topts, topology.WithCapture(o.pcap))
+	}
+	return topology.Plan(sc, overrides, topts...)
 }
 
 func terminate(c testcontainers.Container) {
@@ -323,18 +322,4 @@ func lastJSONLine(out string) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-// hostConfig applies sysctls, capabilities and network mode.
-func hostConfig(sysctls map[string]string, netnsOf string, caps ...string) func(*container.HostConfig) {
-	return func(hc *container.HostConfig) {
-		hc.Sysctls = sysctls
-		if len(caps) > 0 {
-			hc.CapDrop = []string{"ALL"}
-			hc.CapAdd = caps
-		}
-		if netnsOf != "" {
-			hc.NetworkMode = container.NetworkMode("container:" + netnsOf)
-		}
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moby/moby/api/types/container"
 	"strings"
 	"time"
 
@@ -28,7 +29,10 @@ const probeSysctl, probeSomaxconn = "net.core.somaxconn", "77"
 // facts, or an ErrUnsupported naming the first missing feature.
 func (l *Lab) probe(ctx context.Context) (kernel.Facts, error) {
 	c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
-		testcontainers.WithHostConfigModifier(hostConfig(map[string]string{probeSysctl: probeSomaxconn}, "", "NET_ADMIN")),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hostConfig(map[string]string{probeSysctl: probeSomaxconn}, "", "NET_ADMIN")(hc)
+			hc.NetworkMode = "none" // a namespace of its own, with no way out
+		}),
 		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(60*time.Second)))
 	defer terminate(c)
 	if err != nil {

@@ -21,7 +21,8 @@ type Scenario struct {
 	Section string // the article's section, e.g. "2 Connection set-up"
 	Title   string // one line: what it shows
 	Knobs   []Knob
-	// Sidecar asks for an impairment agent in the server's network namespace.
+	// Sidecar says the driver impairs the network through the agent in the
+	// server's namespace (every run has one: it owns the namespace).
 	Sidecar bool
 	// Timeout bounds the whole client run; the harness adds start-up slack.
 	Timeout time.Duration
@@ -133,9 +134,13 @@ type Result struct {
 	Checks       []Check         `json:"checks"`
 	OK           bool            `json:"ok"`
 	Error        string          `json:"error,omitempty"` // the driver failed to run
-	// PeakRSSKiB is each container's peak RSS (server, sidecar, client),
+	// PeakRSSKiB is each container's peak RSS (server, server-agent, client, client-agent),
 	// as each role read its own VmHWM at the end of the run.
 	PeakRSSKiB map[string]int64 `json:"peak_rss_kib,omitempty"`
+	// RouteOut is "none" when a route lookup to a documentation address
+	// failed with "network is unreachable" in both the client's and the
+	// server's namespace: the run had no way out of the lab.
+	RouteOut string `json:"route_out"`
 }
 
 // Failed lists the checks that did not hold, and the driver error if any.

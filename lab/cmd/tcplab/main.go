@@ -34,7 +34,7 @@ const usage = `usage: tcplab COMMAND [ARGS]
   report DIR… [--out DIR] [--strict]
                                     merge result sets (tcplab run --out, compose's results) from
                                     several machines: a column per platform, differences flagged
-  compose                           print docker-compose.yml for the registry
+  compose [-pre-6.5]                print docker-compose.yml (or the file for kernels < 6.5)
   verdict                           say that every expectation held (compose runs it only then)
   probe                             print kernel facts as JSON`
 
@@ -107,7 +107,14 @@ func main() {
 		fs.Parse(args)
 		os.Exit(reportDir(*dir, fs.Args()))
 	case "compose":
-		if err := compose.Write(os.Stdout, scenarios.All()); err != nil {
+		fs := flag.NewFlagSet("compose", flag.ExitOnError)
+		pre65 := fs.Bool("pre-6.5", false, "for kernels without tcp_syn_linear_timeouts (compose/docker-compose.pre-6.5.yml)")
+		fs.Parse(args)
+		f := compose.Files[0]
+		if *pre65 {
+			f = compose.Files[1]
+		}
+		if err := compose.Write(os.Stdout, scenarios.All(), f); err != nil {
 			fail(1, "tcplab compose: "+err.Error())
 		}
 	case "verdict":

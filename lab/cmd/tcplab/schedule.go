@@ -154,7 +154,7 @@ func rssLine(results [][]*scenario.Result) string {
 	} else {
 		fmt.Fprintf(&b, "peak RSS: host process unknown (%v)", err)
 	}
-	for _, role := range []string{"server", "sidecar", "client"} {
+	for _, role := range []string{"server", "server-agent", "client", "client-agent"} {
 		var top int64
 		var where string
 		for _, rs := range results {
