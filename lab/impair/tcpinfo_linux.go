@@ -1,0 +1,31 @@
+package impair
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TCPInfoRTT is the kernel's smoothed round-trip time of c (TCP_INFO
+// tcpi_rtt): what the impairment really did to a connection.
+func TCPInfoRTT(c net.Conn) (time.Duration, error) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return 0, errors.New("impair: TCP_INFO needs a *net.TCPConn")
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var info *unix.TCPInfo
+	var serr error
+	if err := rc.Control(func(fd uintptr) { info, serr = unix.GetsockoptTCPInfo(int(fd), unix.SOL_TCP, unix.TCP_INFO) }); err != nil {
+		return 0, err
+	}
+	if serr != nil {
+		return 0, serr
+	}
+	return time.Duration(info.Rtt) * time.Microsecond, nil
+}
