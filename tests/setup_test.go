@@ -85,7 +85,7 @@ func TestDialTimeout(t *testing.T) {
 
 func TestDialLossy(t *testing.T) {
 	t.Parallel()
-	r := run(t, "dial-lossy", scenario.Knobs{"impair.loss": "0.5"})
+	r := run(t, "dial-lossy", scenario.Knobs{"impair.syn_loss": "0.5"})
 	var hist map[string]int
 	r.Decode("histogram", &hist)
 	total := 0

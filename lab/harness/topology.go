@@ -48,12 +48,21 @@ func (l *Lab) topology(sc *scenario.Scenario, k scenario.Knobs, o options) *topo
 		// The sidecar observes (and, if the scenario wants, impairs).
 		t.add(node{name: "impair", cmd: []string{"agent", "-pcap", capturePath}, caps: []string{"NET_ADMIN", "NET_RAW"},
 			netnsOf: "server", wait: ready, fetch: capturePath, fetchTo: o.pcap})
-	case sc.Sidecar:
+	case sc.Sidecar || k.Impairment().Active():
 		t.add(node{name: "impair", cmd: []string{"agent"}, caps: []string{"NET_ADMIN"}, netnsOf: "server", wait: ready})
 	}
-	t.add(node{name: "client", cmd: append([]string{"client", sc.ID, "-server", "server"}, args...),
+	client := node{name: "client", cmd: append([]string{"client", sc.ID, "-server", "server"}, args...),
 		sysctls: l.sysctls(k, scenario.Client),
-		wait:    wait.ForExit().WithExitTimeout(sc.Timeout + 30*time.Second).WithPollInterval(100 * time.Millisecond)})
+		wait:    wait.ForExit().WithExitTimeout(sc.Timeout + 30*time.Second).WithPollInterval(100 * time.Millisecond)}
+	if k.Impairment().ClientAgent() {
+		// Delay is held on each side's ingress, so the client's namespace
+		// gets an agent too: the agent owns the namespace (and the client's
+		// sysctls) on the lab network, the client joins it.
+		t.add(node{name: "client-impair", cmd: []string{"agent"}, caps: []string{"NET_ADMIN"},
+			sysctls: client.sysctls, wait: ready})
+		client.sysctls, client.netnsOf = nil, "client-impair"
+	}
+	t.add(client)
 	return t
 }
 

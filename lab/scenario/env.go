@@ -24,10 +24,11 @@ type Env struct {
 	Host  string // the server's host name on the lab network
 	ip    string // Host, resolved once
 
-	ctrl  *control.Client
-	agent *control.Client
-	res   *Result
-	mech  map[string]bool
+	ctrl        *control.Client
+	agent       *control.Client // in the server's namespace
+	clientAgent *control.Client // in this (the client's) namespace, for impair.* delay
+	res         *Result
+	mech        map[string]bool
 }
 
 // Addr is the address under test, host:8080.

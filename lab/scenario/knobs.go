@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ type Knob struct {
 	Help    string
 	Min     float64 // for Int, Duration (seconds) and Fraction; ignored when Min == Max == 0
 	Max     float64
+	Choices []string // for Text: the only values accepted, when set
 }
 
 // Sysctls that may be set per container, by their short knob name. Host-wide
@@ -162,6 +164,9 @@ func (kn Knob) validate(v string) error {
 		if strings.ContainsAny(v, "\n\x00") {
 			return fmt.Errorf("knob %s: value has a newline or NUL", kn.Name)
 		}
+		if len(kn.Choices) > 0 && !slices.Contains(kn.Choices, v) {
+			return fmt.Errorf("knob %s=%q: want one of %s", kn.Name, v, strings.Join(kn.Choices, ", "))
+		}
 		return nil
 	}
 	if (kn.Min != 0 || kn.Max != 0) && (num < kn.Min || num > kn.Max) {
@@ -192,4 +197,80 @@ func sysctlKnob(name string) (Knob, bool) {
 		kn.Min, kn.Max = 0, 65535
 	}
 	return kn, true
+}
+
+// ImpairKnobs are the network between client and server, which every
+// scenario accepts. Unset, they are off; set, the run gets an agent in the
+// server's namespace (and in the client's, for delay) that applies them
+// before the scenario's driver starts.
+var ImpairKnobs = []Knob{
+	{Name: "impair.rtt", Default: "0s", Kind: Duration, Min: 0, Max: 60,
+		Help: "round-trip time added, half on each side's ingress (up to 1m)"},
+	{Name: "impair.jitter", Default: "0s", Kind: Duration, Min: 0, Max: 60,
+		Help: "the added RTT varies by up to ± this (at most impair.rtt); packets are never reordered"},
+	{Name: "impair.loss", Default: "0", Kind: Fraction,
+		Help: "fraction of the lab port's TCP packets dropped, each direction"},
+	{Name: "impair.rate", Default: "0", Kind: Int, Min: 0, Max: 10_000_000,
+		Help: "server's egress rate limit in kbit/s (TBF); 0 is none"},
+	{Name: "impair.mechanism", Default: "auto", Kind: Text, Choices: []string{"auto", "netem", "delayline"},
+		Help: "how delay, jitter and loss are made: netem where the kernel has it, else the delay line"},
+}
+
+func impairKnob(name string) (Knob, bool) {
+	for _, kn := range ImpairKnobs {
+		if kn.Name == name {
+			return kn, true
+		}
+	}
+	return Knob{}, false
+}
+
+// Impairment is the network a run asked for with the impair.* knobs.
+type Impairment struct {
+	RTT, Jitter time.Duration
+	Loss        float64
+	RateKbit    int
+	Mechanism   string // auto, netem or delayline
+}
+
+// Impairment reads the impair.* knobs; unset ones are off. Values were
+// validated by Resolve.
+func (k Knobs) Impairment() Impairment {
+	im := Impairment{Mechanism: "auto"}
+	if v, ok := k["impair.rtt"]; ok {
+		im.RTT, _ = time.ParseDuration(v)
+	}
+	if v, ok := k["impair.jitter"]; ok {
+		im.Jitter, _ = time.ParseDuration(v)
+	}
+	if v, ok := k["impair.loss"]; ok {
+		im.Loss, _ = strconv.ParseFloat(v, 64)
+	}
+	if v, ok := k["impair.rate"]; ok {
+		im.RateKbit, _ = strconv.Atoi(v)
+	}
+	if v, ok := k["impair.mechanism"]; ok && v != "" {
+		im.Mechanism = v
+	}
+	return im
+}
+
+// Active reports whether any impairment was asked for.
+func (im Impairment) Active() bool {
+	return im.RTT > 0 || im.Jitter > 0 || im.Loss > 0 || im.RateKbit > 0
+}
+
+// ClientAgent reports whether the client's namespace needs an agent too:
+// delay is held on each side's ingress, so is loss by netem or delay line.
+func (im Impairment) ClientAgent() bool {
+	return im.RTT > 0 || im.Jitter > 0 || (im.Loss > 0 && im.Mechanism != "auto")
+}
+
+// checkImpair validates the impair.* knobs together.
+func checkImpair(k Knobs) error {
+	im := k.Impairment()
+	if im.Jitter > im.RTT {
+		return fmt.Errorf("knob impair.jitter=%v is larger than impair.rtt=%v: a delay cannot be negative", im.Jitter, im.RTT)
+	}
+	return nil
 }

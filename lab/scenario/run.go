@@ -43,6 +43,11 @@ func RunServer(sc *Scenario, k Knobs, lifetime time.Duration) error {
 		}()
 		waitListening(ctx, 2*time.Second)
 	}
+	if k.Impairment().Active() {
+		if err := serveProbe(ctx); err != nil {
+			return fmt.Errorf("RTT probe port: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.ServerPort))
 	if err != nil {
 		return err
@@ -77,6 +82,9 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	var a impair.Agent
+	if err := a.Init(); err != nil {
+		return err
+	}
 	defer a.Clear()
 	captured := make(chan error, 1)
 	if pcapPath != "" {
@@ -149,12 +157,31 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 			return fmt.Errorf("resolving the server %q: %w", host, err)
 		}
 		e.ip = addrs[0]
-		if sc.Sidecar {
+		im := k.Impairment()
+		if sc.Sidecar || im.Active() {
 			if e.agent, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.AgentPort))); err != nil {
 				return err
 			}
 		}
-		return sc.Client(e)
+		if im.Active() {
+			if im.ClientAgent() {
+				// The harness runs the client in its agent's namespace.
+				if e.clientAgent, err = control.Dial(setup, net.JoinHostPort("127.0.0.1", strconv.Itoa(control.AgentPort))); err != nil {
+					return fmt.Errorf("impair.* needs an agent in the client's namespace: %w", err)
+				}
+			}
+			res.Network, err = e.applyNetwork(im)
+			if err != nil {
+				return err
+			}
+		}
+		if err := sc.Client(e); err != nil {
+			return err
+		}
+		if res.Network != nil {
+			return e.finishNetwork(res.Network)
+		}
+		return nil
 	}()
 	res.DurationMS = Ms(time.Since(start))
 	res.Mechanism = e.mechanisms()
@@ -167,7 +194,7 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	// Tell the server and agent to go; they also end on their own lifetime.
 	bye, cancelBye := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancelBye()
-	for _, c := range []*control.Client{e.agent, e.ctrl} {
+	for _, c := range []*control.Client{e.clientAgent, e.agent, e.ctrl} {
 		if c != nil {
 			_ = c.Call(bye, "quit", nil, nil)
 			c.Close()
