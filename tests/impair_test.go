@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -43,6 +44,41 @@ func TestImpairRTT(t *testing.T) {
 			assert.Positive(t, n.Server.DelayLine.Released)
 			assert.Positive(t, n.Client.DelayLine.Released)
 			assert.Zero(t, n.Server.DelayLine.VerdictErrors+n.Client.DelayLine.VerdictErrors)
+		})
+	}
+}
+
+// BenchmarkImpairRTT measures the delay line's precision in containers:
+// for an added RTT of 10, 50 and 100 ms, 1,000 one-byte round trips (p50,
+// p99, max over the asked RTT), the handshake, tcpi_rtt, a 128 MiB bulk
+// transfer with the lab's default buffers (tcp_rmem max 6 MiB), and the
+// agents' CPU. Run with -benchtime=1x: one run per RTT is 1,000 samples.
+func BenchmarkImpairRTT(b *testing.B) {
+	if lab == nil {
+		b.Skip(noLab)
+	}
+	for _, rtt := range []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
+		b.Run("rtt="+rtt.String(), func(b *testing.B) {
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				res, err := lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": rtt.String(),
+					"impair.probe": "1000", "impair.probe_bulk": fmt.Sprint(128 << 20)})
+				cancel()
+				require.NoError(b, err)
+				n := res.Network
+				require.NotNil(b, n)
+				want := float64(rtt.Microseconds()) / 1000
+				b.ReportMetric(n.ProbeEchoP50MS-want, "p50+ms")
+				b.ReportMetric(n.ProbeEchoP99MS-want, "p99+ms")
+				b.ReportMetric(n.ProbeEchoMaxMS-want, "max+ms")
+				b.ReportMetric(n.ProbeConnectMS, "connect-ms")
+				b.ReportMetric(n.TcpiRTTMS, "tcpi-rtt-ms")
+				b.ReportMetric(n.ProbeBulkMBps, "bulk-MB/s")
+				b.ReportMetric(100*n.Server.CPUMS/n.Server.UpMS, "server-agent-cpu-%")
+				b.ReportMetric(100*n.Client.CPUMS/n.Client.UpMS, "client-agent-cpu-%")
+				js, _ := json.Marshal(n)
+				b.Logf("%s", js)
+			}
 		})
 	}
 }

@@ -53,7 +53,7 @@ func (l *Lab) topology(sc *scenario.Scenario, k scenario.Knobs, o options) *topo
 	}
 	client := node{name: "client", cmd: append([]string{"client", sc.ID, "-server", "server"}, args...),
 		sysctls: l.sysctls(k, scenario.Client),
-		wait:    wait.ForExit().WithExitTimeout(sc.Timeout + 30*time.Second).WithPollInterval(100 * time.Millisecond)}
+		wait:    wait.ForExit().WithExitTimeout(sc.Timeout + k.Impairment().Budget() + 30*time.Second).WithPollInterval(100 * time.Millisecond)}
 	if k.Impairment().ClientAgent() {
 		// Delay is held on each side's ingress, so the client's namespace
 		// gets an agent too: the agent owns the namespace (and the client's

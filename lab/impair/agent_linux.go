@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // tableName is the prefix of every nf_tables table the agent makes: a table
@@ -18,15 +19,17 @@ const tableName = "tcplab"
 
 // Agent applies and removes impairments. It is safe for concurrent use.
 type Agent struct {
-	mu    sync.Mutex
-	table *nftables.Table
-	qdisc bool
-	line  *delayLine
+	mu      sync.Mutex
+	started time.Time
+	table   *nftables.Table
+	qdisc   bool
+	line    *delayLine
 }
 
 // Init removes tables a killed agent left in this namespace: a stale queue
 // rule beside a new one would queue every packet twice.
 func (a *Agent) Init() error {
+	a.started = time.Now()
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("impair: nftables: %w", err)
@@ -175,6 +178,11 @@ func (a *Agent) Counters() (Counters, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out Counters
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
+		out.CPUMS = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+	}
+	out.UpMS = float64(time.Since(a.started).Microseconds()) / 1000
 	if a.line != nil {
 		lc := a.line.counters()
 		out.DelayLine = &lc

@@ -67,6 +67,10 @@ type Applied struct {
 type Counters struct {
 	// Dropped is the packets the nf_tables drop rules matched.
 	Dropped uint64 `json:"dropped"`
+	// CPUMS is the agent process's CPU time (user+system) so far, and
+	// UpMS how long it has run: its share of a core is CPUMS/UpMS.
+	CPUMS float64 `json:"cpu_ms"`
+	UpMS  float64 `json:"up_ms"`
 	// DelayLine is the delay line's account; nil when none runs.
 	DelayLine *LineCounters `json:"delay_line,omitempty"`
 }
@@ -100,8 +104,15 @@ type Network struct {
 	// ProbeConnectMS is the probe's connect time: one RTT if the handshake
 	// is delayed too.
 	ProbeConnectMS float64 `json:"probe_connect_ms"`
-	// ProbeEchoMS is the median of the probe's echo round trips.
-	ProbeEchoMS float64 `json:"probe_echo_ms"`
+	// ProbeEchoes one-byte round trips (impair.probe), over up to 10
+	// parallel connections: their median, 99th percentile and maximum.
+	ProbeEchoes     int     `json:"probe_echoes"`
+	ProbeEchoP50MS  float64 `json:"probe_echo_p50_ms"`
+	ProbeEchoP99MS  float64 `json:"probe_echo_p99_ms"`
+	ProbeEchoMaxMS  float64 `json:"probe_echo_max_ms"`
+	ProbeBulkBytes  int     `json:"probe_bulk_bytes,omitempty"`
+	ProbeBulkMBps   float64 `json:"probe_bulk_mb_per_s,omitempty"` // 10^6 B/s, to the server's reply
+	ProbeBulkTookMS float64 `json:"probe_bulk_ms,omitempty"`
 	// Server and Client are each agent's counters at the end of the run.
 	Server *Counters `json:"server,omitempty"`
 	Client *Counters `json:"client,omitempty"`

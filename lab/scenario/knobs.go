@@ -214,6 +214,10 @@ var ImpairKnobs = []Knob{
 		Help: "server's egress rate limit in kbit/s (TBF); 0 is none"},
 	{Name: "impair.mechanism", Default: "auto", Kind: Text, Choices: []string{"auto", "netem", "delayline"},
 		Help: "how delay, jitter and loss are made: netem where the kernel has it, else the delay line"},
+	{Name: "impair.probe", Default: "10", Kind: Int, Min: 1, Max: 100_000,
+		Help: "one-byte round trips of the RTT probe run before the scenario (p50/p99 in the result's network)"},
+	{Name: "impair.probe_bulk", Default: "0", Kind: Int, Min: 0, Max: 1 << 30,
+		Help: "bytes the probe sends in bulk to measure throughput through the impairment; 0 is none"},
 }
 
 func impairKnob(name string) (Knob, bool) {
@@ -231,12 +235,14 @@ type Impairment struct {
 	Loss        float64
 	RateKbit    int
 	Mechanism   string // auto, netem or delayline
+	Probe       int    // round trips of the RTT probe
+	ProbeBulk   int    // bytes of the probe's bulk transfer
 }
 
 // Impairment reads the impair.* knobs; unset ones are off. Values were
 // validated by Resolve.
 func (k Knobs) Impairment() Impairment {
-	im := Impairment{Mechanism: "auto"}
+	im := Impairment{Mechanism: "auto", Probe: 10}
 	if v, ok := k["impair.rtt"]; ok {
 		im.RTT, _ = time.ParseDuration(v)
 	}
@@ -252,12 +258,29 @@ func (k Knobs) Impairment() Impairment {
 	if v, ok := k["impair.mechanism"]; ok && v != "" {
 		im.Mechanism = v
 	}
+	if v, ok := k["impair.probe"]; ok {
+		im.Probe, _ = strconv.Atoi(v)
+	}
+	if v, ok := k["impair.probe_bulk"]; ok {
+		im.ProbeBulk, _ = strconv.Atoi(v)
+	}
 	return im
 }
 
 // Active reports whether any impairment was asked for.
 func (im Impairment) Active() bool {
 	return im.RTT > 0 || im.Jitter > 0 || im.Loss > 0 || im.RateKbit > 0
+}
+
+// Budget is the time a run's impairment adds to the scenario's timeout:
+// applying it and the RTT probe (its round trips, 10 connections at most,
+// and its bulk transfer at no less than 1 MB/s).
+func (im Impairment) Budget() time.Duration {
+	if !im.Active() {
+		return 0
+	}
+	trips := time.Duration(im.Probe/min(10, max(1, im.Probe/100)) + 5)
+	return 10*time.Second + trips*(im.RTT+im.Jitter+50*time.Millisecond) + time.Duration(im.ProbeBulk)*time.Microsecond
 }
 
 // ClientAgent reports whether the client's namespace needs an agent too:

@@ -2,28 +2,28 @@ package scenario
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/control"
 	"github.com/tcplab/tcplab/lab/impair"
 )
 
-// ProbePort is the server's echo port for the RTT probe: impaired like the
-// port under test, so the probe measures the same path without using up
-// the scenario's backlog or accepts.
+// ProbePort is the server's probe port: impaired like the port under
+// test, so the probe measures the same path without using up the
+// scenario's backlog or accepts. A connection's first byte picks echo
+// ('e': every byte comes back) or bulk ('b': read to EOF, answer the count).
 const ProbePort = 7002
 
-// probeEchoes is how many one-byte round trips the probe makes before it
-// reads the kernel's smoothed RTT.
-const probeEchoes = 10
-
-// serveProbe echoes bytes on ProbePort until ctx ends.
+// serveProbe serves ProbePort until ctx ends.
 func serveProbe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(ProbePort))
 	if err != nil {
@@ -36,7 +36,20 @@ func serveProbe(ctx context.Context) error {
 			if err != nil {
 				return
 			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+			go func() {
+				defer c.Close()
+				mode := make([]byte, 1)
+				if _, err := io.ReadFull(c, mode); err != nil {
+					return
+				}
+				switch mode[0] {
+				case 'e':
+					_, _ = io.Copy(c, c)
+				case 'b':
+					n, _ := io.Copy(io.Discard, c)
+					_, _ = c.Write(binary.BigEndian.AppendUint64(nil, uint64(n)))
+				}
+			}()
 		}
 	}()
 	return nil
@@ -68,49 +81,136 @@ func (e *Env) applyNetwork(im Impairment) (*impair.Network, error) {
 		}
 	}
 	n.Mechanism = e.mechanisms()
-	connect, echo, rtt, err := e.probe()
-	n.ProbeConnectMS, n.ProbeEchoMS, n.TcpiRTTMS = Ms(connect), Ms(echo), float64(rtt.Microseconds())/1000
-	if err != nil {
+	if err := e.probe(im, n); err != nil {
 		return n, fmt.Errorf("RTT probe through the impaired path: %w", err)
 	}
 	// Evidence first: a delay the kernel did not see did not happen.
+	rtt := time.Duration(n.TcpiRTTMS * float64(time.Millisecond))
 	if low := im.RTT - im.Jitter - time.Millisecond; im.RTT > 0 && rtt < low {
 		return n, fmt.Errorf("impairment did not happen: asked RTT %v, the kernel measured %v (%s)", im.RTT, rtt, n.Mechanism)
 	}
 	return n, nil
 }
 
-// probe dials ProbePort, makes probeEchoes one-byte round trips and reads
-// tcpi_rtt: connect time, median echo, kernel RTT.
-func (e *Env) probe() (connect, echo, rtt time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(e.Ctx, 30*time.Second)
+// probeConns is the most connections the probe's round trips are spread
+// over, so 1,000 of them at +100 ms take 10 s, not 100.
+const probeConns = 10
+
+// probe measures the impaired path: connect time and tcpi_rtt of one
+// connection, im.Probe one-byte round trips over up to probeConns
+// connections, then im.ProbeBulk bytes in bulk.
+func (e *Env) probe(im Impairment, n *impair.Network) error {
+	ctx, cancel := context.WithTimeout(e.Ctx, 2*time.Minute)
 	defer cancel()
+	conns := min(probeConns, max(1, im.Probe/100))
+	rtts := make([][]time.Duration, conns)
+	errs := make([]error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			count := im.Probe / conns
+			if i == 0 {
+				count += im.Probe % conns
+			}
+			var connect, tcpi time.Duration
+			rtts[i], connect, tcpi, errs[i] = e.echoes(ctx, count)
+			if i == 0 {
+				n.ProbeConnectMS, n.TcpiRTTMS = Ms(connect), float64(tcpi.Microseconds())/1000
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	all := slices.Concat(rtts...)
+	slices.Sort(all)
+	n.ProbeEchoes = len(all)
+	n.ProbeEchoP50MS = msFine(all[len(all)/2])
+	n.ProbeEchoP99MS = msFine(all[min(len(all)-1, len(all)*99/100)])
+	n.ProbeEchoMaxMS = msFine(all[len(all)-1])
+	if im.ProbeBulk > 0 {
+		took, err := e.bulk(ctx, im.ProbeBulk)
+		if err != nil {
+			return fmt.Errorf("bulk transfer: %w", err)
+		}
+		n.ProbeBulkBytes, n.ProbeBulkTookMS = im.ProbeBulk, Ms(took)
+		n.ProbeBulkMBps = math.Round(float64(im.ProbeBulk)/took.Seconds()/1e4) / 100
+	}
+	return nil
+}
+
+// msFine is d in milliseconds to 0.01 ms: precision figures need it.
+func msFine(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
+
+func (e *Env) dialProbe(ctx context.Context, mode byte) (net.Conn, time.Duration, error) {
 	var d net.Dialer
 	start := time.Now()
 	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(e.ip, strconv.Itoa(ProbePort)))
-	connect = time.Since(start)
+	took := time.Since(start)
 	if err != nil {
-		return connect, 0, 0, err
+		return nil, took, err
 	}
-	defer c.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
-	var rtts []time.Duration
+	if _, err := c.Write([]byte{mode}); err != nil {
+		c.Close()
+		return nil, took, err
+	}
+	return c, took, nil
+}
+
+// echoes makes count one-byte round trips on a fresh connection and reads
+// its tcpi_rtt at the end.
+func (e *Env) echoes(ctx context.Context, count int) (rtts []time.Duration, connect, tcpi time.Duration, err error) {
+	c, connect, err := e.dialProbe(ctx, 'e')
+	if err != nil {
+		return nil, connect, 0, err
+	}
+	defer c.Close()
 	b := []byte{'x'}
-	for range probeEchoes {
+	for range count {
 		t := time.Now()
 		if _, err := c.Write(b); err != nil {
-			return connect, 0, 0, err
+			return nil, connect, 0, err
 		}
 		if _, err := io.ReadFull(c, b); err != nil {
-			return connect, 0, 0, err
+			return nil, connect, 0, err
 		}
 		rtts = append(rtts, time.Since(t))
 	}
-	slices.Sort(rtts)
-	rtt, err = impair.TCPInfoRTT(c)
-	return connect, rtts[len(rtts)/2], rtt, err
+	tcpi, err = impair.TCPInfoRTT(c)
+	return rtts, connect, tcpi, err
+}
+
+// bulk sends size bytes and waits for the server's count: the time from
+// the first byte to the answer.
+func (e *Env) bulk(ctx context.Context, size int) (time.Duration, error) {
+	c, _, err := e.dialProbe(ctx, 'b')
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	for left := size; left > 0; left -= min(left, len(buf)) {
+		if _, err := c.Write(buf[:min(left, len(buf))]); err != nil {
+			return 0, err
+		}
+	}
+	c.(*net.TCPConn).CloseWrite()
+	ans := make([]byte, 8)
+	if _, err := io.ReadFull(c, ans); err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	if got := binary.BigEndian.Uint64(ans); got != uint64(size) {
+		return took, fmt.Errorf("the server received %d of %d bytes", got, size)
+	}
+	return took, nil
 }
 
 // finishNetwork reads each agent's counters at the end of the run: an agent

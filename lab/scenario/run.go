@@ -135,7 +135,7 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	res := &Result{Schema: Schema, Scenario: sc.ID, Knobs: k, Kernel: kernel.Release(),
 		Started: time.Now().UTC(), Observations: map[string]any{}}
-	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout+k.Impairment().Budget())
 	defer cancel()
 	e := &Env{Ctx: ctx, Knobs: k, Host: host, res: res, mech: map[string]bool{}}
 	start := time.Now()
