@@ -82,3 +82,30 @@ func BenchmarkImpairRTT(b *testing.B) {
 		})
 	}
 }
+
+// A delay line that dies mid-run (its agent killed) must not stall the
+// traffic (the queue rule's bypass flag lets it through, undelayed), and
+// the run must fail saying so: a result never passes on an impairment that
+// did not happen.
+func TestImpairAgentDies(t *testing.T) {
+	t.Parallel()
+	if lab == nil {
+		t.Skip(noLab)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": "100ms", "impair.crash": "true"})
+	require.Error(t, err)
+	require.NotNil(t, res)
+	assert.Contains(t, res.Error, "impairment did not hold: server agent at the end of the run")
+	assert.False(t, res.OK)
+	// The scenario itself ran through the dead delay line: half of the
+	// round trip (the client's ingress) was still held, the server's not.
+	for _, c := range res.Checks {
+		assert.True(t, c.OK, "%s: %s", c.Name, c.Detail)
+	}
+	took, ok := res.Observations["returned_after_ms"].(float64)
+	require.True(t, ok, "observations: %v", res.Observations)
+	t.Logf("error: %s; read returned after %.1f ms", res.Error, took)
+	assert.Less(t, took, 100.0, "the server side no longer delays: at most the client's half (50 ms) plus scheduling")
+}

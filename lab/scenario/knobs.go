@@ -216,6 +216,8 @@ var ImpairKnobs = []Knob{
 		Help: "how delay, jitter and loss are made: netem where the kernel has it, else the delay line"},
 	{Name: "impair.probe", Default: "10", Kind: Int, Min: 1, Max: 100_000,
 		Help: "one-byte round trips of the RTT probe run before the scenario (p50/p99 in the result's network)"},
+	{Name: "impair.crash", Default: "false", Kind: Bool,
+		Help: "fault drill: the server's agent exits as if killed after the probe; the run must fail, the traffic flow undelayed"},
 	{Name: "impair.probe_bulk", Default: "0", Kind: Int, Min: 0, Max: 1 << 30,
 		Help: "bytes the probe sends in bulk to measure throughput through the impairment; 0 is none"},
 }
@@ -237,6 +239,7 @@ type Impairment struct {
 	Mechanism   string // auto, netem or delayline
 	Probe       int    // round trips of the RTT probe
 	ProbeBulk   int    // bytes of the probe's bulk transfer
+	Crash       bool   // fault drill: kill the server's agent after the probe
 }
 
 // Impairment reads the impair.* knobs; unset ones are off. Values were
@@ -260,6 +263,9 @@ func (k Knobs) Impairment() Impairment {
 	}
 	if v, ok := k["impair.probe"]; ok {
 		im.Probe, _ = strconv.Atoi(v)
+	}
+	if v, ok := k["impair.crash"]; ok {
+		im.Crash, _ = strconv.ParseBool(v)
 	}
 	if v, ok := k["impair.probe_bulk"]; ok {
 		im.ProbeBulk, _ = strconv.Atoi(v)

@@ -89,6 +89,10 @@ func (e *Env) applyNetwork(im Impairment) (*impair.Network, error) {
 	if low := im.RTT - im.Jitter - time.Millisecond; im.RTT > 0 && rtt < low {
 		return n, fmt.Errorf("impairment did not happen: asked RTT %v, the kernel measured %v (%s)", im.RTT, rtt, n.Mechanism)
 	}
+	if im.Crash {
+		// The agent exits without a word: no reply to wait for.
+		_ = e.agent.Call(e.Ctx, "crash", nil, nil)
+	}
 	return n, nil
 }
 

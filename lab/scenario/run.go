@@ -123,6 +123,11 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 			return a.Counters()
 		case "info":
 			return map[string]bool{impair.Netem: impair.NetemAvailable()}, nil
+		case "crash":
+			// impair.crash: die like a killed agent, leaving rules and
+			// held packets to the kernel (the queue's bypass flag).
+			fmt.Fprintln(os.Stderr, "tcplab agent: crashing on request (impair.crash)")
+			os.Exit(3)
 		case "quit":
 			return nil, control.ErrQuit
 		}
