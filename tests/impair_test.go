@@ -52,7 +52,9 @@ func TestImpairRTT(t *testing.T) {
 // for an added RTT of 10, 50 and 100 ms, 1,000 one-byte round trips (p50,
 // p99, max over the asked RTT), the handshake, tcpi_rtt, a 128 MiB bulk
 // transfer with the lab's default buffers (tcp_rmem max 6 MiB), and the
-// agents' CPU. Run with -benchtime=1x: one run per RTT is 1,000 samples.
+// agents' CPU; and side by side the same round trips through toxiproxy's
+// latency toxic (the best userspace peer) on the same path between the
+// containers. Run with -benchtime=1x: one run per RTT is 1,000 samples.
 func BenchmarkImpairRTT(b *testing.B) {
 	if lab == nil {
 		b.Skip(noLab)
@@ -62,7 +64,7 @@ func BenchmarkImpairRTT(b *testing.B) {
 			for b.Loop() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				res, err := lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": rtt.String(),
-					"impair.probe": "1000", "impair.probe_bulk": fmt.Sprint(128 << 20)})
+					"impair.probe": "1000", "impair.probe_bulk": fmt.Sprint(128 << 20), "impair.probe_peer": "true"})
 				cancel()
 				require.NoError(b, err)
 				n := res.Network
@@ -74,6 +76,11 @@ func BenchmarkImpairRTT(b *testing.B) {
 				b.ReportMetric(n.ProbeConnectMS, "connect-ms")
 				b.ReportMetric(n.TcpiRTTMS, "tcpi-rtt-ms")
 				b.ReportMetric(n.ProbeBulkMBps, "bulk-MB/s")
+				require.NotNil(b, n.Peer)
+				b.ReportMetric(n.Peer.EchoP50MS-want, "toxiproxy-p50+ms")
+				b.ReportMetric(n.Peer.EchoP99MS-want, "toxiproxy-p99+ms")
+				b.ReportMetric(n.Peer.EchoMaxMS-want, "toxiproxy-max+ms")
+				b.ReportMetric(n.Peer.ConnectMS[0], "toxiproxy-connect-ms")
 				b.ReportMetric(100*n.Server.CPUMS/n.Server.UpMS, "server-agent-cpu-%")
 				b.ReportMetric(100*n.Client.CPUMS/n.Client.UpMS, "client-agent-cpu-%")
 				js, _ := json.Marshal(n)

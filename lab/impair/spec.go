@@ -113,7 +113,22 @@ type Network struct {
 	ProbeBulkBytes  int     `json:"probe_bulk_bytes,omitempty"`
 	ProbeBulkMBps   float64 `json:"probe_bulk_mb_per_s,omitempty"` // 10^6 B/s, to the server's reply
 	ProbeBulkTookMS float64 `json:"probe_bulk_ms,omitempty"`
+	// Peer is the same probe through another tool (impair.probe_peer), for
+	// comparison; nil when not asked.
+	Peer *PeerProbe `json:"peer,omitempty"`
 	// Server and Client are each agent's counters at the end of the run.
 	Server *Counters `json:"server,omitempty"`
 	Client *Counters `json:"client,omitempty"`
+}
+
+// PeerProbe is the probe's round trips through a peer tool with the same
+// added RTT: a userspace proxy accepts the connection itself, so its
+// connect times show whether it delays the handshake.
+type PeerProbe struct {
+	Tool      string    `json:"tool"`
+	Echoes    int       `json:"echoes"`
+	EchoP50MS float64   `json:"echo_p50_ms"`
+	EchoP99MS float64   `json:"echo_p99_ms"`
+	EchoMaxMS float64   `json:"echo_max_ms"`
+	ConnectMS []float64 `json:"connect_ms"`
 }

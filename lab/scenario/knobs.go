@@ -216,6 +216,8 @@ var ImpairKnobs = []Knob{
 		Help: "how delay, jitter and loss are made: netem where the kernel has it, else the delay line"},
 	{Name: "impair.probe", Default: "10", Kind: Int, Min: 1, Max: 100_000,
 		Help: "one-byte round trips of the RTT probe run before the scenario (p50/p99 in the result's network)"},
+	{Name: "impair.probe_peer", Default: "false", Kind: Bool,
+		Help: "also run the probe's round trips through toxiproxy's latency toxic (same RTT, unimpaired port), for comparison"},
 	{Name: "impair.crash", Default: "false", Kind: Bool,
 		Help: "fault drill: the server's agent exits as if killed after the probe; the run must fail, the traffic flow undelayed"},
 	{Name: "impair.probe_bulk", Default: "0", Kind: Int, Min: 0, Max: 1 << 30,
@@ -239,6 +241,7 @@ type Impairment struct {
 	Mechanism   string // auto, netem or delayline
 	Probe       int    // round trips of the RTT probe
 	ProbeBulk   int    // bytes of the probe's bulk transfer
+	ProbePeer   bool   // the probe's round trips through toxiproxy too
 	Crash       bool   // fault drill: kill the server's agent after the probe
 }
 
@@ -264,6 +267,9 @@ func (k Knobs) Impairment() Impairment {
 	if v, ok := k["impair.probe"]; ok {
 		im.Probe, _ = strconv.Atoi(v)
 	}
+	if v, ok := k["impair.probe_peer"]; ok {
+		im.ProbePeer, _ = strconv.ParseBool(v)
+	}
 	if v, ok := k["impair.crash"]; ok {
 		im.Crash, _ = strconv.ParseBool(v)
 	}
@@ -286,6 +292,9 @@ func (im Impairment) Budget() time.Duration {
 		return 0
 	}
 	trips := time.Duration(im.Probe/min(10, max(1, im.Probe/100)) + 5)
+	if im.ProbePeer {
+		trips *= 2
+	}
 	return 10*time.Second + trips*(im.RTT+im.Jitter+50*time.Millisecond) + time.Duration(im.ProbeBulk)*time.Microsecond
 }
 

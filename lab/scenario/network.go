@@ -24,8 +24,8 @@ import (
 const ProbePort = 7002
 
 // serveProbe serves ProbePort until ctx ends.
-func serveProbe(ctx context.Context) error {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(ProbePort))
+func serveProbe(ctx context.Context, port int) error {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {
 		return err
 	}
@@ -106,35 +106,23 @@ const probeConns = 10
 func (e *Env) probe(im Impairment, n *impair.Network) error {
 	ctx, cancel := context.WithTimeout(e.Ctx, 2*time.Minute)
 	defer cancel()
-	conns := min(probeConns, max(1, im.Probe/100))
-	rtts := make([][]time.Duration, conns)
-	errs := make([]error, conns)
-	var wg sync.WaitGroup
-	for i := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			count := im.Probe / conns
-			if i == 0 {
-				count += im.Probe % conns
-			}
-			var connect, tcpi time.Duration
-			rtts[i], connect, tcpi, errs[i] = e.echoes(ctx, count)
-			if i == 0 {
-				n.ProbeConnectMS, n.TcpiRTTMS = Ms(connect), float64(tcpi.Microseconds())/1000
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	addr := net.JoinHostPort(e.ip, strconv.Itoa(ProbePort))
+	var tcpi time.Duration
+	all, connects, err := spread(ctx, addr, im.Probe, func(c net.Conn) (err error) {
+		tcpi, err = impair.TCPInfoRTT(c)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	all := slices.Concat(rtts...)
-	slices.Sort(all)
+	n.ProbeConnectMS, n.TcpiRTTMS = Ms(connects[0]), float64(tcpi.Microseconds())/1000
 	n.ProbeEchoes = len(all)
-	n.ProbeEchoP50MS = msFine(all[len(all)/2])
-	n.ProbeEchoP99MS = msFine(all[min(len(all)-1, len(all)*99/100)])
-	n.ProbeEchoMaxMS = msFine(all[len(all)-1])
+	n.ProbeEchoP50MS, n.ProbeEchoP99MS, n.ProbeEchoMaxMS = percentiles(all)
+	if im.ProbePeer {
+		if n.Peer, err = e.probeToxiproxy(ctx, im); err != nil {
+			return err
+		}
+	}
 	if im.ProbeBulk > 0 {
 		took, err := e.bulk(ctx, im.ProbeBulk)
 		if err != nil {
@@ -149,10 +137,56 @@ func (e *Env) probe(im Impairment, n *impair.Network) error {
 // msFine is d in milliseconds to 0.01 ms: precision figures need it.
 func msFine(d time.Duration) float64 { return math.Round(float64(d)/1e4) / 100 }
 
+// percentiles of sorted round trips: p50, p99 and max in ms.
+func percentiles(all []time.Duration) (p50, p99, maxMS float64) {
+	return msFine(all[len(all)/2]), msFine(all[min(len(all)-1, len(all)*99/100)]), msFine(all[len(all)-1])
+}
+
+// spread makes total one-byte round trips to the echo service at addr,
+// over up to probeConns connections in parallel; last runs on the first
+// connection after its round trips. It returns every round trip, sorted,
+// and each connection's connect time.
+func spread(ctx context.Context, addr string, total int, last func(net.Conn) error) ([]time.Duration, []time.Duration, error) {
+	conns := min(probeConns, max(1, total/100))
+	rtts := make([][]time.Duration, conns)
+	connects := make([]time.Duration, conns)
+	errs := make([]error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			count := total / conns
+			if i == 0 {
+				count += total % conns
+			}
+			c, connect, err := dialMode(ctx, addr, 'e')
+			connects[i] = connect
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer c.Close()
+			if rtts[i], errs[i] = echoOn(c, count); errs[i] == nil && i == 0 && last != nil {
+				errs[i] = last(c)
+			}
+		}()
+	}
+	wg.Wait()
+	all := slices.Concat(rtts...)
+	slices.Sort(all)
+	return all, connects, errors.Join(errs...)
+}
+
 func (e *Env) dialProbe(ctx context.Context, mode byte) (net.Conn, time.Duration, error) {
+	return dialMode(ctx, net.JoinHostPort(e.ip, strconv.Itoa(ProbePort)), mode)
+}
+
+// dialMode connects to a probe port and says which service it wants.
+func dialMode(ctx context.Context, addr string, mode byte) (net.Conn, time.Duration, error) {
 	var d net.Dialer
 	start := time.Now()
-	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(e.ip, strconv.Itoa(ProbePort)))
+	c, err := d.DialContext(ctx, "tcp", addr)
 	took := time.Since(start)
 	if err != nil {
 		return nil, took, err
@@ -167,27 +201,21 @@ func (e *Env) dialProbe(ctx context.Context, mode byte) (net.Conn, time.Duration
 	return c, took, nil
 }
 
-// echoes makes count one-byte round trips on a fresh connection and reads
-// its tcpi_rtt at the end.
-func (e *Env) echoes(ctx context.Context, count int) (rtts []time.Duration, connect, tcpi time.Duration, err error) {
-	c, connect, err := e.dialProbe(ctx, 'e')
-	if err != nil {
-		return nil, connect, 0, err
-	}
-	defer c.Close()
+// echoOn times count one-byte round trips on c.
+func echoOn(c net.Conn, count int) ([]time.Duration, error) {
+	var rtts []time.Duration
 	b := []byte{'x'}
 	for range count {
 		t := time.Now()
 		if _, err := c.Write(b); err != nil {
-			return nil, connect, 0, err
+			return nil, err
 		}
 		if _, err := io.ReadFull(c, b); err != nil {
-			return nil, connect, 0, err
+			return nil, err
 		}
 		rtts = append(rtts, time.Since(t))
 	}
-	tcpi, err = impair.TCPInfoRTT(c)
-	return rtts, connect, tcpi, err
+	return rtts, nil
 }
 
 // bulk sends size bytes and waits for the server's count: the time from

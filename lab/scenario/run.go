@@ -44,8 +44,10 @@ func RunServer(sc *Scenario, k Knobs, lifetime time.Duration) error {
 		waitListening(ctx, 2*time.Second)
 	}
 	if k.Impairment().Active() {
-		if err := serveProbe(ctx); err != nil {
-			return fmt.Errorf("RTT probe port: %w", err)
+		for _, port := range []int{ProbePort, ProbePlainPort} {
+			if err := serveProbe(ctx, port); err != nil {
+				return fmt.Errorf("RTT probe port: %w", err)
+			}
 		}
 	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.ServerPort))
