@@ -51,7 +51,7 @@ func TestImpairRTT(t *testing.T) {
 // BenchmarkImpairRTT measures the delay line's precision in containers:
 // for an added RTT of 10, 50 and 100 ms, 1,000 one-byte round trips (p50,
 // p99, max over the asked RTT), the handshake, tcpi_rtt, a 128 MiB bulk
-// transfer with the lab's default buffers (tcp_rmem max 6 MiB), and the
+// transfer with large buffers (32 MiB tcp_rmem/tcp_wmem maxima), and the
 // agents' CPU; and side by side the same round trips through toxiproxy's
 // latency toxic (the best userspace peer) on the same path between the
 // containers. Run with -benchtime=1x: one run per RTT is 1,000 samples.
@@ -64,7 +64,9 @@ func BenchmarkImpairRTT(b *testing.B) {
 			for b.Loop() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				res, err := lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": rtt.String(),
-					"impair.probe": "1000", "impair.probe_bulk": fmt.Sprint(128 << 20), "impair.probe_peer": "true"})
+					"impair.probe": "1000", "impair.probe_bulk": fmt.Sprint(128 << 20), "impair.probe_peer": "true",
+					// Large buffers: a 50 ms window of 50 MB/s is 2.5 MB.
+					"server.tcp_rmem": "4096 131072 33554432", "client.tcp_wmem": "4096 16384 33554432"})
 				cancel()
 				require.NoError(b, err)
 				n := res.Network
@@ -115,4 +117,39 @@ func TestImpairAgentDies(t *testing.T) {
 	require.True(t, ok, "observations: %v", res.Observations)
 	t.Logf("error: %s; read returned after %.1f ms", res.Error, took)
 	assert.Less(t, took, 100.0, "the server side no longer delays: at most the client's half (50 ms) plus scheduling")
+}
+
+// Jitter and loss through the same mechanisms: with a delay, loss is the
+// delay line's (each side drops on its ingress); alone, nf_tables random
+// drops in the server's namespace. Either way the drops are counted.
+func TestImpairLossJitter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		knobs scenario.Knobs
+		mech  string
+	}{
+		{"delay line", scenario.Knobs{"impair.rtt": "20ms", "impair.jitter": "10ms", "impair.loss": "0.05", "impair.probe": "200"}, "delayline"},
+		{"nftables", scenario.Knobs{"impair.loss": "0.05", "impair.probe": "200"}, "nftables"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, "write-success", tc.knobs)
+			n := r.Network
+			require.NotNil(t, n)
+			b, _ := json.Marshal(n)
+			t.Logf("network: %s", b)
+			assert.Equal(t, tc.mech, r.Mechanism)
+			assert.Equal(t, 200, n.ProbeEchoes)
+			if tc.mech == "delayline" {
+				lost := n.Server.DelayLine.Lost + n.Client.DelayLine.Lost
+				assert.Positive(t, lost, "5 %% of hundreds of packets")
+				// RTT 20 ms ± 10 ms, never reordered: no round trip under 10 ms.
+				assert.GreaterOrEqual(t, n.ProbeEchoP50MS, 10.0)
+				assert.Less(t, n.ProbeEchoP50MS, 35.0)
+			} else {
+				assert.Positive(t, n.Server.Dropped, "5 %% of hundreds of packets")
+				assert.Nil(t, n.Client, "loss alone needs no client agent")
+			}
+		})
+	}
 }
