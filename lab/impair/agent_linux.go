@@ -3,6 +3,7 @@ package impair
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,7 +99,8 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 		}
 		out.Mechanisms = append(out.Mechanisms, m)
 	}
-	if s.RateKbit > 0 {
+	// netem and TBF would both be eth0's root qdisc: netem carries the rate.
+	if s.RateKbit > 0 && !slices.Contains(out.Mechanisms, Netem) {
 		if err := a.tbf(s.RateKbit); err != nil {
 			return out, err
 		}
@@ -121,7 +123,11 @@ func (a *Agent) delay(s Spec) (string, error) {
 		if !NetemAvailable() {
 			return m, errors.New("impair: mechanism netem: this kernel has no sch_netem (use delayline or auto)")
 		}
-		return m, a.netem(netlink.NetemQdiscAttrs{Latency: us(s.Delay), Jitter: us(s.Jitter), Loss: float32(s.Loss * 100)})
+		// Only the port's traffic should be delayed, but netem sits on the
+		// whole of eth0's egress (the side channels too); untested here,
+		// as this kernel has no sch_netem.
+		return m, a.netem(netlink.NetemQdiscAttrs{Latency: us(s.Delay), Jitter: us(s.Jitter),
+			Loss: float32(s.Loss * 100), Rate64: uint64(s.RateKbit) * 1000 / 8})
 	case DelayLine:
 		if a.line != nil {
 			return m, errors.New("impair: a delay line already runs here")
