@@ -201,7 +201,9 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	// Tell the server and agent to go; they also end on their own lifetime.
 	bye, cancelBye := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancelBye()
-	for _, c := range []*control.Client{e.clientAgent, e.agent, e.ctrl} {
+	// The client's agent last: its container owns this namespace, and once
+	// it exits Docker may take eth0 away.
+	for _, c := range []*control.Client{e.agent, e.ctrl, e.clientAgent} {
 		if c != nil {
 			_ = c.Call(bye, "quit", nil, nil)
 			c.Close()
