@@ -59,7 +59,8 @@ type delayLine struct {
 	done     chan struct{}
 
 	queued, released, lost, verdictErrors atomic.Uint64
-	maxLate                               atomic.Int64
+	maxLate, maxReadLag                   atomic.Int64
+	stampFD                               int // a socket asking for receive timestamps
 }
 
 // startDelayLine binds the queue first, then adds the rules: a packet is
@@ -84,8 +85,17 @@ func startDelayLine(s Spec) (*delayLine, error) {
 		nf.Close()
 		return nil, fmt.Errorf("impair: delay line: receive buffer: %w", err)
 	}
-	l := &delayLine{nf: nf, delay: s.Delay, jitter: s.Jitter, loss: s.Loss,
+	l := &delayLine{nf: nf, delay: s.Delay, jitter: s.Jitter, loss: s.Loss, stampFD: -1,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	// While any socket asks for receive timestamps the kernel stamps every
+	// packet on arrival, and the queue passes the stamp on (as tcpdump does).
+	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err == nil {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMP, 1) == nil {
+			l.stampFD = fd
+		} else {
+			unix.Close(fd)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	if err := nf.RegisterWithErrorFunc(ctx, l.arrive, l.readError); err != nil {
@@ -131,7 +141,18 @@ func (l *delayLine) arrive(a nfqueue.Attribute) int {
 	if l.jitter > 0 {
 		d += time.Duration((rand.Float64()*2 - 1) * float64(l.jitter))
 	}
-	due := time.Now().Add(max(d, 0))
+	// The hold counts from the packet's arrival in the kernel (its receive
+	// timestamp), not from when this goroutine got to read it.
+	arrived := time.Now()
+	if a.Timestamp != nil {
+		if lag := arrived.Sub(*a.Timestamp); lag > 0 && lag < time.Second {
+			arrived = arrived.Add(-lag)
+			if us := int64(lag / time.Microsecond); us > l.maxReadLag.Load() {
+				l.maxReadLag.Store(us)
+			}
+		}
+	}
+	due := arrived.Add(max(d, 0))
 	l.mu.Lock()
 	if l.stopping {
 		l.mu.Unlock()
@@ -235,7 +256,8 @@ func (l *delayLine) counters() LineCounters {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return LineCounters{Queued: l.queued.Load(), Released: l.released.Load(), Lost: l.lost.Load(),
-		Held: len(l.held), VerdictErrors: l.verdictErrors.Load(), MaxLateUS: l.maxLate.Load(), Failure: l.failure}
+		Held: len(l.held), VerdictErrors: l.verdictErrors.Load(), MaxLateUS: l.maxLate.Load(),
+		MaxReadLagUS: l.maxReadLag.Load(), Failure: l.failure}
 }
 
 // stop ends the delay line without stalling a flow: the rules go first (no
@@ -258,6 +280,9 @@ func (l *delayLine) shutdown() {
 	time.Sleep(20 * time.Millisecond)
 	l.cancel()
 	l.nf.Close()
+	if l.stampFD >= 0 {
+		unix.Close(l.stampFD)
+	}
 }
 
 // addQueueRules creates table ip tcplab_delay with a prerouting chain at

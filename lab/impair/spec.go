@@ -85,6 +85,10 @@ type LineCounters struct {
 	VerdictErrors uint64 `json:"verdict_errors"`
 	// MaxLateUS is the latest any release came after its due time.
 	MaxLateUS int64 `json:"max_late_us"`
+	// MaxReadLagUS is the longest a packet waited in the queue before the
+	// agent read it (from its kernel receive timestamp); the hold counts
+	// from arrival, so this lag is not added to the delay.
+	MaxReadLagUS int64 `json:"max_read_lag_us"`
 	// Failure says why the delay line stopped before it was told to; traffic
 	// then flows undelayed (the queue rule's bypass flag).
 	Failure string `json:"failure,omitempty"`
