@@ -178,6 +178,23 @@ func (a *Agent) Clear() error {
 	return errors.Join(errs...)
 }
 
+// ClearDrops removes the nf_tables drop rules (a scenario's own SYN or
+// connection drops) and leaves the run's delay, loss and rate in place.
+func (a *Agent) ClearDrops() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.table == nil {
+		return nil
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	c.DelTable(a.table)
+	a.table = nil
+	return c.Flush()
+}
+
 // Counters sums the packets matched by the drop rules and reads the delay
 // line's account.
 func (a *Agent) Counters() (Counters, error) {

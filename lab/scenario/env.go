@@ -96,7 +96,8 @@ func (e *Env) Impair(spec impair.Spec) error {
 	return nil
 }
 
-// ClearImpair removes every impairment.
+// ClearImpair removes the drop rules the scenario applied; the run's
+// impair.* network (delay, loss, rate) stays until the run ends.
 func (e *Env) ClearImpair() error {
 	if e.agent == nil {
 		return nil

@@ -120,7 +120,8 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 			}
 			return a.Apply(s)
 		case "clear":
-			return nil, a.Clear()
+			// A scenario's drops go; the run's impair.* network stays.
+			return nil, a.ClearDrops()
 		case "counters":
 			return a.Counters()
 		case "info":
