@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -266,6 +267,9 @@ func (e *Env) finishNetwork(n *impair.Network) error {
 			continue
 		}
 		*s.out = &ctr
+		if ctr.DelayLine == nil && strings.Contains(n.Mechanism, impair.DelayLine) {
+			errs = append(errs, fmt.Errorf("%s agent: no delay line runs any more", s.name))
+		}
 		if l := ctr.DelayLine; l != nil {
 			switch {
 			case l.Failure != "":
