@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcplab/tcplab/lab/impair"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -27,25 +28,48 @@ func TestImpairRTT(t *testing.T) {
 		{"read-partial", 10 * time.Millisecond},
 	} {
 		t.Run(fmt.Sprintf("%s rtt=%v", tc.scenario, tc.rtt), func(t *testing.T) {
-			r := run(t, tc.scenario, scenario.Knobs{"impair.rtt": tc.rtt.String()})
-			n := r.Network
-			require.NotNil(t, n, "an impaired result carries its network")
-			b, _ := json.Marshal(n)
-			t.Logf("network: %s", b)
-			assert.Equal(t, "delayline", r.Mechanism, "this kernel has no sch_netem")
 			want := float64(tc.rtt.Milliseconds())
+			var r *Result
+			// On a starved machine (the agents' own counters show releases
+			// or reads late by more than the slack) try again, and say so;
+			// a late figure from an agent that was on time is a failure.
+			for attempt := 1; ; attempt++ {
+				r = run(t, tc.scenario, scenario.Knobs{"impair.rtt": tc.rtt.String()})
+				require.NotNil(t, r.Network, "an impaired result carries its network")
+				n := r.Network
+				b, _ := json.Marshal(n)
+				t.Logf("attempt %d network: %s", attempt, b)
+				late := n.TcpiRTTMS > want+3 || n.ProbeConnectMS > want+want/10+3
+				if !late || attempt == 3 || !starved(n) {
+					break
+				}
+				t.Logf("attempt %d: late, and the agents were starved of CPU; again", attempt)
+			}
+			n := r.Network
+			assert.Equal(t, "delayline", r.Mechanism, "this kernel has no sch_netem")
 			assert.GreaterOrEqual(t, n.TcpiRTTMS, want, "tcpi_rtt never below the asked RTT")
 			assert.LessOrEqual(t, n.TcpiRTTMS, want+3, "tcpi_rtt within +3 ms")
 			assert.GreaterOrEqual(t, n.ProbeConnectMS, want, "the handshake is delayed by the full RTT")
 			assert.LessOrEqual(t, n.ProbeConnectMS, want+want/10+3, "connect within RTT +10 %% +3 ms")
-			for side, c := range map[string]any{"server": n.Server, "client": n.Client} {
+			for side, c := range map[string]*impair.Counters{"server": n.Server, "client": n.Client} {
 				require.NotNil(t, c, "%s agent counters", side)
+				require.NotNil(t, c.DelayLine, "%s delay line", side)
+				assert.Positive(t, c.DelayLine.Released, side)
+				assert.Zero(t, c.DelayLine.VerdictErrors, side)
 			}
-			assert.Positive(t, n.Server.DelayLine.Released)
-			assert.Positive(t, n.Client.DelayLine.Released)
-			assert.Zero(t, n.Server.DelayLine.VerdictErrors+n.Client.DelayLine.VerdictErrors)
 		})
 	}
+}
+
+// starved reports whether either agent released or read a packet more than
+// 3 ms late: the machine, not the mechanism, then set the figures.
+func starved(n *impair.Network) bool {
+	for _, c := range []*impair.Counters{n.Server, n.Client} {
+		if c != nil && c.DelayLine != nil && (c.DelayLine.MaxLateUS > 3000 || c.DelayLine.MaxReadLagUS > 3000) {
+			return true
+		}
+	}
+	return false
 }
 
 // BenchmarkImpairRTT measures the delay line's precision in containers:
