@@ -16,3 +16,4 @@ func (a *Agent) Clear() error                    { return ErrUnsupported }
 func (a *Agent) Counters() (Counters, error)     { return Counters{}, ErrUnsupported }
 func NetemAvailable() bool                       { return false }
 func TCPInfoRTT(net.Conn) (time.Duration, error) { return 0, ErrUnsupported }
+func TCPInfoRetrans(net.Conn) (uint32, error)    { return 0, ErrUnsupported }

@@ -117,6 +117,8 @@ type Network struct {
 	ProbeBulkBytes  int     `json:"probe_bulk_bytes,omitempty"`
 	ProbeBulkMBps   float64 `json:"probe_bulk_mb_per_s,omitempty"` // 10^6 B/s, to the server's reply
 	ProbeBulkTookMS float64 `json:"probe_bulk_ms,omitempty"`
+	// ProbeBulkRetrans is the bulk connection's tcpi_total_retrans.
+	ProbeBulkRetrans uint32 `json:"probe_bulk_retrans,omitempty"`
 	// Peer is the same probe through another tool (impair.probe_peer), for
 	// comparison; nil when not asked.
 	Peer *PeerProbe `json:"peer,omitempty"`

@@ -218,8 +218,10 @@ var ImpairKnobs = []Knob{
 		Help: "one-byte round trips of the RTT probe run before the scenario (p50/p99 in the result's network)"},
 	{Name: "impair.probe_peer", Default: "false", Kind: Bool,
 		Help: "also run the probe's round trips through toxiproxy's latency toxic (same RTT, unimpaired port), for comparison"},
-	{Name: "impair.crash", Default: "false", Kind: Bool,
-		Help: "fault drill: the server's agent exits as if killed after the probe; the run must fail, the traffic flow undelayed"},
+	{Name: "impair.crash", Default: "none", Kind: Text, Choices: []string{"none", "kill", "term"},
+		Help: "fault drill: the server's agent dies (kill: at once; term: SIGTERM, its clean stop) after the probe's round trips; the run must fail"},
+	{Name: "impair.crash_after", Default: "0s", Kind: Duration, Min: 0, Max: 60,
+		Help: "fault drill: how long after the round trips the agent dies (during impair.probe_bulk, for instance)"},
 	{Name: "impair.probe_bulk", Default: "0", Kind: Int, Min: 0, Max: 1 << 30,
 		Help: "bytes the probe sends in bulk to measure throughput through the impairment; 0 is none"},
 }
@@ -238,11 +240,12 @@ type Impairment struct {
 	RTT, Jitter time.Duration
 	Loss        float64
 	RateKbit    int
-	Mechanism   string // auto, netem or delayline
-	Probe       int    // round trips of the RTT probe
-	ProbeBulk   int    // bytes of the probe's bulk transfer
-	ProbePeer   bool   // the probe's round trips through toxiproxy too
-	Crash       bool   // fault drill: kill the server's agent after the probe
+	Mechanism   string        // auto, netem or delayline
+	Probe       int           // round trips of the RTT probe
+	ProbeBulk   int           // bytes of the probe's bulk transfer
+	ProbePeer   bool          // the probe's round trips through toxiproxy too
+	Crash       string        // fault drill: "kill" or "term" the server's agent after the round trips
+	CrashAfter  time.Duration // … this long after them
 }
 
 // Impairment reads the impair.* knobs; unset ones are off. Values were
@@ -270,8 +273,11 @@ func (k Knobs) Impairment() Impairment {
 	if v, ok := k["impair.probe_peer"]; ok {
 		im.ProbePeer, _ = strconv.ParseBool(v)
 	}
-	if v, ok := k["impair.crash"]; ok {
-		im.Crash, _ = strconv.ParseBool(v)
+	if v, ok := k["impair.crash"]; ok && v != "none" {
+		im.Crash = v
+	}
+	if v, ok := k["impair.crash_after"]; ok {
+		im.CrashAfter, _ = time.ParseDuration(v)
 	}
 	if v, ok := k["impair.probe_bulk"]; ok {
 		im.ProbeBulk, _ = strconv.Atoi(v)

@@ -82,7 +82,9 @@ func (e *Env) applyNetwork(im Impairment) (*impair.Network, error) {
 		}
 	}
 	n.Mechanism = e.mechanisms()
-	if err := e.probe(im, n); err != nil {
+	ctx, cancel := context.WithTimeout(e.Ctx, 2*time.Minute)
+	defer cancel()
+	if err := e.probe(ctx, im, n); err != nil {
 		return n, fmt.Errorf("RTT probe through the impaired path: %w", err)
 	}
 	// Evidence first: a delay the kernel did not see did not happen.
@@ -90,9 +92,18 @@ func (e *Env) applyNetwork(im Impairment) (*impair.Network, error) {
 	if low := im.RTT - im.Jitter - time.Millisecond; im.RTT > 0 && rtt < low {
 		return n, fmt.Errorf("impairment did not happen: asked RTT %v, the kernel measured %v (%s)", im.RTT, rtt, n.Mechanism)
 	}
-	if im.Crash {
-		// The agent exits without a word: no reply to wait for.
-		_ = e.agent.Call(e.Ctx, "crash", nil, nil)
+	if im.Crash != "" {
+		if err := e.agent.Call(e.Ctx, "crash", map[string]any{"mode": im.Crash, "after": im.CrashAfter}, nil); err != nil {
+			return n, err
+		}
+	}
+	if im.ProbeBulk > 0 {
+		took, retrans, err := e.bulk(ctx, im.ProbeBulk)
+		if err != nil {
+			return n, fmt.Errorf("bulk transfer through the impaired path: %w", err)
+		}
+		n.ProbeBulkBytes, n.ProbeBulkTookMS, n.ProbeBulkRetrans = im.ProbeBulk, Ms(took), retrans
+		n.ProbeBulkMBps = math.Round(float64(im.ProbeBulk)/took.Seconds()/1e4) / 100
 	}
 	return n, nil
 }
@@ -103,10 +114,8 @@ const probeConns = 10
 
 // probe measures the impaired path: connect time and tcpi_rtt of one
 // connection, im.Probe one-byte round trips over up to probeConns
-// connections, then im.ProbeBulk bytes in bulk.
-func (e *Env) probe(im Impairment, n *impair.Network) error {
-	ctx, cancel := context.WithTimeout(e.Ctx, 2*time.Minute)
-	defer cancel()
+// connections, and the same through toxiproxy if asked.
+func (e *Env) probe(ctx context.Context, im Impairment, n *impair.Network) error {
 	addr := net.JoinHostPort(e.ip, strconv.Itoa(ProbePort))
 	var tcpi time.Duration
 	all, connects, err := spread(ctx, addr, im.Probe, func(c net.Conn) (err error) {
@@ -123,14 +132,6 @@ func (e *Env) probe(im Impairment, n *impair.Network) error {
 		if n.Peer, err = e.probeToxiproxy(ctx, im); err != nil {
 			return err
 		}
-	}
-	if im.ProbeBulk > 0 {
-		took, err := e.bulk(ctx, im.ProbeBulk)
-		if err != nil {
-			return fmt.Errorf("bulk transfer: %w", err)
-		}
-		n.ProbeBulkBytes, n.ProbeBulkTookMS = im.ProbeBulk, Ms(took)
-		n.ProbeBulkMBps = math.Round(float64(im.ProbeBulk)/took.Seconds()/1e4) / 100
 	}
 	return nil
 }
@@ -220,30 +221,31 @@ func echoOn(c net.Conn, count int) ([]time.Duration, error) {
 }
 
 // bulk sends size bytes and waits for the server's count: the time from
-// the first byte to the answer.
-func (e *Env) bulk(ctx context.Context, size int) (time.Duration, error) {
+// the first byte to the answer, and the segments TCP retransmitted.
+func (e *Env) bulk(ctx context.Context, size int) (time.Duration, uint32, error) {
 	c, _, err := e.dialProbe(ctx, 'b')
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer c.Close()
 	buf := make([]byte, 1<<20)
 	start := time.Now()
 	for left := size; left > 0; left -= min(left, len(buf)) {
 		if _, err := c.Write(buf[:min(left, len(buf))]); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	c.(*net.TCPConn).CloseWrite()
 	ans := make([]byte, 8)
 	if _, err := io.ReadFull(c, ans); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	took := time.Since(start)
 	if got := binary.BigEndian.Uint64(ans); got != uint64(size) {
-		return took, fmt.Errorf("the server received %d of %d bytes", got, size)
+		return took, 0, fmt.Errorf("the server received %d of %d bytes", got, size)
 	}
-	return took, nil
+	retrans, err := impair.TCPInfoRetrans(c)
+	return took, retrans, err
 }
 
 // finishNetwork reads each agent's counters at the end of the run: an agent

@@ -127,10 +127,27 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 		case "info":
 			return map[string]bool{impair.Netem: impair.NetemAvailable()}, nil
 		case "crash":
-			// impair.crash: die like a killed agent, leaving rules and
-			// held packets to the kernel (the queue's bypass flag).
-			fmt.Fprintln(os.Stderr, "tcplab agent: crashing on request (impair.crash)")
-			os.Exit(3)
+			// impair.crash: "kill" dies like a killed agent, leaving rules
+			// and held packets to the kernel (the queue's bypass flag);
+			// "term" sends itself SIGTERM, the clean stop.
+			var c struct {
+				Mode  string
+				After time.Duration
+			}
+			if err := json.Unmarshal(args, &c); err != nil {
+				return nil, err
+			}
+			go func() {
+				time.Sleep(c.After)
+				fmt.Fprintf(os.Stderr, "tcplab agent: %s on request (impair.crash)\n", c.Mode)
+				if c.Mode == "term" {
+					if self, err := os.FindProcess(os.Getpid()); err == nil && self.Signal(syscall.SIGTERM) == nil {
+						return
+					}
+				}
+				os.Exit(3)
+			}()
+			return nil, nil
 		case "quit":
 			return nil, control.ErrQuit
 		}
