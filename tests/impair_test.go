@@ -188,7 +188,11 @@ func TestImpairAgentStops(t *testing.T) {
 	if lab == nil {
 		t.Skip(noLab)
 	}
-	for _, mode := range []string{"term", "kill"} {
+	for _, tc := range []struct {
+		mode    string
+		retrans bool // the bulk connection had to retransmit
+	}{{"term", false}, {"kill", true}} {
+		mode := tc.mode
 		t.Run(mode, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -201,6 +205,7 @@ func TestImpairAgentStops(t *testing.T) {
 			t.Logf("%s: %s\nnetwork: %s", mode, res.Error, b)
 			assert.Contains(t, res.Error, "impairment did not hold: server agent at the end of the run")
 			assert.Equal(t, 64<<20, res.Network.ProbeBulkBytes, "the transfer completed")
+			assert.Equal(t, tc.retrans, res.Network.ProbeBulkRetrans > 0, "retransmissions: %d", res.Network.ProbeBulkRetrans)
 		})
 	}
 }

@@ -266,7 +266,6 @@ func (l *delayLine) counters() LineCounters {
 // and the table deleted.
 func (l *delayLine) stop() error {
 	err := flushQueueRules()
-	time.Sleep(20 * time.Millisecond) // packets already in the socket buffer arrive
 	l.shutdown()
 	return errors.Join(err, deleteQueueTable())
 }
@@ -277,7 +276,16 @@ func (l *delayLine) shutdown() {
 	l.mu.Unlock()
 	close(l.quit)
 	<-l.done
-	time.Sleep(20 * time.Millisecond)
+	// Packets queued before the rules went may still sit in the socket
+	// buffer: read (and accept) until none came for 20 ms, at most 1 s.
+	for end, last := time.Now().Add(time.Second), l.queued.Load(); time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+		if q := l.queued.Load(); q == last {
+			break
+		} else {
+			last = q
+		}
+	}
 	l.cancel()
 	l.nf.Close()
 	if l.stampFD >= 0 {
