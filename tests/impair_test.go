@@ -12,6 +12,7 @@ import (
 
 	"github.com/tcplab/tcplab/lab/impair"
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 // impair.rtt on a scenario that knows nothing about it: the agents hold
@@ -29,7 +30,7 @@ func TestImpairRTT(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s rtt=%v", tc.scenario, tc.rtt), func(t *testing.T) {
 			want := float64(tc.rtt.Milliseconds())
-			var r *Result
+			var r *scenario.Result
 			// On a starved machine (the agents' own counters show releases
 			// or reads late by more than the slack) try again, and say so;
 			// a late figure from an agent that was on time is a failure.
@@ -137,8 +138,8 @@ func TestImpairAgentDies(t *testing.T) {
 	for _, c := range res.Checks {
 		assert.True(t, c.OK, "%s: %s", c.Name, c.Detail)
 	}
-	took, ok := res.Observations["returned_after_ms"].(float64)
-	require.True(t, ok, "observations: %v", res.Observations)
+	o := obs[scenarios.ReadPartialObs](t, res)
+	took := o.ReturnedAfterMS
 	t.Logf("error: %s; read returned after %.1f ms", res.Error, took)
 	assert.Less(t, took, 100.0, "the server side no longer delays: at most the client's half (50 ms) plus scheduling")
 }

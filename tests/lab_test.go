@@ -4,7 +4,6 @@ package tests
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -41,7 +40,7 @@ func TestMain(m *testing.M) {
 // run runs a scenario in containers, requires that the driver ran and that
 // every expectation it checked held, and returns the result for the test's
 // own assertions.
-func run(t *testing.T, id string, knobs scenario.Knobs) *Result {
+func run(t *testing.T, id string, knobs scenario.Knobs) *scenario.Result {
 	t.Helper()
 	if lab == nil {
 		t.Skip(noLab)
@@ -52,42 +51,22 @@ func run(t *testing.T, id string, knobs scenario.Knobs) *Result {
 	defer cancel()
 	res, err := lab.Run(ctx, id, knobs)
 	require.NoError(t, err)
-	b, _ := json.Marshal(res.Observations)
-	t.Logf("%s %v: %s\n  observations: %s", id, knobs, res.Headline, b)
+	t.Logf("%s %v: %s\n  observations: %s", id, knobs, res.Headline, res.Observations)
 	for _, c := range res.Checks {
 		require.Truef(t, c.OK, "%s: expectation %q did not hold: %s", id, c.Name, c.Detail)
 	}
 	require.True(t, res.OK, "%s: result not ok", id)
-	return &Result{Result: res, t: t}
+	return res
 }
 
-// Result wraps a scenario result with typed access to observations.
-type Result struct {
-	*scenario.Result
-	t *testing.T
-}
-
-func (r *Result) Num(key string) float64 {
-	r.t.Helper()
-	v, ok := r.Observations[key].(float64)
-	require.Truef(r.t, ok, "observation %q is %T %v, not a number", key, r.Observations[key], r.Observations[key])
-	return v
-}
-
-// Err decodes an error observation.
-func (r *Result) Err(key string) scenario.ErrInfo {
-	r.t.Helper()
-	var e scenario.ErrInfo
-	b, _ := json.Marshal(r.Observations[key])
-	require.NoError(r.t, json.Unmarshal(b, &e), "observation %q", key)
-	return e
-}
-
-// Decode decodes an observation into v.
-func (r *Result) Decode(key string, v any) {
-	r.t.Helper()
-	b, _ := json.Marshal(r.Observations[key])
-	require.NoError(r.t, json.Unmarshal(b, v), "observation %q", key)
+// obs decodes r's observations into the scenario's type T, strictly: a
+// missing, unknown or mistyped field fails the test.
+func obs[T any](t *testing.T, r *scenario.Result) T {
+	t.Helper()
+	var read func(*scenario.Result) (T, error) = scenario.Observations
+	o, err := read(r)
+	require.NoError(t, err)
+	return o
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

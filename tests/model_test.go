@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 // §1 Model: one goroutine per connection holds 10,000 connections on the
@@ -11,9 +13,10 @@ import (
 // connection, echo p99), the test the shape of the model.
 func TestModelScale(t *testing.T) {
 	t.Parallel()
-	r := run(t, "model-scale", nil)
-	assert.Equal(t, 10000.0, r.Num("conns_held"))
-	assert.GreaterOrEqual(t, r.Num("server_goroutines"), 10000.0, "one goroutine per connection")
-	assert.Positive(t, r.Num("server_rss_per_conn_bytes"))
-	assert.GreaterOrEqual(t, r.Num("echo_round_trips"), 10000.0, "every connection echoed at least once")
+	o := obs[scenarios.ModelScaleObs](t, run(t, "model-scale", nil))
+	assert.Equal(t, int64(10000), o.ConnsHeld)
+	assert.GreaterOrEqual(t, o.ServerGoroutines, 10000, "one goroutine per connection")
+	assert.Positive(t, o.ServerRSSPerConnBytes)
+	assert.Greater(t, o.ServerRSSBytes, o.ServerRSSBaselineBytes)
+	assert.GreaterOrEqual(t, o.EchoRoundTrips, 10000, "every connection echoed at least once")
 }

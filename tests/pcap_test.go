@@ -12,6 +12,7 @@ import (
 	"github.com/tcplab/tcplab/lab/harness"
 	"github.com/tcplab/tcplab/lab/pcap"
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 // The capture taken in the server's namespace shows the blocked dial's SYN
@@ -45,11 +46,12 @@ func TestPcapShowsSynRetransmissions(t *testing.T) {
 			blocked = ts
 		}
 	}
-	linear := 0
-	if !lab.Linear {
-		t.Skip("kernel without tcp_syn_linear_timeouts: schedule not pinned")
-	}
-	want, _ := scenario.SynSchedule(retries, linear)
+	// The schedule the client kernel ran with, whatever it is: the
+	// driver read tcp_syn_retries and tcp_syn_linear_timeouts (0 where the
+	// kernel lacks them, which is also its behaviour) in its container.
+	o := obs[scenarios.BacklogSynTimeoutObs](t, res)
+	require.Equal(t, retries, o.TCPSynRetries)
+	want, _ := scenario.SynSchedule(o.TCPSynRetries, o.TCPSynLinearTimeouts)
 	require.Len(t, blocked, len(want), "SYNs of the blocked dial")
 	for i, at := range blocked {
 		got := at.Sub(blocked[0])

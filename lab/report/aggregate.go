@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 // Reproducibility verdicts of a Figure.
@@ -50,7 +51,15 @@ func Aggregate(row *Row) {
 		if r == nil {
 			continue
 		}
-		for name, v := range numbers(r.Observations) {
+		figs, err := figures(r)
+		if err != nil {
+			// A result whose observations do not read as its scenario's
+			// type has no figures to offer: the row fails and says why.
+			row.Verdict = "FAIL"
+			row.ObservationErrors = append(row.ObservationErrors, err.Error())
+			continue
+		}
+		for name, v := range figs {
 			values[name] = append(values[name], v)
 		}
 	}
@@ -61,46 +70,31 @@ func Aggregate(row *Row) {
 	sort.Slice(row.Figures, func(i, j int) bool { return row.Figures[i].Name < row.Figures[j].Name })
 }
 
-// numbers picks the figures out of observations: top-level numbers and
-// numbers one level down in objects ("parent.child"). Arrays, strings and
-// booleans are not figures.
-func numbers(obs map[string]any) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range obs {
-		switch v := v.(type) {
-		case map[string]any:
-			for ck, cv := range v {
-				if f, ok := number(cv); ok {
-					out[k+"."+ck] = f
-				}
-			}
-		default:
-			if f, ok := number(v); ok {
-				out[k] = f
-			}
-		}
+// figures decodes r's observations as its scenario's type and lists their
+// numbers (scenario.Figures: numeric fields and numeric fields one level
+// down, "parent.child"). A driver that failed may have recorded nothing or
+// part: then there are no figures and no error (the result already fails
+// and says why).
+func figures(r *scenario.Result) (map[string]float64, error) {
+	if r.Error != "" {
+		return nil, nil
 	}
-	return out
+	sc, err := scenarios.Lookup(r.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	obs, err := sc.DecodeObs(r)
+	if err != nil {
+		return nil, err
+	}
+	return scenario.Figures(obs), nil
 }
 
-// number accepts what JSON decoding yields (float64) and, for results built
-// in Go, the other numeric types.
-func number(v any) (float64, bool) {
-	switch v := v.(type) {
-	case float64:
-		return v, true
-	case float32:
-		return float64(v), true
-	case int:
-		return float64(v), true
-	case int64:
-		return float64(v), true
-	case int32:
-		return float64(v), true
-	case uint64:
-		return float64(v), true
-	}
-	return 0, false
+// decode reads res's observations as T, strictly (scenario.Observations);
+// a chart leaves out a result that does not read, and Aggregate reports it.
+func decode[T any](res *scenario.Result) (T, error) {
+	var read func(*scenario.Result) (T, error) = scenario.Observations
+	return read(res)
 }
 
 func newFigure(name string, vs []float64) Figure {

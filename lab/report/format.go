@@ -155,6 +155,9 @@ func failures(r *Report) []failure {
 		if len(row.Results) == 0 {
 			out = append(out, failure{row.Scenario, knobs, 0, 0, "no result"})
 		}
+		for _, e := range row.ObservationErrors {
+			out = append(out, failure{row.Scenario, knobs, 0, 0, "observations: " + e})
+		}
 	}
 	return out
 }

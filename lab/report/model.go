@@ -32,6 +32,9 @@ type Row struct {
 	Verdict  string             `json:"verdict"`            // PASS when every repetition passed, else FAIL
 	Pcaps    []string           `json:"pcaps,omitempty"`    // capture files, relative to the report
 	Timeline []Packet           `json:"timeline,omitempty"` // packets of the first capture (set-up scenarios)
+	// ObservationErrors: results whose observations did not read as the
+	// scenario's type (they fail the row).
+	ObservationErrors []string `json:"observation_errors,omitempty"`
 }
 
 // Figure is one numeric observation over the repetitions.

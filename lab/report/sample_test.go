@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 // The charts sampleReport should produce, by kind.
@@ -160,7 +161,8 @@ func sampleReport() *Report {
 		var rs []*scenario.Result
 		for i := range 3 {
 			b := float64(int(jitter(c.bytes, c.bytes*0.03)))
-			prog := ""
+			o := scenarios.WriteBlockObs{ClientTCPWmem: c.set["client.tcp_wmem"], BytesBeforeBlock: int(b),
+				BytesBeforeBlockPerConn: []int{int(b)}, CommonCount: 1, ResumedAfterMS: []float64{jitter(320, 15)}}
 			if i < c.prog {
 				var pts [][2]float64
 				pace := jitter(40, 15) // how fast the peer's window closes
@@ -168,11 +170,11 @@ func sampleReport() *Report {
 					pts = append(pts, [2]float64{t, float64(int(b * (1 - 1/(1+t/pace))))})
 				}
 				pts = append(pts, [2]float64{320, b})
-				prog = `,"progress":` + jsonOf(pts)
+				o.Progress = pts
 			}
 			rs = append(rs, result("write-block", c.set,
 				fmt.Sprintf("Write blocked after %s", bytesText(b)),
-				fmt.Sprintf(`{"bytes_before_block":%.0f,"blocked_after_ms":%.1f%s}`, b, jitter(320, 15), prog),
+				jsonOf(&o),
 				pass("Write blocks once both buffers are full")))
 		}
 		add("write-block", "the peer never reads: how much Write accepts before it blocks",

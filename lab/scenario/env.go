@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,13 +30,12 @@ type Env struct {
 	clientAgent *control.Client // in this (the client's) namespace, for impair.* delay
 	res         *Result
 	mech        map[string]bool
+	// recorded is the type Record was given, checked against Scenario.Obs.
+	recorded reflect.Type
 }
 
 // Addr is the address under test, host:8080.
 func (e *Env) Addr() string { return net.JoinHostPort(e.ip, strconv.Itoa(Port)) }
-
-// Observe records one observation in the result.
-func (e *Env) Observe(key string, v any) { e.res.Observations[key] = v }
 
 // Expect records whether an expectation held, with a detail for the report.
 func (e *Env) Expect(name string, ok bool, format string, args ...any) {
@@ -198,10 +198,18 @@ func (s *ServerEnv) Handle(ctx context.Context, op string, args []byte) (any, er
 // Ms is d in milliseconds, rounded to 0.1 ms, for observations.
 func Ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Millisecond)*10) / 10 }
 
-// Near reports whether got is within tol of want.
-func Near(got, want, tol time.Duration) bool {
-	diff := got - want
-	return diff <= tol && diff >= -tol
+// OnTime reports whether got, the measured time of something a timer
+// ends after want, is neither early nor too late: a timer never fires
+// early, so got < want is always wrong; it may fire late by a fraction of
+// its length (Linux's timer wheel: up to 1/8) plus slack for scheduling and
+// the round trip, which each caller states.
+func OnTime(got, want time.Duration, lateFrac float64, slack time.Duration) bool {
+	return got >= want && got <= LateBound(want, lateFrac, slack)
+}
+
+// LateBound is the latest time OnTime accepts.
+func LateBound(want time.Duration, lateFrac float64, slack time.Duration) time.Duration {
+	return want + time.Duration(float64(want)*lateFrac) + slack
 }
 
 // SynGiveUp is the kernel's model of how long a connect may retry with R
@@ -260,16 +268,23 @@ func (e *Env) mechanisms() string {
 	return strings.Join(out, "+")
 }
 
-// OnSynSlot finds the SYN slot at which a connect that took d completed.
-// Linux's timer wheel fires a timer late by up to 1/8 of its timeout and
-// never early, and each retransmission is timed from the previous one, so
-// slot s matches [s − 50 ms, s + s/8 + 250 ms] (250 ms for scheduling, the
-// round trip and jiffies). ok is false when d lies outside that window.
+// synJiffy is how early a SYN retransmission may come: the first timer is
+// armed in jiffies, so it fires up to one jiffy (10 ms at CONFIG_HZ=100,
+// the coarsest) before its time in real time; later ones are re-armed on a
+// jiffy boundary and are never early.
+const synJiffy = 10 * time.Millisecond
+
+// OnSynSlot finds the SYN slot at which a connect that took d (timed from
+// before its first SYN) completed. Linux's timer wheel fires a timer late
+// by up to 1/8 of its timeout and never early (but for synJiffy), and each
+// retransmission is timed from the previous one, so slot s matches
+// [s − 10 ms, s + s/8 + 250 ms] (250 ms for scheduling and the round
+// trip). ok is false when d lies outside that window.
 func OnSynSlot(d time.Duration, slots []time.Duration) (slot time.Duration, ok bool) {
 	for i := len(slots) - 1; i >= 0; i-- {
 		s := slots[i]
-		if d >= s-50*time.Millisecond {
-			return s, d <= s+s/8+250*time.Millisecond
+		if d >= s-synJiffy {
+			return s, OnTime(d, s-synJiffy, 1.0/8, 250*time.Millisecond+synJiffy)
 		}
 	}
 	return slots[0], false

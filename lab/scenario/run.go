@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -18,6 +19,19 @@ import (
 	"github.com/tcplab/tcplab/lab/impair"
 	"github.com/tcplab/tcplab/lab/kernel"
 )
+
+// checkRecorded: a driver that ran records exactly its declared type.
+func checkRecorded(sc *Scenario, got reflect.Type) error {
+	switch {
+	case sc.Obs == nil:
+		return fmt.Errorf("scenario %s declares no observation type", sc.ID)
+	case got == nil:
+		return fmt.Errorf("driver recorded no observations")
+	case got != reflect.TypeOf(sc.Obs()):
+		return fmt.Errorf("driver recorded %v, scenario declares %T", got, sc.Obs())
+	}
+	return nil
+}
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
@@ -159,7 +173,7 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 // It always returns a Result; a driver that could not run says so in Error.
 func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	res := &Result{Schema: Schema, Scenario: sc.ID, Knobs: k, Kernel: kernel.Release(),
-		Started: time.Now().UTC(), Observations: map[string]any{}}
+		Started: time.Now().UTC(), Observations: json.RawMessage("{}")} // until the driver records
 	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout+k.Impairment().Budget())
 	defer cancel()
 	e := &Env{Ctx: ctx, Knobs: k, Host: host, res: res, mech: map[string]bool{}}
@@ -234,5 +248,11 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	if res.Error == "" && len(res.Checks) == 0 {
 		res.Error = "driver checked nothing"
 	}
+	if res.Error == "" {
+		if err := checkRecorded(sc, e.recorded); err != nil {
+			res.Error = err.Error()
+		}
+	}
+	res.OK = res.OK && res.Error == ""
 	return res
 }

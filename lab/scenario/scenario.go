@@ -5,6 +5,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,8 +33,13 @@ type Scenario struct {
 	// Server runs in the server container; nil means "listen on nothing but
 	// the control port".
 	Server func(s *ServerEnv) error
-	// Client runs in the client container, observes and checks.
+	// Client runs in the client container, observes and checks; it records
+	// one value of the Obs type with Env.Record.
 	Client func(e *Env) error
+	// Obs returns a new zero value (a pointer) of the scenario's observation
+	// struct, whose JSON form is the result's "observations"; declare it
+	// with ObsOf[T]().
+	Obs func() any
 	// Article is the article's 2015 figure for the report, with why it differs.
 	Article string
 }
@@ -117,8 +123,8 @@ type Result struct {
 	Network      *impair.Network `json:"network,omitempty"`
 	Started      time.Time       `json:"started"`
 	DurationMS   float64         `json:"duration_ms"`
-	Headline     string          `json:"headline"` // one line for the report table
-	Observations map[string]any  `json:"observations"`
+	Headline     string          `json:"headline"`     // one line for the report table
+	Observations json.RawMessage `json:"observations"` // the scenario's Obs type; read with Observations[T]
 	Checks       []Check         `json:"checks"`
 	OK           bool            `json:"ok"`
 	Error        string          `json:"error,omitempty"` // the driver failed to run

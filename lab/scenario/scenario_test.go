@@ -60,7 +60,8 @@ func TestOnSynSlot(t *testing.T) {
 		{7309 * time.Millisecond, 7 * time.Second, true},   // timer wheel: late, within 1/8
 		{15502 * time.Millisecond, 15 * time.Second, true}, // measured here
 		{2 * time.Second, time.Second, false},              // between slots
-		{980 * time.Millisecond, time.Second, true},
+		{995 * time.Millisecond, time.Second, true},        // one jiffy early at most
+		{980 * time.Millisecond, 0, false},                 // early: after slot 0's window, before slot 1's
 	} {
 		slot, ok := scenario.OnSynSlot(tc.d, slots)
 		assert.Equal(t, tc.slot, slot, "%v", tc.d)

@@ -20,6 +20,7 @@ var backlogFull = &scenario.Scenario{
 			Help: "bound of each serial dial; below the 1 s SYN retransmission"},
 	},
 	Cases:  []scenario.Knobs{{"server.somaxconn": "16"}, {"server.somaxconn": "128"}},
+	Obs:    scenario.ObsOf[BacklogFullObs](),
 	Server: neverAccept,
 	Client: func(e *scenario.Env) error {
 		s := e.Knobs.Int("server.somaxconn")
@@ -34,14 +35,14 @@ var backlogFull = &scenario.Scenario{
 			return err
 		}
 		n := len(conns)
-		e.Observe("succeeded_at_once", n)
-		e.Observe("slowest_success_ms", scenario.Ms(slowest))
-		e.Observe("next_dial", scenario.Classify(blocked))
-		e.Observe("listener_backlog", after.Backlog)
-		e.Observe("accept_queue", after.AcceptQueue)
-		e.Observe("listen_overflows", after.ListenOverflows-before.ListenOverflows)
-		e.Observe("listen_drops", after.ListenDrops-before.ListenDrops)
-		e.Observe("server_sysctls", after.Sysctls)
+		if err := e.Record(&BacklogFullObs{
+			SucceededAtOnce: n, SlowestSuccessMS: scenario.Ms(slowest), NextDial: scenario.Classify(blocked),
+			ListenerBacklog: after.Backlog, AcceptQueue: after.AcceptQueue,
+			ListenOverflows: after.ListenOverflows - before.ListenOverflows, ListenDrops: after.ListenDrops - before.ListenDrops,
+			ServerSysctls: after.Sysctls,
+		}); err != nil {
+			return err
+		}
 		e.Expect("exactly somaxconn+1 succeed at once", n == s+1, "%d succeeded, somaxconn=%d", n, s)
 		e.Expect("the next dial blocks", scenario.Classify(blocked).Timeout, "next dial: %v", blocked)
 		e.Expect("listener backlog is somaxconn", after.Backlog == int64(s), "backlog %d", after.Backlog)
@@ -52,4 +53,20 @@ var backlogFull = &scenario.Scenario{
 		return nil
 	},
 	Article: "macOS 2015: 128 (kern.ipc.somaxconn=128); Ubuntu 14.04: 499 — the lab pins somaxconn and Linux admits backlog+1",
+}
+
+// BacklogFullObs is what backlog-full observed.
+type BacklogFullObs struct {
+	// SucceededAtOnce counts the serial dials that completed within
+	// client.dial_timeout before one did not.
+	SucceededAtOnce  int              `json:"succeeded_at_once"`
+	SlowestSuccessMS float64          `json:"slowest_success_ms"`
+	NextDial         scenario.ErrInfo `json:"next_dial"` // the first dial that did not complete
+	ListenerBacklog  int64            `json:"listener_backlog"`
+	AcceptQueue      int64            `json:"accept_queue"` // the listener's queue length at the end (sock_diag)
+	// ListenOverflows and ListenDrops are the rise of the server's TcpExt
+	// counters during the run.
+	ListenOverflows int64             `json:"listen_overflows"`
+	ListenDrops     int64             `json:"listen_drops"`
+	ServerSysctls   map[string]string `json:"server_sysctls"`
 }

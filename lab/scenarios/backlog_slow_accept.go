@@ -22,6 +22,7 @@ var backlogSlowAccept = &scenario.Scenario{
 		{Name: "server.accept_every", Default: "2s", Kind: scenario.Duration, Min: 0.2, Max: 10},
 		{Name: "client.blocked_dials", Default: "3", Kind: scenario.Int, Min: 1, Max: 16},
 	},
+	Obs:    scenario.ObsOf[BacklogSlowAcceptObs](),
 	Server: acceptEvery,
 	Client: func(e *scenario.Env) error {
 		s := e.Knobs.Int("server.somaxconn")
@@ -69,13 +70,22 @@ var backlogSlowAccept = &scenario.Scenario{
 			quantised = quantised && ok
 			early = early || d < every
 		}
-		e.Observe("blocked_dial_ms", ms)
-		e.Observe("nearest_syn_slot_s", snapped)
-		e.Observe("accepts_ms", accepts)
-		e.Expect("durations sit on the SYN schedule (slot −50 ms … slot×1.125 +250 ms)", quantised, "durations %v ms", ms)
+		if err := e.Record(&BacklogSlowAcceptObs{BlockedDialMS: ms, NearestSynSlotS: snapped, AcceptsMS: accepts}); err != nil {
+			return err
+		}
+		e.Expect("durations sit on the SYN schedule (slot −10 ms … slot×1.125 +250 ms)", quantised, "durations %v ms", ms)
 		e.Expect("no blocked dial completes before the first accept", !early, "first accept after %v; durations %v ms", every, ms)
 		e.Headline("accept every %v → blocked dials took %v s", every, snapped)
 		return nil
 	},
 	Article: "the article's dials waited for accepts without saying when; here they land on SYN retransmissions",
+}
+
+// BacklogSlowAcceptObs is what backlog-slow-accept observed.
+type BacklogSlowAcceptObs struct {
+	// BlockedDialMS is each blocked dial's duration, from just before the
+	// dials started.
+	BlockedDialMS   []float64 `json:"blocked_dial_ms"`
+	NearestSynSlotS []float64 `json:"nearest_syn_slot_s"` // the SYN slot each duration sits on
+	AcceptsMS       []float64 `json:"accepts_ms"`         // when the server accepted, as it published
 }

@@ -18,6 +18,7 @@ var closeHalf = &scenario.Scenario{
 	Section: "5 Closing",
 	Title:   "CloseWrite: the peer reads io.EOF and can still answer",
 	Timeout: 20 * time.Second,
+	Obs:     scenario.ObsOf[CloseHalfObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
 			c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -60,10 +61,10 @@ var closeHalf = &scenario.Scenario{
 		if err := e.GetWait("server", &srv, 10*time.Second); err != nil {
 			return err
 		}
-		e.Observe("server", srv)
-		e.Observe("write_after_closewrite", scenario.Classify(werr))
-		e.Observe("answer", string(answer))
-		e.Observe("client_read_end", scenario.Classify(rerr))
+		if err := e.Record(&CloseHalfObs{Server: srv, WriteAfterCloseWrite: scenario.Classify(werr), Answer: string(answer),
+			ClientReadEnd: scenario.Classify(rerr)}); err != nil {
+			return err
+		}
 		e.Expect("the peer reads the request, then io.EOF", srv.Request == req && srv.ReadErr.Kind == "none" && srv.ReadAgain.Kind == "EOF",
 			"server read %q, ReadAll err %s, next Read %s", srv.Request, srv.ReadErr.Kind, srv.ReadAgain.Kind)
 		e.Expect("the peer can still write back", srv.WriteErr.Kind == "none", "server Write: %+v", srv.WriteErr)
@@ -82,4 +83,12 @@ type halfReport struct {
 	ReadErr   scenario.ErrInfo `json:"readall_err"`
 	ReadAgain scenario.ErrInfo `json:"read_again"`
 	WriteErr  scenario.ErrInfo `json:"write_err"`
+}
+
+// CloseHalfObs is what close-half observed.
+type CloseHalfObs struct {
+	Server               halfReport       `json:"server"` // what the server saw and did
+	WriteAfterCloseWrite scenario.ErrInfo `json:"write_after_closewrite"`
+	Answer               string           `json:"answer"`          // what the client read back
+	ClientReadEnd        scenario.ErrInfo `json:"client_read_end"` // the Read that ended it
 }

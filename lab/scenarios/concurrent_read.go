@@ -23,6 +23,7 @@ var concurrentRead = &scenario.Scenario{
 		{Name: "server.messages", Default: "140", Kind: scenario.Int, Min: 1, Max: 2000},
 		{Name: "server.max_size", Default: "65536", Kind: scenario.Int, Min: 16, Max: 1 << 20, Help: "largest payload (16·4^i bytes up to it)"},
 	},
+	Obs: scenario.ObsOf[ConcurrentReadObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		p := readPlan(s.Knobs)
 		return acceptWith(s, func(c net.Conn) { c.Write(p.stream(0)) })
@@ -47,11 +48,10 @@ var concurrentRead = &scenario.Scenario{
 				active++
 			}
 		}
-		e.Observe("report", r)
-		e.Observe("bytes_per_goroutine", r.PerReader)
-		e.Observe("union_is_stream", r.UnionIsStream)
-		e.Observe("split_messages", r.Split)
-		e.Observe("messages", r.Messages)
+		if err := e.Record(&ConcurrentReadObs{Report: r, BytesPerGoroutine: r.PerReader, UnionIsStream: r.UnionIsStream,
+			SplitMessages: r.Split, Messages: r.Messages}); err != nil {
+			return err
+		}
 		e.Expect("the bytes read add up to the stream", r.ReadBytes == r.StreamBytes, "read %d of %d bytes", r.ReadBytes, r.StreamBytes)
 		e.Expect("the goroutines' reads interleave into exactly the stream (no loss, no duplication)", r.UnionIsStream,
 			"%d reads by %d goroutines", r.Reads, k)
@@ -66,4 +66,14 @@ var concurrentRead = &scenario.Scenario{
 
 func readPlan(k scenario.Knobs) plan {
 	return plan{Writers: 1, Messages: k.Int("server.messages"), Sizes: sizesUpTo(k.Int("server.max_size"))}
+}
+
+// ConcurrentReadObs is what concurrent-read observed; the fields beside
+// Report repeat its headline numbers.
+type ConcurrentReadObs struct {
+	Report            readReport `json:"report"`
+	BytesPerGoroutine []int      `json:"bytes_per_goroutine"`
+	UnionIsStream     bool       `json:"union_is_stream"`
+	SplitMessages     int        `json:"split_messages"`
+	Messages          int        `json:"messages"`
 }

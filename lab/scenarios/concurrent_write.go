@@ -24,6 +24,7 @@ var concurrentWrite = &scenario.Scenario{
 	Title:   "K goroutines share a conn, one Write per message: every message arrives whole",
 	Timeout: 90 * time.Second,
 	Knobs:   concurrentWriteKnobs,
+	Obs:     scenario.ObsOf[ConcurrentWriteObs](),
 	Server:  readAndCheck,
 	Client:  concurrentWriteDriver(false),
 	Article: "the article argued it from netFD's fdMutex; the lab counts intact messages",
@@ -98,17 +99,11 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 			return fmt.Errorf("%w %s", err, why)
 		}
 		n := p.count()
-		e.Observe("writers", p.Writers)
-		e.Observe("messages_sent", sent)
-		e.Observe("write_calls", writes)
-		e.Observe("largest_message", p.largest())
-		e.Observe("so_sndbuf", sndbuf)
-		e.Observe("write_ms", scenario.Ms(took))
-		e.Observe("report", r)
-		e.Observe("messages_received", r.Received)
-		e.Observe("intact", r.Intact)
-		e.Observe("interleaved", r.Interleaved)
-		e.Observe("reassembled", r.Reassembled)
+		if err := e.Record(&ConcurrentWriteObs{Writers: p.Writers, MessagesSent: sent, WriteCalls: writes, LargestMessage: p.largest(),
+			SoSndBuf: sndbuf, WriteMS: scenario.Ms(took), Report: r, MessagesReceived: r.Received, Intact: r.Intact,
+			Interleaved: r.Interleaved, Reassembled: r.Reassembled, Piece: piece}); err != nil {
+			return err
+		}
 		e.Expect("every Write succeeded", sent == n, "%d of %d messages sent", sent, n)
 		e.Expect("the reader got every byte", r.Bytes == r.Expected, "%d of %d bytes", r.Bytes, r.Expected)
 		e.Expect("every message's bytes arrive (gathered by cell ids)", r.Reassembled == n && r.BadCells == 0,
@@ -123,7 +118,6 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 				p.Writers, n, p.largest()>>10, sndbuf>>10, sent, r.Received, r.Intact, r.Interleaved)
 			return nil
 		}
-		e.Observe("piece", piece)
 		e.Expect("interleaving is observed", r.Interleaved > 0, "%d of %d messages interleaved", r.Interleaved, n)
 		e.Expect("a length-prefixed reader loses the framing", r.Intact < n,
 			"%d of %d parsed before the framing was lost at byte %d", r.Intact, n, r.FramingLostAt)
@@ -131,4 +125,24 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 			p.Writers, n, piece, r.Interleaved, r.Intact)
 		return nil
 	}
+}
+
+// ConcurrentWriteObs is what concurrent-write and concurrent-write-split
+// observed; the fields after Report repeat its counts.
+type ConcurrentWriteObs struct {
+	Writers        int     `json:"writers"`
+	MessagesSent   int     `json:"messages_sent"`
+	WriteCalls     int     `json:"write_calls"` // conn.Write calls, all writers
+	LargestMessage int     `json:"largest_message"`
+	SoSndBuf       int     `json:"so_sndbuf"`
+	WriteMS        float64 `json:"write_ms"`
+	// Report is what the server found in the stream it read.
+	Report           streamReport `json:"report"`
+	MessagesReceived int          `json:"messages_received"`
+	Intact           int          `json:"intact"`
+	Interleaved      int          `json:"interleaved"`
+	Reassembled      int          `json:"reassembled"`
+	// Piece is the bytes per Write of concurrent-write-split; absent (0)
+	// for concurrent-write, which writes each message at once.
+	Piece int `json:"piece,omitempty"`
 }

@@ -18,6 +18,7 @@ var concurrentWriteSplit = &scenario.Scenario{
 	Knobs: append([]scenario.Knob{
 		{Name: "client.piece", Default: "4096", Kind: scenario.Int, Min: 16, Max: 1 << 20, Help: "bytes per Write (a multiple of 16)"},
 	}, concurrentWriteKnobs...),
+	Obs:     scenario.ObsOf[ConcurrentWriteObs](),
 	Server:  readAndCheck,
 	Client:  concurrentWriteDriver(true),
 	Article: "the article warned a message split over several Writes is not contiguous; the lab counts the interleaved ones",

@@ -27,6 +27,7 @@ var dialLossy = &scenario.Scenario{
 		{Name: "client.dials", Default: "80", Kind: scenario.Int, Min: 10, Max: 2000, Help: "dials, all started at once"},
 		{Name: "client.tcp_syn_retries", Default: "4", Kind: scenario.Int, Min: 1, Max: 5},
 	},
+	Obs:    scenario.ObsOf[DialLossyObs](),
 	Server: acceptAll,
 	Client: func(e *scenario.Env) error {
 		p := e.Knobs.Float("impair.syn_loss")
@@ -81,12 +82,11 @@ var dialLossy = &scenario.Scenario{
 			hist[fmt.Sprintf("%gs", s.Seconds())] = counts[i]
 		}
 		hist["failed"] = counts[len(slots)]
-		e.Observe("tcp_syn_linear_timeouts", linear)
-		e.Observe("histogram", hist)
-		e.Observe("durations_ms", durations)
-		e.Observe("syns_dropped", dropped)
-		e.Observe("syns_dropped_inferred", inferredDrops)
-		e.Expect("every duration sits on a SYN slot (slot −50 ms … slot×1.125 +250 ms)", offSlot == 0, "%d of %d off the schedule", offSlot, n)
+		if err := e.Record(&DialLossyObs{TCPSynLinearTimeouts: linear, Histogram: hist, DurationsMS: durations,
+			SynsDropped: dropped, SynsDroppedInferred: inferredDrops}); err != nil {
+			return err
+		}
+		e.Expect("every duration sits on a SYN slot (slot −10 ms … slot×1.125 +250 ms)", offSlot == 0, "%d of %d off the schedule", offSlot, n)
 		// Each slot's share is binomial: allow 4 standard deviations (+1 dial).
 		shares := true
 		var detail string
@@ -119,4 +119,17 @@ func histLine(slots []time.Duration, counts []int) string {
 	}
 	fmt.Fprintf(&b, "failed %d", counts[len(slots)])
 	return b.String()
+}
+
+// DialLossyObs is what dial-lossy observed.
+type DialLossyObs struct {
+	TCPSynLinearTimeouts int `json:"tcp_syn_linear_timeouts"`
+	// Histogram counts dials by the SYN slot they completed on ("0s", "1s",
+	// "3s", …) and "failed".
+	Histogram   map[string]int `json:"histogram"`
+	DurationsMS []float64      `json:"durations_ms"`
+	SynsDropped uint64         `json:"syns_dropped"` // nf_tables' counter
+	// SynsDroppedInferred is the drops the durations imply: k for a dial
+	// on slot k, every SYN for a failed one.
+	SynsDroppedInferred int `json:"syns_dropped_inferred"`
 }

@@ -19,6 +19,7 @@ var dialRefused = &scenario.Scenario{
 	Knobs: []scenario.Knob{
 		{Name: "client.dials", Default: "5", Kind: scenario.Int, Min: 1, Max: 1000, Help: "how many dials to time"},
 	},
+	Obs: scenario.ObsOf[DialRefusedObs](),
 	Client: func(e *scenario.Env) error {
 		var worst time.Duration
 		var last error
@@ -37,13 +38,20 @@ var dialRefused = &scenario.Scenario{
 				refused++
 			}
 		}
-		e.Observe("error", scenario.Classify(last))
-		e.Observe("refused", refused)
-		e.Observe("slowest_ms", scenario.Ms(worst))
+		if err := e.Record(&DialRefusedObs{Error: scenario.Classify(last), Refused: refused, SlowestMS: scenario.Ms(worst)}); err != nil {
+			return err
+		}
 		e.Expect("errors.Is(err, syscall.ECONNREFUSED)", refused == n, "%d of %d dials refused; last error %v", refused, n, last)
 		e.Expect("fails in well under 100 ms", worst < 100*time.Millisecond, "slowest dial took %v", worst)
 		e.Headline("%d/%d refused, slowest %.1f ms", refused, n, scenario.Ms(worst))
 		return nil
 	},
 	Article: "connection refused at once (same)",
+}
+
+// DialRefusedObs is what dial-refused observed.
+type DialRefusedObs struct {
+	Error     scenario.ErrInfo `json:"error"`   // the last dial's
+	Refused   int              `json:"refused"` // dials that matched ECONNREFUSED
+	SlowestMS float64          `json:"slowest_ms"`
 }

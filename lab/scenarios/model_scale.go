@@ -34,6 +34,7 @@ var modelScale = &scenario.Scenario{
 		{Name: "client.budget_p99", Default: "250ms", Kind: scenario.Duration, Min: 0.001, Max: 10,
 			Help: "regression budget: p99 echo round trip"},
 	},
+	Obs: scenario.ObsOf[ModelScaleObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		base := serverMem()
 		s.Publish("baseline", base)
@@ -95,17 +96,12 @@ var modelScale = &scenario.Scenario{
 		perConn := float64(held.RSS-base.RSS) / float64(n)
 		rate := float64(len(rtts)) / e.Knobs.Duration("client.echo_for").Seconds()
 		p50, p99 := percentile(rtts, 50), percentile(rtts, 99)
-		e.Observe("conns_held", held.Conns)
-		e.Observe("dial_all_ms", scenario.Ms(dialTook))
-		e.Observe("server_goroutines", held.Goroutines)
-		e.Observe("server_rss_baseline_bytes", base.RSS)
-		e.Observe("server_rss_bytes", held.RSS)
-		e.Observe("server_rss_per_conn_bytes", int(perConn))
-		e.Observe("server_go_stack_bytes", held.StackInuse)
-		e.Observe("echo_round_trips", len(rtts))
-		e.Observe("echo_round_trips_per_s", int(rate))
-		e.Observe("echo_p50_ms", scenario.Ms(p50))
-		e.Observe("echo_p99_ms", scenario.Ms(p99))
+		if err := e.Record(&ModelScaleObs{ConnsHeld: held.Conns, DialAllMS: scenario.Ms(dialTook), ServerGoroutines: held.Goroutines,
+			ServerRSSBaselineBytes: base.RSS, ServerRSSBytes: held.RSS, ServerRSSPerConnBytes: int(perConn),
+			ServerGoStackBytes: held.StackInuse, EchoRoundTrips: len(rtts), EchoRoundTripsPerS: int(rate),
+			EchoP50MS: scenario.Ms(p50), EchoP99MS: scenario.Ms(p99)}); err != nil {
+			return err
+		}
 		budgetMem, budgetP99 := e.Knobs.Int("client.budget_rss_per_conn"), e.Knobs.Duration("client.budget_p99")
 		e.Expect("N connections held", held.Conns == int64(n), "%d of %d", held.Conns, n)
 		e.Expect("one goroutine per connection", held.Goroutines >= n, "%d goroutines for %d connections", held.Goroutines, n)
@@ -235,4 +231,21 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(s)
 	i := int(float64(len(s))*p/100+0.5) - 1
 	return s[max(0, min(i, len(s)-1))]
+}
+
+// ModelScaleObs is what model-scale observed; server figures are what the
+// server published about itself while it held every connection.
+type ModelScaleObs struct {
+	ConnsHeld              int64   `json:"conns_held"`
+	DialAllMS              float64 `json:"dial_all_ms"`
+	ServerGoroutines       int     `json:"server_goroutines"`
+	ServerRSSBaselineBytes int64   `json:"server_rss_baseline_bytes"` // before any connection
+	ServerRSSBytes         int64   `json:"server_rss_bytes"`
+	// ServerRSSPerConnBytes is (RSS − baseline) / connections held.
+	ServerRSSPerConnBytes int     `json:"server_rss_per_conn_bytes"`
+	ServerGoStackBytes    uint64  `json:"server_go_stack_bytes"` // runtime.MemStats.StackInuse
+	EchoRoundTrips        int     `json:"echo_round_trips"`
+	EchoRoundTripsPerS    int     `json:"echo_round_trips_per_s"`
+	EchoP50MS             float64 `json:"echo_p50_ms"`
+	EchoP99MS             float64 `json:"echo_p99_ms"`
 }

@@ -28,6 +28,7 @@ var optBuffers = &scenario.Scenario{
 		{Name: "client.block_after", Default: "300ms", Kind: scenario.Duration, Min: 0.05, Max: 5,
 			Help: "a Write that makes no progress for this long counts as blocked"},
 	},
+	Obs:    scenario.ObsOf[OptBuffersObs](),
 	Server: acceptAll, // never reads
 	Client: func(e *scenario.Env) error {
 		rmax, err1 := sysctlNum("net.core.rmem_max")
@@ -35,15 +36,7 @@ var optBuffers = &scenario.Scenario{
 		if err := errors.Join(err1, err2); err != nil {
 			return err
 		}
-		type row struct {
-			Requested    int `json:"requested"`
-			RcvBuf       int `json:"so_rcvbuf"`
-			SndBuf       int `json:"so_sndbuf"`
-			WantRcv      int `json:"want_rcvbuf"`
-			WantSnd      int `json:"want_sndbuf"`
-			WrittenBlock int `json:"written_before_block,omitempty"`
-		}
-		var rows []row
+		var rows []BufferRow
 		doubled := true
 		for _, req := range []int{8 << 10, 64 << 10, 1 << 20, 8 << 20} {
 			c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
@@ -58,7 +51,7 @@ var optBuffers = &scenario.Scenario{
 			if err := errors.Join(err, err1, err2); err != nil {
 				return err
 			}
-			r := row{Requested: req, RcvBuf: rcv, SndBuf: snd, WantRcv: 2 * min(req, rmax), WantSnd: 2 * min(req, wmax)}
+			r := BufferRow{Requested: req, RcvBuf: rcv, SndBuf: snd, WantRcv: 2 * min(req, rmax), WantSnd: 2 * min(req, wmax)}
 			doubled = doubled && r.RcvBuf == r.WantRcv && r.SndBuf == r.WantSnd
 			rows = append(rows, r)
 		}
@@ -66,7 +59,7 @@ var optBuffers = &scenario.Scenario{
 		// Bytes written to a non-reading peer before Write blocks, for
 		// three send buffers: the server's receive buffer is the same each
 		// time, so the totals move with SO_SNDBUF alone.
-		var blocked []row
+		var blocked []BufferRow
 		rising := true
 		for _, req := range []int{16 << 10, 64 << 10, 256 << 10} {
 			n, snd, err := bytesBeforeBlock(e, req, e.Knobs.Duration("client.block_after"))
@@ -76,12 +69,11 @@ var optBuffers = &scenario.Scenario{
 			if len(blocked) > 0 && n <= blocked[len(blocked)-1].WrittenBlock {
 				rising = false
 			}
-			blocked = append(blocked, row{Requested: req, SndBuf: snd, WrittenBlock: n})
+			blocked = append(blocked, BufferRow{Requested: req, SndBuf: snd, WrittenBlock: n})
 		}
-		e.Observe("rmem_max", rmax)
-		e.Observe("wmem_max", wmax)
-		e.Observe("buffers", rows)
-		e.Observe("write_block", blocked)
+		if err := e.Record(&OptBuffersObs{RmemMax: rmax, WmemMax: wmax, Buffers: rows, WriteBlock: blocked}); err != nil {
+			return err
+		}
 		e.Expect("SO_RCVBUF/SO_SNDBUF read back as 2 × min(requested, rmem_max/wmem_max)", doubled, "%+v (rmem_max %d, wmem_max %d)", rows, rmax, wmax)
 		e.Expect("more send buffer, more bytes written before Write blocks", rising, "%+v", blocked)
 		var granted string
@@ -131,4 +123,24 @@ func sysctlNum(name string) (int, error) {
 		return 0, fmt.Errorf("sysctl %s is not visible here", name)
 	}
 	return strconv.Atoi(v)
+}
+
+// OptBuffersObs is what opt-buffers observed.
+type OptBuffersObs struct {
+	RmemMax int         `json:"rmem_max"` // net.core.rmem_max, host-wide
+	WmemMax int         `json:"wmem_max"`
+	Buffers []BufferRow `json:"buffers"` // SetReadBuffer/SetWriteBuffer read back
+	// WriteBlock: per SetWriteBuffer size, the bytes written before a
+	// Write to a non-reading peer blocked.
+	WriteBlock []BufferRow `json:"write_block"`
+}
+
+// BufferRow is one requested buffer size and what the kernel made of it.
+type BufferRow struct {
+	Requested    int `json:"requested"`
+	RcvBuf       int `json:"so_rcvbuf"`
+	SndBuf       int `json:"so_sndbuf"`
+	WantRcv      int `json:"want_rcvbuf"` // 2 × min(requested, rmem_max)
+	WantSnd      int `json:"want_sndbuf"`
+	WrittenBlock int `json:"written_before_block,omitempty"`
 }

@@ -26,6 +26,7 @@ var optKeepAlive = &scenario.Scenario{
 		{Name: "client.ka_interval", Default: "1s", Kind: scenario.Duration, Min: 1, Max: 30},
 		{Name: "client.ka_count", Default: "3", Kind: scenario.Int, Min: 1, Max: 10},
 	},
+	Obs: scenario.ObsOf[OptKeepAliveObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
 			ka, err := keepAliveOf(c.(*net.TCPConn))
@@ -58,12 +59,15 @@ var optKeepAlive = &scenario.Scenario{
 		}
 
 		d := net.Dialer{Timeout: 5 * time.Second, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: idle, Interval: interval, Count: count}}
+		// t0 precedes the SYN-ACK (the last packet this side receives) and
+		// Go's SetKeepAlive after connect, so the kernel's keep-alive
+		// deadline cannot come before t0 + idle + interval×count.
+		t0 := time.Now()
 		c, err := d.DialContext(e.Ctx, "tcp", e.Addr())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		t0 := time.Now() // the last packet this side received: the SYN-ACK
 		set, err := keepAliveOf(c.(*net.TCPConn))
 		if err != nil {
 			return err
@@ -78,20 +82,17 @@ var optKeepAlive = &scenario.Scenario{
 		took := time.Since(t0)
 		dropped, _ := e.Dropped()
 
-		e.Observe("go_default_dialed", dialed)
-		e.Observe("go_default_accepted", accepted)
-		e.Observe("keepalive_set", set)
-		e.Observe("impaired_after_ms", scenario.Ms(impaired))
-		e.Observe("read_failed_after_ms", scenario.Ms(took))
-		e.Observe("expected_ms", scenario.Ms(want))
-		e.Observe("read_error", scenario.Classify(rerr))
-		e.Observe("packets_dropped", dropped)
+		if err := e.Record(&OptKeepAliveObs{GoDefaultDialed: dialed, GoDefaultAccepted: accepted, KeepAliveSet: set,
+			ImpairedAfterMS: scenario.Ms(impaired), ReadFailedAfterMS: scenario.Ms(took), ExpectedMS: scenario.Ms(want),
+			ReadError: scenario.Classify(rerr), PacketsDropped: dropped}); err != nil {
+			return err
+		}
 		e.Expect("KeepAliveConfig reaches the socket", set == keepAlive{true, secs(idle), secs(interval), count}, "%v", set)
 		e.Expect("the impairment is in place before the first probe", impaired < idle, "applied after %v", impaired.Round(time.Millisecond))
 		e.Expect("the blocked Read fails with ETIMEDOUT", errors.Is(rerr, syscall.ETIMEDOUT), "Read: %v", rerr)
 		// Each of the count+1 keep-alive timers may fire up to 1/8 late on the
 		// timer wheel, never early; 250 ms more for scheduling.
-		e.Expect("after idle + interval×count (−50 ms … +1/8 +250 ms)", took >= want-50*time.Millisecond && took <= want+want/8+250*time.Millisecond,
+		e.Expect("after idle + interval×count, not before, ≤ 1/8 + 250 ms late", scenario.OnTime(took, want, 1.0/8, 250*time.Millisecond),
 			"took %v, want %v", took.Round(time.Millisecond), want)
 		e.Expect("the probes were dropped", dropped >= uint64(count), "%d packets dropped", dropped)
 		e.Headline("idle %v interval %v count %d → %s after %.2f s (want %.0f s); Go defaults: dialed %v, accepted %v",
@@ -102,3 +103,16 @@ var optKeepAlive = &scenario.Scenario{
 }
 
 func secs(d time.Duration) int { return int(d / time.Second) }
+
+// OptKeepAliveObs is what opt-keepalive observed.
+type OptKeepAliveObs struct {
+	GoDefaultDialed   keepAlive `json:"go_default_dialed"`   // a plain Dial's keep-alive state
+	GoDefaultAccepted keepAlive `json:"go_default_accepted"` // the server's accepted conn's
+	KeepAliveSet      keepAlive `json:"keepalive_set"`       // after KeepAliveConfig
+	// ImpairedAfterMS, ReadFailedAfterMS: from just before the dial.
+	ImpairedAfterMS   float64          `json:"impaired_after_ms"`
+	ReadFailedAfterMS float64          `json:"read_failed_after_ms"`
+	ExpectedMS        float64          `json:"expected_ms"` // idle + interval×count
+	ReadError         scenario.ErrInfo `json:"read_error"`
+	PacketsDropped    uint64           `json:"packets_dropped"`
+}

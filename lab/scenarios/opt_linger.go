@@ -19,6 +19,7 @@ var optLinger = &scenario.Scenario{
 	Section: "4 Socket options",
 	Title:   "peer closes with SetLinger(0) vs the default: ECONNRESET vs io.EOF",
 	Timeout: 30 * time.Second,
+	Obs:     scenario.ObsOf[OptLingerObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
 			mode := make([]byte, 1)
@@ -58,9 +59,9 @@ var optLinger = &scenario.Scenario{
 			}
 		}
 		l0, def := results["linger0"], results["default"]
-		e.Observe("linger0_read", scenario.Classify(l0))
-		e.Observe("default_read", scenario.Classify(def))
-		e.Observe("server_states", st)
+		if err := e.Record(&OptLingerObs{Linger0Read: scenario.Classify(l0), DefaultRead: scenario.Classify(def), ServerStates: st}); err != nil {
+			return err
+		}
 		e.Expect("SetLinger(0): the peer's Read fails with ECONNRESET", errors.Is(l0, syscall.ECONNRESET), "Read: %v", l0)
 		e.Expect("default: the peer's Read returns io.EOF", def == io.EOF, "Read: %v", def)
 		e.Expect("only the default close leaves a TIME_WAIT socket on the server", st["TIME_WAIT"] == 1, "server states %v", st)
@@ -69,4 +70,12 @@ var optLinger = &scenario.Scenario{
 		return nil
 	},
 	Article: "the article only listed SetLinger; the lab shows what the peer sees",
+}
+
+// OptLingerObs is what opt-linger observed: the client's Read after the
+// server closed each way.
+type OptLingerObs struct {
+	Linger0Read  scenario.ErrInfo `json:"linger0_read"`
+	DefaultRead  scenario.ErrInfo `json:"default_read"`
+	ServerStates map[string]int   `json:"server_states"` // socket states on the server's port
 }

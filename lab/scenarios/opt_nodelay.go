@@ -26,6 +26,7 @@ var optNoDelay = &scenario.Scenario{
 		{Name: "client.rounds", Default: "50", Kind: scenario.Int, Min: 50, Max: 1000, Help: "round trips per NoDelay setting"},
 		{Name: "client.part", Default: "16", Kind: scenario.Int, Min: 1, Max: 512, Help: "bytes in each of the two Writes"},
 	},
+	Obs: scenario.ObsOf[OptNoDelayObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		part := s.Knobs.Int("client.part")
 		return acceptWith(s, func(c net.Conn) {
@@ -48,6 +49,7 @@ var optNoDelay = &scenario.Scenario{
 			DefaultOption int // TCP_NODELAY before SetNoDelay: Go's default
 		}
 		res := map[bool]stat{}
+		var obs OptNoDelayObs
 		for _, nd := range []bool{false, true} {
 			c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
 			if err != nil {
@@ -78,15 +80,19 @@ var optNoDelay = &scenario.Scenario{
 			c.Close()
 			slices.Sort(rtts)
 			res[nd] = stat{P50: rtts[len(rtts)/2], P99: rtts[(len(rtts)*99+99)/100-1], Option: opt, DefaultOption: def}
-			e.Observe(fmt.Sprintf("nodelay_%v_rtt_ms", nd), rtts)
+			if nd {
+				obs.NoDelayTrueRTTMS = rtts
+			} else {
+				obs.NoDelayFalseRTTMS = rtts
+			}
 		}
 		off, on := res[false], res[true]
-		e.Observe("nodelay_false_p50_ms", off.P50)
-		e.Observe("nodelay_false_p99_ms", off.P99)
-		e.Observe("nodelay_true_p50_ms", on.P50)
-		e.Observe("nodelay_true_p99_ms", on.P99)
-		e.Observe("go_default_tcp_nodelay", on.DefaultOption)
-		e.Observe("rounds", rounds)
+		obs.NoDelayFalseP50MS, obs.NoDelayFalseP99MS = off.P50, off.P99
+		obs.NoDelayTrueP50MS, obs.NoDelayTrueP99MS = on.P50, on.P99
+		obs.GoDefaultTCPNoDelay, obs.Rounds = on.DefaultOption, rounds
+		if err := e.Record(&obs); err != nil {
+			return err
+		}
 		// The stall is one delayed-ACK timeout: TCP_DELACK_MIN (40 ms) when
 		// the RTT is below it, fired by a jiffy timer; allow 5 ms early for
 		// jiffy rounding and 40 ms late for a busy machine.
@@ -109,4 +115,17 @@ func firstNonNil(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// OptNoDelayObs is what opt-nodelay observed: round trips of two small
+// Writes and a reply, per NoDelay setting.
+type OptNoDelayObs struct {
+	NoDelayFalseRTTMS   []float64 `json:"nodelay_false_rtt_ms"` // sorted
+	NoDelayTrueRTTMS    []float64 `json:"nodelay_true_rtt_ms"`
+	NoDelayFalseP50MS   float64   `json:"nodelay_false_p50_ms"`
+	NoDelayFalseP99MS   float64   `json:"nodelay_false_p99_ms"`
+	NoDelayTrueP50MS    float64   `json:"nodelay_true_p50_ms"`
+	NoDelayTrueP99MS    float64   `json:"nodelay_true_p99_ms"`
+	GoDefaultTCPNoDelay int       `json:"go_default_tcp_nodelay"` // TCP_NODELAY of a fresh dial
+	Rounds              int       `json:"rounds"`
 }

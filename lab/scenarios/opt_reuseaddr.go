@@ -26,6 +26,7 @@ var optReuseAddr = &scenario.Scenario{
 		{Name: "server.somaxconn", Default: "512", Kind: scenario.Int, Min: 1, Max: 65535, Help: "becomes Go's listen backlog"},
 		{Name: "client.conns", Default: "5", Kind: scenario.Int, Min: 1, Max: 100, Help: "connections left in TIME_WAIT"},
 	},
+	Obs:    scenario.ObsOf[OptReuseAddrObs](),
 	Server: restartListener,
 	Client: func(e *scenario.Env) error {
 		n := e.Knobs.Int("client.conns")
@@ -66,14 +67,11 @@ var optReuseAddr = &scenario.Scenario{
 			c.Close()
 		}
 		somaxconn, _ := strconv.Atoi(after.Sysctls["net.core.somaxconn"])
-		e.Observe("time_wait_before_restart", tw)
-		e.Observe("time_wait_after_restart", after.States["TIME_WAIT"])
-		e.Observe("listen_error", r.ListenError)
-		e.Observe("listen_without_reuseaddr", r.NoReuseError)
-		e.Observe("listener_reuseaddr", r.ReuseAddr)
-		e.Observe("listener_backlog", after.Backlog)
-		e.Observe("somaxconn", somaxconn)
-		e.Observe("dial_after_restart", scenario.Classify(dialErr))
+		if err := e.Record(&OptReuseAddrObs{TimeWaitBeforeRestart: tw, TimeWaitAfterRestart: after.States["TIME_WAIT"],
+			ListenError: r.ListenError, ListenWithoutReuseAddr: r.NoReuseError, ListenerReuseAddr: r.ReuseAddr,
+			ListenerBacklog: after.Backlog, Somaxconn: somaxconn, DialAfterRestart: scenario.Classify(dialErr)}); err != nil {
+			return err
+		}
 		e.Expect("the server's port has connections in TIME_WAIT", tw >= n && after.States["TIME_WAIT"] >= n,
 			"%d before, %d after the restart (want ≥ %d)", tw, after.States["TIME_WAIT"], n)
 		e.Expect("Go's Listen on the port succeeds", r.ListenError == "" && after.Listening, "Listen: %q", r.ListenError)
@@ -150,4 +148,18 @@ func restartListener(s *scenario.ServerEnv) error {
 	go serve(ln2)
 	<-s.Ctx.Done()
 	return nil
+}
+
+// OptReuseAddrObs is what opt-reuseaddr observed.
+type OptReuseAddrObs struct {
+	TimeWaitBeforeRestart int    `json:"time_wait_before_restart"` // on the server's port
+	TimeWaitAfterRestart  int    `json:"time_wait_after_restart"`
+	ListenError           string `json:"listen_error"` // Go's Listen on the port, "" when it succeeded
+	// ListenWithoutReuseAddr is the error of a Listen with SO_REUSEADDR
+	// cleared, "" when it succeeded.
+	ListenWithoutReuseAddr string           `json:"listen_without_reuseaddr"`
+	ListenerReuseAddr      int              `json:"listener_reuseaddr"` // SO_REUSEADDR on Go's listener
+	ListenerBacklog        int64            `json:"listener_backlog"`
+	Somaxconn              int              `json:"somaxconn"`
+	DialAfterRestart       scenario.ErrInfo `json:"dial_after_restart"`
 }

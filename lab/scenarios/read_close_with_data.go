@@ -16,6 +16,7 @@ var readCloseWithData = &scenario.Scenario{
 	Section: "3 Read and Write",
 	Title:   `peer sends "hello" and closes before the reader starts: (5, nil) then (0, io.EOF)`,
 	Timeout: 30 * time.Second,
+	Obs:     scenario.ObsOf[ReadCloseWithDataObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) { c.Write([]byte("hello")) })
 	},
@@ -40,7 +41,9 @@ var readCloseWithData = &scenario.Scenario{
 			r, _ := timedRead(c, 10, step)
 			reads = append(reads, r)
 		}
-		e.Observe("reads", reads)
+		if err := e.Record(&ReadCloseWithDataObs{Reads: reads}); err != nil {
+			return err
+		}
 		e.Expect("first Read: (5, nil) \"hello\"", reads[0].N == 5 && reads[0].Err.Kind == "none" && reads[0].Data == "hello",
 			"%+v", reads[0])
 		e.Expect("second Read: (0, io.EOF)", reads[1].N == 0 && reads[1].Err.Kind == "EOF", "%+v", reads[1])
@@ -50,7 +53,6 @@ var readCloseWithData = &scenario.Scenario{
 	Article: "(5, nil) then EOF (same)",
 }
 
-// readResult is one Read's outcome, for observations.
 // timedRead issues one Read into a size-byte buffer, bounded by a read
 // deadline (a hang becomes a failure), and times it.
 func timedRead(c net.Conn, size int, bound time.Duration) (readResult, time.Duration) {
@@ -61,6 +63,12 @@ func timedRead(c net.Conn, size int, bound time.Duration) (readResult, time.Dura
 	return readResult{N: n, Err: scenario.Classify(err), Data: string(buf[:n])}, time.Since(start)
 }
 
+// ReadCloseWithDataObs is what read-close-with-data observed.
+type ReadCloseWithDataObs struct {
+	Reads []readResult `json:"reads"` // the two Reads, in order
+}
+
+// readResult is one Read's outcome, for observations.
 type readResult struct {
 	N    int              `json:"n"`
 	Err  scenario.ErrInfo `json:"err"`

@@ -17,6 +17,7 @@ var readEnough = &scenario.Scenario{
 	Section: "3 Read and Write",
 	Title:   `peer sends "abcdefghij12345", reader's buffer is 10 bytes: 10 then 5`,
 	Timeout: 30 * time.Second,
+	Obs:     scenario.ObsOf[ReadEnoughObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
 			c.Write([]byte("abcdefghij12345"))
@@ -48,12 +49,20 @@ var readEnough = &scenario.Scenario{
 			ns = append(ns, n)
 			got = append(got, string(buf[:n]))
 		}
-		e.Observe("n", ns)
-		e.Observe("data", got)
+		if err := e.Record(&ReadEnoughObs{N: ns, Data: got}); err != nil {
+			return err
+		}
 		e.Expect("successive n are 10 then 5", ns[0] == 10 && ns[1] == 5, "n=%v", ns)
 		e.Expect("the bytes come in order", got[0] == "abcdefghij" && got[1] == "12345", "data=%q", got)
 		e.Headline("15 bytes, 10-byte buffer → n=%d then n=%d", ns[0], ns[1])
 		return nil
 	},
 	Article: "10 then 5 (same)",
+}
+
+// ReadEnoughObs is what read-enough observed: n and the bytes of each of
+// the two Reads.
+type ReadEnoughObs struct {
+	N    []int    `json:"n"`
+	Data []string `json:"data"`
 }

@@ -19,6 +19,7 @@ var readNoData = &scenario.Scenario{
 	Knobs: []scenario.Knob{
 		{Name: "server.delay", Default: "1s", Kind: scenario.Duration, Min: 0.05, Max: 20, Help: "how long the peer stays silent"},
 	},
+	Obs: scenario.ObsOf[ReadNoDataObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
 			if s.Await("send") != nil {
@@ -50,15 +51,22 @@ var readNoData = &scenario.Scenario{
 		// The server's sleep starts after the signal, so D is a hard lower
 		// bound; above it only the signal's and the data's trip and
 		// scheduling (250 ms on a loaded 2-core host).
-		e.Observe("returned_after_ms", scenario.Ms(took))
-		e.Observe("delay_ms", scenario.Ms(d))
-		e.Observe("n", n)
-		e.Observe("data", string(buf[:n]))
-		e.Expect("Read stays blocked until the data arrives (D … D+250 ms)", took >= d && took <= d+250*time.Millisecond,
+		if err := e.Record(&ReadNoDataObs{ReturnedAfterMS: scenario.Ms(took), DelayMS: scenario.Ms(d), N: n, Data: string(buf[:n])}); err != nil {
+			return err
+		}
+		e.Expect("Read stays blocked until the data arrives (D … D+250 ms)", scenario.OnTime(took, d, 0, 250*time.Millisecond),
 			"returned after %v, D=%v", took.Round(time.Millisecond), d)
 		e.Expect("Read returns the data", string(buf[:n]) == "hi", "n=%d %q", n, buf[:n])
 		e.Headline("peer silent %v → Read returned %q after %.1f ms", d, buf[:n], scenario.Ms(took))
 		return nil
 	},
 	Article: "Read blocks until data arrives (same)",
+}
+
+// ReadNoDataObs is what read-no-data observed.
+type ReadNoDataObs struct {
+	ReturnedAfterMS float64 `json:"returned_after_ms"` // from the client's signal to the server
+	DelayMS         float64 `json:"delay_ms"`          // server.delay
+	N               int     `json:"n"`
+	Data            string  `json:"data"`
 }

@@ -15,6 +15,7 @@ var readPartial = &scenario.Scenario{
 	Section: "3 Read and Write",
 	Title:   `peer sends "hi", reader's buffer is 10 bytes: Read returns 2 at once`,
 	Timeout: 30 * time.Second,
+	Obs:     scenario.ObsOf[ReadPartialObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
 			c.Write([]byte("hi"))
@@ -28,14 +29,21 @@ var readPartial = &scenario.Scenario{
 		}
 		defer c.Close()
 		r, took := timedRead(c, 10, step)
-		e.Observe("n", r.N)
-		e.Observe("err", r.Err)
-		e.Observe("data", r.Data)
-		e.Observe("returned_after_ms", scenario.Ms(took))
+		if err := e.Record(&ReadPartialObs{N: r.N, Err: r.Err, Data: r.Data, ReturnedAfterMS: scenario.Ms(took)}); err != nil {
+			return err
+		}
 		e.Expect("n=2, err=nil", r.N == 2 && r.Err.Kind == "none" && r.Data == "hi", "%+v", r)
 		e.Expect("without waiting for 10 bytes (well before the 5 s deadline)", took < time.Second, "returned after %v", took)
 		e.Headline(`"hi" into a 10-byte buffer → n=%d err=%s after %.1f ms`, r.N, r.Err.Kind, scenario.Ms(took))
 		return nil
 	},
 	Article: "n=2, err=nil (same)",
+}
+
+// ReadPartialObs is what read-partial observed: the one Read.
+type ReadPartialObs struct {
+	N               int              `json:"n"`
+	Err             scenario.ErrInfo `json:"err"`
+	Data            string           `json:"data"`
+	ReturnedAfterMS float64          `json:"returned_after_ms"`
 }

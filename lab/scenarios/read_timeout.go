@@ -29,6 +29,7 @@ var readTimeout = &scenario.Scenario{
 		{Name: "client.read_deadline", Default: "10us", Kind: scenario.Duration, Min: 0, Max: 1},
 		{Name: "client.size", Default: "65536", Kind: scenario.Int, Min: 1, Max: 1 << 20, Help: "bytes the server sends per trial, and the read buffer"},
 	},
+	Obs: scenario.ObsOf[ReadTimeoutObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
 			data := make([]byte, s.Knobs.Int("client.size"))
@@ -96,16 +97,11 @@ var readTimeout = &scenario.Scenario{
 		}
 		c.SetReadDeadline(time.Now().Add(step))
 		nAfter, errAfter := io.ReadFull(c, buf)
-		e.Observe("trials", k)
-		e.Observe("read_deadline_us", dl.Microseconds())
-		e.Observe("zero_timeout", zeroTimeout)
-		e.Observe("data_nil", dataNil)
-		e.Observe("data_timeout", dataTimeout)
-		e.Observe("other", other)
-		e.Observe("partial_reads", partial)
-		e.Observe("timeouts_with_data_queued_after", timeoutWithData)
-		e.Observe("idle_timeout", scenario.Classify(errT))
-		e.Observe("read_after_timeout", nAfter)
+		if err := e.Record(&ReadTimeoutObs{Trials: k, ReadDeadlineUS: dl.Microseconds(), ZeroTimeout: zeroTimeout, DataNil: dataNil,
+			DataTimeout: dataTimeout, Other: other, PartialReads: partial, TimeoutsWithDataQueuedAfter: timeoutWithData,
+			IdleTimeout: scenario.Classify(errT), ReadAfterTimeout: nAfter}); err != nil {
+			return err
+		}
 		e.Expect("every trial is (0, timeout) or (n>0, nil)", other == 0, "%d others: %v", other, odd)
 		e.Expect("never data and a timeout together", dataTimeout == 0, "(n>0, timeout) in %d of %d trials", dataTimeout, k)
 		e.Expect("a Read with nothing to read times out with n=0", n0 == 0 && errors.Is(errT, os.ErrDeadlineExceeded), "n=%d err=%v", n0, errT)
@@ -115,4 +111,20 @@ var readTimeout = &scenario.Scenario{
 		return nil
 	},
 	Article: "one (0, timeout), one (65536, nil); never saw data with a timeout, but could not say it cannot happen",
+}
+
+// ReadTimeoutObs is what read-timeout observed: how the trials' Reads ended.
+type ReadTimeoutObs struct {
+	Trials         int   `json:"trials"`
+	ReadDeadlineUS int64 `json:"read_deadline_us"`
+	ZeroTimeout    int   `json:"zero_timeout"` // (0, timeout)
+	DataNil        int   `json:"data_nil"`     // (n>0, nil)
+	DataTimeout    int   `json:"data_timeout"` // (n>0, timeout): never expected
+	Other          int   `json:"other"`        // anything else; the run stops at the first
+	PartialReads   int   `json:"partial_reads"`
+	// TimeoutsWithDataQueuedAfter counts timeouts after which data was
+	// already queued when looked at: it arrived just after the deadline.
+	TimeoutsWithDataQueuedAfter int              `json:"timeouts_with_data_queued_after"`
+	IdleTimeout                 scenario.ErrInfo `json:"idle_timeout"`       // a Read with nothing asked for
+	ReadAfterTimeout            int              `json:"read_after_timeout"` // bytes of a full read after it
 }

@@ -25,6 +25,7 @@ var writePartialPeerDies = &scenario.Scenario{
 		scenario.Knob{Name: "client.tcp_wmem", Default: "4096 131072 131072", Kind: scenario.Text, Help: "pinned so the total repeats"},
 		scenario.Knob{Name: "server.tcp_rmem", Default: "4096 16384 16384", Kind: scenario.Text, Help: "pinned so the total repeats"},
 	),
+	Obs:    scenario.ObsOf[WritePartialPeerDiesObs](),
 	Server: sink("die"),
 	Client: func(e *scenario.Env) error {
 		chunk := e.Knobs.Int("client.chunk")
@@ -54,17 +55,18 @@ var writePartialPeerDies = &scenario.Scenario{
 				zero++
 			}
 			kindOK = kindOK && (errors.Is(r.err, syscall.ECONNRESET) || errors.Is(r.err, syscall.EPIPE))
-			inRange = inRange && r.n >= 0 && r.n < chunk
+			// Go's Write returns the bytes its write(2) calls took of the
+			// chunk before it parked: what the kernel had at the block
+			// minus the whole Writes, never more than the chunk.
+			inRange = inRange && r.n == b.Accepted-b.WritesDone && r.n < chunk
 			matches = matches && o.Total == b.Accepted
 		}
-		e.Observe("outcomes", outcomes)
-		e.Observe("n_positive", positive)
-		e.Observe("n_zero", zero)
-		e.Observe("n", outcomes[0].N)
-		e.Observe("total", outcomes[0].Total)
-		e.Observe("error", outcomes[0].Err)
+		if err := e.Record(&WritePartialPeerDiesObs{Outcomes: outcomes, NPositive: positive, NZero: zero,
+			N: outcomes[0].N, Total: outcomes[0].Total, Error: outcomes[0].Err}); err != nil {
+			return err
+		}
 		e.Expect("the blocked Write returns an error: EPIPE or ECONNRESET", kindOK, "outcomes %+v", outcomes)
-		e.Expect("0 ≤ n < chunk", inRange, "outcomes %+v", outcomes)
+		e.Expect("n = the part of the chunk the kernel took before Write parked (< chunk)", inRange, "outcomes %+v", outcomes)
 		e.Expect("running total = bytes the kernel had taken at the block", matches, "outcomes %+v", outcomes)
 		e.Headline("peer reset while Write blocked, %d trials: n>0 in %d, n=0 in %d; first: n=%d total=%d %s",
 			len(outcomes), positive, zero, outcomes[0].N, outcomes[0].Total, outcomes[0].Err.Kind)
@@ -80,4 +82,15 @@ type dieOutcome struct {
 	Err     scenario.ErrInfo `json:"err"`
 	AfterMS float64          `json:"returned_after_ms"` // after the client told the server to die
 	Block   block            `json:"block"`
+}
+
+// WritePartialPeerDiesObs is what write-partial-peer-dies observed; N,
+// Total and Error repeat the first trial's.
+type WritePartialPeerDiesObs struct {
+	Outcomes  []dieOutcome     `json:"outcomes"` // one per trial
+	NPositive int              `json:"n_positive"`
+	NZero     int              `json:"n_zero"`
+	N         int              `json:"n"`
+	Total     int              `json:"total"` // bytes of whole Writes + n
+	Error     scenario.ErrInfo `json:"error"`
 }

@@ -18,6 +18,7 @@ var writeSuccess = &scenario.Scenario{
 	Knobs: []scenario.Knob{
 		{Name: "client.size", Default: "65536", Kind: scenario.Int, Min: 1, Max: 64 << 20},
 	},
+	Obs: scenario.ObsOf[WriteSuccessObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
 			c.SetReadDeadline(time.Now().Add(step))
@@ -39,13 +40,20 @@ var writeSuccess = &scenario.Scenario{
 		if gerr := e.GetWait("received", &got, step); gerr != nil {
 			return gerr
 		}
-		e.Observe("n", n)
-		e.Observe("err", scenario.Classify(err))
-		e.Observe("peer_received", got)
+		if err := e.Record(&WriteSuccessObs{N: n, Err: scenario.Classify(err), PeerReceived: got}); err != nil {
+			return err
+		}
 		e.Expect("n == len, err nil", n == size && err == nil, "n=%d of %d, err=%v", n, size, err)
 		e.Expect("the peer received every byte", got == size, "peer read %d of %d", got, size)
 		e.Headline("Write(%d bytes) → n=%d err=%v; peer read %d", size, n, err, got)
 		return nil
 	},
 	Article: "n == len, err nil (same)",
+}
+
+// WriteSuccessObs is what write-success observed.
+type WriteSuccessObs struct {
+	N            int              `json:"n"`
+	Err          scenario.ErrInfo `json:"err"`
+	PeerReceived int              `json:"peer_received"` // bytes the server read
 }

@@ -29,6 +29,7 @@ var writeTimeout = &scenario.Scenario{
 		scenario.Knob{Name: "server.tcp_rmem", Default: "4096 16384 16384", Kind: scenario.Text, Help: "pinned so n repeats"},
 	),
 	Cases:  []scenario.Knobs{{}, {"client.write_deadline": "10us"}},
+	Obs:    scenario.ObsOf[WriteTimeoutObs](),
 	Server: sink("hold"),
 	Client: func(e *scenario.Env) error {
 		dl := e.Knobs.Duration("client.write_deadline")
@@ -56,21 +57,21 @@ var writeTimeout = &scenario.Scenario{
 				Err: scenario.Classify(r.err), TookMS: scenario.Ms(r.took)}
 			outcomes = append(outcomes, o)
 			allTimeout = allTimeout && errors.Is(r.err, os.ErrDeadlineExceeded) && o.Err.Timeout
-			inRange = inRange && r.n >= 0 && r.n < chunk
+			inRange = inRange && r.n < chunk
 			matches = matches && o.Total == acc
 			// Go wakes the parked Write at its deadline: never before, and
 			// late only by scheduling.
-			onTime = onTime && r.took >= dl && r.took <= dl+250*time.Millisecond
+			onTime = onTime && scenario.OnTime(r.took, dl, 0, 250*time.Millisecond)
 			ns = append(ns, o.N)
 		}
 		common, count := mode(ns)
-		e.Observe("outcomes", outcomes)
-		e.Observe("n", common)
-		e.Observe("n_all", ns)
-		e.Observe("total", outcomes[0].Total)
-		e.Observe("error", outcomes[0].Err)
+		if err := e.Record(&WriteTimeoutObs{Outcomes: outcomes, N: common, NAll: ns, Total: outcomes[0].Total, Error: outcomes[0].Err}); err != nil {
+			return err
+		}
 		e.Expect("the blocked Write ends with a timeout (os.ErrDeadlineExceeded, \"i/o timeout\")", allTimeout, "outcomes %+v", outcomes)
-		e.Expect("0 ≤ n < chunk, partly written", inRange, "outcomes %+v", outcomes)
+		e.Expect("n < chunk: the timed-out Write did not complete", inRange, "outcomes %+v", outcomes)
+		// n is the part of the chunk the kernel took before the deadline:
+		// Writes done + n is the kernel's count after the timeout.
 		e.Expect("Writes done + n = bytes the kernel took", matches, "outcomes %+v", outcomes)
 		if dl >= 10*time.Millisecond {
 			e.Expect("the Write returns at its deadline (D … D+250 ms)", onTime, "D=%v, outcomes %+v", dl, outcomes)
@@ -90,4 +91,14 @@ type timeoutOutcome struct {
 	Accepted int              `json:"accepted"` // kernel's count after the timeout
 	Err      scenario.ErrInfo `json:"err"`
 	TookMS   float64          `json:"took_ms"` // the timed-out Write call
+}
+
+// WriteTimeoutObs is what write-timeout observed; Total and Error repeat
+// the first trial's.
+type WriteTimeoutObs struct {
+	Outcomes []timeoutOutcome `json:"outcomes"` // one per trial
+	N        int              `json:"n"`        // the most common n with the timeout
+	NAll     []int            `json:"n_all"`
+	Total    int              `json:"total"`
+	Error    scenario.ErrInfo `json:"error"`
 }
