@@ -210,3 +210,21 @@ func TestImpairAgentStops(t *testing.T) {
 		})
 	}
 }
+
+// impair.rate limits each direction with TBF: a bulk transfer's goodput is
+// never above the rate (payload is less than the wire's bytes) and at most
+// 15 % below it (headers, slow start, the final answer's round trip).
+func TestImpairRate(t *testing.T) {
+	t.Parallel()
+	for _, kbit := range []int{8000} {
+		t.Run(fmt.Sprintf("%dkbit", kbit), func(t *testing.T) {
+			r := run(t, "write-success", scenario.Knobs{"impair.rate": fmt.Sprint(kbit), "impair.probe_bulk": fmt.Sprint(2_000_000)})
+			n := r.Network
+			require.NotNil(t, n)
+			assert.Equal(t, "tbf", r.Mechanism)
+			rate := float64(kbit) * 1000 / 8 / 1e6 // MB/s
+			assert.LessOrEqual(t, n.ProbeBulkMBps, rate, "never above the rate")
+			assert.GreaterOrEqual(t, n.ProbeBulkMBps, 0.85*rate, "at most 15 %% below the rate")
+		})
+	}
+}

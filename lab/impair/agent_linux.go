@@ -279,10 +279,15 @@ func (a *Agent) tbf(kbit int) error {
 	if err != nil {
 		return err
 	}
-	rate := uint64(kbit) * 1000 / 8
+	rate := uint64(kbit) * 1000 / 8 // bytes/s
+	// The bucket holds 20 ms of the rate, and at least three full frames:
+	// a packet larger than the bucket would never pass. The kernel takes
+	// the bucket as time, in psched ticks of 64 ns (tc converts for you).
+	burst := max(rate/50, 3*1514)
 	q := &netlink.Tbf{
 		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(0x7f, 0), Parent: netlink.HANDLE_ROOT},
-		Rate:       rate, Limit: uint32(max(rate/4, 16<<10)), Buffer: uint32(max(rate/100, 3200)),
+		Rate:       rate, Limit: uint32(max(rate/4, 16<<10, burst)),
+		Buffer: uint32(min(burst*1e9/rate/64, 1<<31)),
 	}
 	if err := netlink.QdiscReplace(q); err != nil {
 		return fmt.Errorf("impair: tbf: %w", err)

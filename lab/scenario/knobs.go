@@ -211,7 +211,7 @@ var ImpairKnobs = []Knob{
 	{Name: "impair.loss", Default: "0", Kind: Fraction,
 		Help: "fraction of the lab port's TCP packets dropped, each direction"},
 	{Name: "impair.rate", Default: "0", Kind: Int, Min: 0, Max: 10_000_000,
-		Help: "server's egress rate limit in kbit/s (TBF); 0 is none"},
+		Help: "rate limit in kbit/s, each direction (TBF on each side's egress); 0 is none"},
 	{Name: "impair.mechanism", Default: "auto", Kind: Text, Choices: []string{"auto", "netem", "delayline"},
 		Help: "how delay, jitter and loss are made: netem where the kernel has it, else the delay line"},
 	{Name: "impair.probe", Default: "10", Kind: Int, Min: 1, Max: 100_000,
@@ -305,9 +305,10 @@ func (im Impairment) Budget() time.Duration {
 }
 
 // ClientAgent reports whether the client's namespace needs an agent too:
-// delay is held on each side's ingress, so is loss by netem or delay line.
+// delay is held on each side's ingress, so is loss by netem or delay line,
+// and the rate is limited on each side's egress.
 func (im Impairment) ClientAgent() bool {
-	return im.RTT > 0 || im.Jitter > 0 || (im.Loss > 0 && im.Mechanism != "auto")
+	return im.RTT > 0 || im.Jitter > 0 || im.RateKbit > 0 || (im.Loss > 0 && im.Mechanism != "auto")
 }
 
 // checkImpair validates the impair.* knobs together.

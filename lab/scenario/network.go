@@ -57,7 +57,7 @@ func serveProbe(ctx context.Context, port int) error {
 }
 
 // applyNetwork asks the agents for the impair.* network: half the RTT and
-// jitter on each side's ingress, loss on both, the rate on the server's
+// jitter on each side's ingress, loss on both, the rate on each side's
 // egress. Then a probe connection measures what the kernel sees.
 func (e *Env) applyNetwork(im Impairment) (*impair.Network, error) {
 	n := &impair.Network{Mechanism: im.Mechanism, RTTMS: Ms(im.RTT), JitterMS: Ms(im.Jitter), Loss: im.Loss, RateKbit: im.RateKbit}
@@ -66,10 +66,8 @@ func (e *Env) applyNetwork(im Impairment) (*impair.Network, error) {
 		mech = impair.Auto
 	}
 	side := impair.Spec{Port: Port, AlsoPorts: []int{ProbePort}, Delay: im.RTT / 2, Jitter: im.Jitter / 2,
-		Loss: im.Loss, Mechanism: mech}
-	server := side
-	server.RateKbit = im.RateKbit
-	if err := e.Impair(server); err != nil {
+		Loss: im.Loss, Mechanism: mech, RateKbit: im.RateKbit}
+	if err := e.Impair(side); err != nil {
 		return n, fmt.Errorf("impairing the server side: %w", err)
 	}
 	if e.clientAgent != nil {
