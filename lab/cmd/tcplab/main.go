@@ -175,6 +175,10 @@ func list() {
 			fmt.Printf("    %-28s default %-8s %s\n", kn.Name, kn.Default, kn.Help)
 		}
 	}
+	fmt.Println("every scenario also accepts server.<sysctl>, client.<sysctl> and the network in between:")
+	for _, kn := range scenario.ImpairKnobs {
+		fmt.Printf("    %-28s default %-8s %s\n", kn.Name, kn.Default, kn.Help)
+	}
 }
 
 // reportDir prints the report of the named result files in dir (all *.json
