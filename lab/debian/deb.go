@@ -86,6 +86,7 @@ func ModInfo(ko []byte) (map[string]string, error) {
 	}
 	return info, nil
 }
+
 // elfSection returns one section of an ELF object held in memory.
 func elfSection(obj []byte, name string) ([]byte, error) {
 	f, err := elf.NewFile(bytes.NewReader(obj))
