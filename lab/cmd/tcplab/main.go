@@ -19,6 +19,7 @@ import (
 	"github.com/tcplab/tcplab/lab/report"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/vm"
 )
 
 const usage = `usage: tcplab COMMAND [ARGS]
@@ -32,9 +33,13 @@ const usage = `usage: tcplab COMMAND [ARGS]
   report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
   compose                           print docker-compose.yml for the registry
   verdict                           say that every expectation held (compose runs it only then)
-  probe                             print kernel facts as JSON`
+  probe                             print kernel facts as JSON
+  vminit                            a VM's /init: run the roles of /tcplab/vm.json (lab/vm)`
 
 func main() {
+	if os.Getpid() == 1 && len(os.Args) < 2 { // /init of a VM booted without "-- vminit"
+		vm.Init()
+	}
 	if len(os.Args) < 2 {
 		fail(2, usage+hostUsage)
 	}
@@ -104,6 +109,8 @@ func main() {
 		}
 	case "verdict":
 		fmt.Println("tcplab: every expectation held")
+	case "vminit":
+		vm.Init()
 	case "probe":
 		_, linear := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
 		json.NewEncoder(os.Stdout).Encode(map[string]any{"kernel": kernel.Release(), "tcp_syn_linear_timeouts": linear})

@@ -1,0 +1,129 @@
+package vm_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/debian"
+	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/vm"
+)
+
+// kernels are the packages images/kernels.sh downloads, with what each
+// kernel has for tcp_syn_linear_timeouts ("" = no such sysctl: before 6.5).
+var kernels = []struct{ name, pkg, linear string }{
+	{"6.1", "linux-image-6.1.0-56-cloud-amd64-unsigned", ""},
+	{"6.12", "linux-image-6.12.117+deb12-cloud-amd64-unsigned", "4"},
+}
+
+// roles declares a scenario's server and client as the container harness
+// does (lab/harness/topology.go): same arguments, same per-role sysctls.
+func roles(t *testing.T, id string, set scenario.Knobs) (*scenario.Scenario, []vm.Role) {
+	sc, err := scenarios.Lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sc.Resolve(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := k.Args()
+	return sc, []vm.Role{
+		{Name: "server", Args: append([]string{"serve", id}, args...), Sysctls: k.SysctlsFor(scenario.Server), Wait: "ready"},
+		{Name: "client", Args: append([]string{"client", id, "-server", "server"}, args...), Sysctls: k.SysctlsFor(scenario.Client), Wait: "exit"},
+	}
+}
+
+// labBinary builds the static lab binary that becomes the VM's /init.
+func labBinary(t *testing.T) string {
+	dst := filepath.Join(t.TempDir(), "tcplab")
+	build := exec.Command("go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", dst, "github.com/tcplab/tcplab/lab/cmd/tcplab")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the lab binary: %v\n%s", err, out)
+	}
+	return dst
+}
+
+// TestKernels boots 6.1 and 6.12 side by side and runs the backlog
+// scenarios on each: the admitted count and the give-up time are the same
+// on both, tcp_syn_linear_timeouts is what each kernel has.
+func TestKernels(t *testing.T) {
+	if _, err := vm.QEMUPath(); err != nil {
+		t.Skip(err)
+	}
+	cache, err := debian.CacheDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := labBinary(t)
+	for _, kn := range kernels {
+		t.Run(kn.name, func(t *testing.T) {
+			debs, _ := filepath.Glob(filepath.Join(cache, kn.pkg+"_*.deb"))
+			if len(debs) == 0 {
+				t.Skip("no " + kn.pkg + " in " + cache + ": run images/kernels.sh")
+			}
+			t.Parallel() // two VMs side by side
+			k, err := debian.Unpack(debs[0], cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &vm.Machine{Kernel: k, Binary: bin}
+			for _, tc := range []struct {
+				id    string
+				set   scenario.Knobs
+				check func(t *testing.T, res *scenario.Result, run *vm.Run)
+			}{
+				{"backlog-full", scenario.Knobs{"server.somaxconn": "16"}, func(t *testing.T, res *scenario.Result, run *vm.Run) {
+					if got := res.Observations["succeeded_at_once"]; got != float64(17) {
+						t.Errorf("somaxconn 16 admitted %v at once, want 17", got)
+					}
+				}},
+				{"backlog-syn-timeout", scenario.Knobs{"client.tcp_syn_retries": "2"}, func(t *testing.T, res *scenario.Result, run *vm.Run) {
+					linear, has := run.Sysctls["client"]["net.ipv4.tcp_syn_linear_timeouts"]
+					if has != (kn.linear != "") || linear != kn.linear {
+						t.Errorf("tcp_syn_linear_timeouts = %q (present %v), want %q", linear, has, kn.linear)
+					}
+					// 2^(R+1)−1 = 7 s on both kernels: early is wrong, late by 10 % + 0.3 s at most.
+					took := time.Duration(res.Observations["failed_after_ms"].(float64) * float64(time.Millisecond))
+					if took < 7*time.Second || took > 7*time.Second+700*time.Millisecond+300*time.Millisecond {
+						t.Errorf("blocked Dial gave up after %v, want 7 s (+10 %% +0.3 s)", took)
+					}
+				}},
+			} {
+				_, rs := roles(t, tc.id, tc.set)
+				ctx, cancel := context.WithCancel(context.Background())
+				run, err := m.Run(ctx, vm.Config{Roles: rs}, 3*time.Minute)
+				cancel()
+				if err != nil {
+					t.Fatalf("%s: %v\n%s", tc.id, err, console(run))
+				}
+				res := &scenario.Result{}
+				if err := json.Unmarshal(run.Result, res); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s on %s: boot %v, total %v; %s", tc.id, res.Kernel, run.Boot.Round(time.Millisecond), run.Total.Round(time.Millisecond), res.Headline)
+				if !res.OK {
+					t.Errorf("%s on %s: %s %+v\n%s", tc.id, res.Kernel, res.Error, res.Checks, run.Console)
+				}
+				if res.Kernel != k.Release {
+					t.Errorf("result says kernel %q, booted %q", res.Kernel, k.Release)
+				}
+				tc.check(t, res, run)
+			}
+		})
+	}
+}
+
+func console(r *vm.Run) string {
+	if r == nil {
+		return ""
+	}
+	return r.Console
+}
