@@ -24,7 +24,6 @@ import (
 // Init is the guest's /init: it sets up the namespaces, runs the roles,
 // prints the result on the console and powers the VM off. It never returns.
 func Init() {
-	fmt.Printf("%s %s\n", UpMarker, uptime())
 	if err := guest(); err != nil {
 		fmt.Printf("%s%v\n", ErrorMarker, strings.ReplaceAll(err.Error(), "\n", " | "))
 	}
@@ -36,7 +35,7 @@ func Init() {
 func uptime() string {
 	b, _ := os.ReadFile("/proc/uptime")
 	if f := strings.Fields(string(b)); len(f) > 0 {
-		return "uptime " + f[0] + "s"
+		return "at uptime " + f[0] + " s"
 	}
 	return ""
 }
@@ -49,6 +48,7 @@ func guest() error {
 			return fmt.Errorf("mount %s: %w", m.dst, err)
 		}
 	}
+	fmt.Printf("%s %s\n", UpMarker, uptime())
 	b, err := os.ReadFile(ConfigPath)
 	if err != nil {
 		return err

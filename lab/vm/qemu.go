@@ -33,6 +33,8 @@ type Machine struct {
 	// Accel is "tcg" (the default: software emulation, -cpu max) or "kvm"
 	// (-cpu host), which only a host with a usable /dev/kvm has.
 	Accel string
+	// Append is added to the kernel command line (before "--").
+	Append string
 	// Console, when set, receives the guest's console as it comes.
 	Console io.Writer
 }
@@ -168,7 +170,7 @@ func (m *Machine) args(initrd string) []string {
 		a = append(a, "-bios", "/usr/share/qemu/qboot.rom")
 	}
 	return append(a, "-kernel", m.Kernel.Path(m.Kernel.Vmlinuz), "-initrd", initrd,
-		"-append", "console=ttyS0 quiet panic=-1 -- vminit", "-nographic", "-no-reboot")
+		"-append", strings.TrimSpace("console=ttyS0 quiet panic=-1 no_timer_check "+m.Append)+" -- vminit", "-nographic", "-no-reboot")
 }
 
 // initramfs writes the cpio: /init (the lab binary), /dev/console, the

@@ -75,6 +75,10 @@ func TestKernels(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := &vm.Machine{Kernel: k, Binary: bin}
+			if os.Getenv("TCPLAB_VM_CONSOLE") != "" {
+				m.Console = os.Stderr
+				m.Append = os.Getenv("TCPLAB_VM_APPEND")
+			}
 			for _, tc := range []struct {
 				id    string
 				set   scenario.Knobs
