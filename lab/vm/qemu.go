@@ -30,8 +30,9 @@ type Machine struct {
 	Binary string
 	// QEMU is the emulator's path; LookPath("qemu-system-x86_64") when empty.
 	QEMU string
-	// Accel is "tcg" (the default: software emulation, -cpu max) or "kvm"
-	// (-cpu host), which only a host with a usable /dev/kvm has.
+	// Accel is "tcg" (software emulation, -cpu max), "kvm" (-cpu host) or
+	// "auto"/"" (kvm where ProbeKVM passes, else tcg). A KVM boot that does
+	// not reach /init is retried once with tcg.
 	Accel string
 	// Append is added to the kernel command line (before "--").
 	Append string
@@ -48,6 +49,7 @@ type Run struct {
 	// (role → name → value); a name the kernel lacks is not in the map.
 	Sysctls map[string]map[string]string
 	Console string        // everything the guest printed
+	Accel   string        // "tcg" or "kvm"
 	Boot    time.Duration // QEMU start → /init's first line
 	Total   time.Duration // QEMU start → QEMU gone
 }
@@ -74,6 +76,15 @@ func QEMUPath() (string, error) {
 // console and returns it. QEMU is killed when ctx ends or timeout passes,
 // and the initramfs is removed, whatever happens.
 func (m *Machine) Run(ctx context.Context, cfg Config, timeout time.Duration) (*Run, error) {
+	accel := m.accel()
+	run, err := m.boot(ctx, cfg, timeout, accel)
+	if err != nil && accel == "kvm" && run != nil && run.Boot == 0 && ctx.Err() == nil {
+		return m.boot(ctx, cfg, timeout, "tcg") // the probe passed but the guest did not come up
+	}
+	return run, err
+}
+
+func (m *Machine) boot(ctx context.Context, cfg Config, timeout time.Duration, accel string) (*Run, error) {
 	qemu := m.QEMU
 	if qemu == "" {
 		var err error
@@ -98,7 +109,7 @@ func (m *Machine) Run(ctx context.Context, cfg Config, timeout time.Duration) (*
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, qemu, m.args(initrd)...)
+	cmd := exec.CommandContext(ctx, qemu, m.args(initrd, accel)...)
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.StdoutPipe()
@@ -111,7 +122,7 @@ func (m *Machine) Run(ctx context.Context, cfg Config, timeout time.Duration) (*
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	run := &Run{Sysctls: map[string]map[string]string{}}
+	run := &Run{Accel: accel, Sysctls: map[string]map[string]string{}}
 	var console strings.Builder
 	var once sync.Once
 	sc := bufio.NewScanner(out)
@@ -159,10 +170,10 @@ func (m *Machine) Run(ctx context.Context, cfg Config, timeout time.Duration) (*
 	return run, fmt.Errorf("vm %s: QEMU ended without a result (%v) %s", m.Kernel.Release, werr, strings.TrimSpace(stderr.String()))
 }
 
-func (m *Machine) args(initrd string) []string {
-	accel, cpu := "tcg", "max"
-	if m.Accel == "kvm" {
-		accel, cpu = "kvm", "host"
+func (m *Machine) args(initrd, accel string) []string {
+	cpu := "max"
+	if accel == "kvm" {
+		cpu = "host"
 	}
 	a := []string{"-accel", accel, "-cpu", cpu, "-m", "512", "-smp", "1", "-net", "none"}
 	// qboot starts in milliseconds where SeaBIOS takes about a second.
