@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"errors"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +124,54 @@ func TestKernels(t *testing.T) {
 				tc.check(t, res, run)
 			}
 		})
+	}
+}
+
+// machine returns a Machine for the first cached kernel, or skips.
+func machine(t *testing.T) *vm.Machine {
+	if _, err := vm.QEMUPath(); err != nil {
+		t.Skip(err)
+	}
+	cache, err := debian.CacheDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	debs, _ := filepath.Glob(filepath.Join(cache, kernels[0].pkg+"_*.deb"))
+	if len(debs) == 0 {
+		t.Skip("no " + kernels[0].pkg + " in " + cache + ": run images/kernels.sh")
+	}
+	k, err := debian.Unpack(debs[0], cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &vm.Machine{Kernel: k, Binary: labBinary(t)}
+}
+
+// TestCancel: ending the context mid-run (what Ctrl-C does through the
+// CLI's signal context) kills QEMU and removes the initramfs.
+func TestCancel(t *testing.T) {
+	m := machine(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	_, rs := roles(t, "backlog-syn-timeout", scenario.Knobs{"client.tcp_syn_retries": "5"})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(3*time.Second, cancel)
+	start := time.Now()
+	_, err := m.Run(ctx, vm.Config{Roles: rs}, 3*time.Minute)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after cancel: %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > 3*time.Second+6*time.Second {
+		t.Errorf("Run returned %v after the cancel", took-3*time.Second)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), tmp) {
+			t.Errorf("a process still runs with the initramfs: %s %q", p, b)
+		}
 	}
 }
 
