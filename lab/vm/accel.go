@@ -35,7 +35,7 @@ func ProbeKVM(ctx context.Context, qemu string) bool {
 	cmd := exec.CommandContext(ctx, qemu, "-accel", "kvm", "-cpu", "host", "-m", "64", "-nodefaults",
 		"-display", "none", "-no-reboot", "-net", "none", "-S", "-monitor", "none", "-serial", "none")
 	cmd.SysProcAttr = sysProcAttr()
-	_ = cmd.Run() // an abort is the answer, not an error
+	_ = cmd.Run()           // an abort is the answer, not an error
 	return ctx.Err() != nil // killed at the deadline: it was running
 }
 

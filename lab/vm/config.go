@@ -32,6 +32,9 @@ type Config struct {
 	// after setting it up and reports on the console (absent ones too), so
 	// a result can be explained from the kernel's own settings.
 	Facts []string `json:"facts,omitempty"`
+	// Counters ("TcpExt.TCPSynRetrans", "Tcp.RetransSegs") are read in
+	// every role host's namespace after the result role ends.
+	Counters []string `json:"counters,omitempty"`
 	// Seconds bounds the whole run inside the guest; the host's deadline is
 	// a little longer.
 	Seconds int `json:"seconds"`
@@ -47,6 +50,8 @@ const (
 	ResultMarker = "tcplab-vm: result "
 	// FactMarker precedes "ROLE NAME=VALUE" or "ROLE NAME absent".
 	FactMarker = "tcplab-vm: sysctl "
+	// CounterMarker precedes "ROLE SECTION.NAME=VALUE".
+	CounterMarker = "tcplab-vm: counter "
 	// ErrorMarker precedes a failure of the guest.
 	ErrorMarker = "tcplab-vm: error: "
 )
@@ -57,3 +62,7 @@ const Subnet = "10.13.0."
 
 // DefaultFacts are the settings the lab's set-up scenarios depend on.
 var DefaultFacts = []string{"net.core.somaxconn", "net.ipv4.tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts"}
+
+// DefaultCounters show the SYN schedule a kernel actually ran: SYN
+// retransmissions on the client, SYN-ACK ones and overflows on the server.
+var DefaultCounters = []string{"TcpExt.TCPSynRetrans", "Tcp.RetransSegs", "TcpExt.ListenOverflows", "TcpExt.ListenDrops"}

@@ -72,7 +72,38 @@ func guest() error {
 		return err
 	}
 	reportFacts(cfg.Roles, nets, cfg.Facts)
-	return runRoles(ctx, cfg.Roles, nets)
+	err = runRoles(ctx, cfg.Roles, nets)
+	reportCounters(cfg.Roles, nets, cfg.Counters)
+	return err
+}
+
+// reportCounters prints /proc/thread-self/net counters ("Section.Name")
+// of each role host's namespace: /proc/net would show /init's own.
+func reportCounters(roles []Role, nets map[string]netns.NsHandle, names []string) {
+	for _, r := range roles {
+		if r.NetnsOf != "" {
+			continue
+		}
+		_ = inNetns(nets[r.Name], func() error {
+			all := map[string]string{}
+			for _, f := range []string{"/proc/thread-self/net/netstat", "/proc/thread-self/net/snmp"} {
+				b, _ := os.ReadFile(f)
+				lines := strings.Split(string(b), "\n")
+				for i := 0; i+1 < len(lines); i += 2 {
+					keys, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+					for j := 1; j < len(keys) && j < len(vals); j++ {
+						all[strings.TrimSuffix(keys[0], ":")+"."+keys[j]] = vals[j]
+					}
+				}
+			}
+			for _, n := range names {
+				if v, ok := all[n]; ok {
+					fmt.Printf("%s%s %s=%s\n", CounterMarker, r.Name, n, v)
+				}
+			}
+			return nil
+		})
+	}
 }
 
 // loadModule loads a .ko or .ko.xz (decompressed by the kernel).

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,10 +49,12 @@ type Run struct {
 	// Sysctls are Config.Facts as each role host's namespace had them
 	// (role → name → value); a name the kernel lacks is not in the map.
 	Sysctls map[string]map[string]string
-	Console string        // everything the guest printed
-	Accel   string        // "tcg" or "kvm"
-	Boot    time.Duration // QEMU start → /init's first line
-	Total   time.Duration // QEMU start → QEMU gone
+	// Counters are Config.Counters per role host after the run.
+	Counters map[string]map[string]int64
+	Console  string        // everything the guest printed
+	Accel    string        // "tcg" or "kvm"
+	Boot     time.Duration // QEMU start → /init's first line
+	Total    time.Duration // QEMU start → QEMU gone
 }
 
 // QEMUPath returns the emulator, or an error saying in one line how to
@@ -95,6 +98,9 @@ func (m *Machine) boot(ctx context.Context, cfg Config, timeout time.Duration, a
 	if cfg.Facts == nil {
 		cfg.Facts = DefaultFacts
 	}
+	if cfg.Counters == nil {
+		cfg.Counters = DefaultCounters
+	}
 	if cfg.Seconds == 0 {
 		cfg.Seconds = int(timeout / time.Second)
 	}
@@ -122,7 +128,7 @@ func (m *Machine) boot(ctx context.Context, cfg Config, timeout time.Duration, a
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	run := &Run{Accel: accel, Sysctls: map[string]map[string]string{}}
+	run := &Run{Accel: accel, Sysctls: map[string]map[string]string{}, Counters: map[string]map[string]int64{}}
 	var console strings.Builder
 	var once sync.Once
 	sc := bufio.NewScanner(out)
@@ -151,6 +157,15 @@ func (m *Machine) boot(ctx context.Context, cfg Config, timeout time.Duration, a
 					run.Sysctls[role] = map[string]string{}
 				}
 				run.Sysctls[role][name] = v
+			}
+		case strings.HasPrefix(line, CounterMarker):
+			role, c, _ := strings.Cut(strings.TrimPrefix(line, CounterMarker), " ")
+			name, v, _ := strings.Cut(c, "=")
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				if run.Counters[role] == nil {
+					run.Counters[role] = map[string]int64{}
+				}
+				run.Counters[role][name] = n
 			}
 		case strings.HasPrefix(line, ErrorMarker):
 			guestErr = strings.TrimPrefix(line, ErrorMarker)

@@ -3,10 +3,11 @@ package vm_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ func labBinary(t *testing.T) string {
 // scenarios on each: the admitted count and the give-up time are the same
 // on both, tcp_syn_linear_timeouts is what each kernel has.
 func TestKernels(t *testing.T) {
+	skipSlow(t)
 	if _, err := vm.QEMUPath(); err != nil {
 		t.Skip(err)
 	}
@@ -96,6 +98,14 @@ func TestKernels(t *testing.T) {
 					if has != (kn.linear != "") || linear != kn.linear {
 						t.Errorf("tcp_syn_linear_timeouts = %q (present %v), want %q", linear, has, kn.linear)
 					}
+					// The SYNs the client kernel sent follow its own schedule:
+					// 3 on 6.1 (0, 1, 3 s), 6 with linear timeouts (0…5 s).
+					n, _ := strconv.Atoi(linear)
+					sends, _ := scenario.SynSchedule(2, n)
+					if got := run.Counters["client"]["TcpExt.TCPSynRetrans"]; got != int64(len(sends)-1) {
+						t.Errorf("client SYN retransmissions %d, want %d (schedule %v)", got, len(sends)-1, sends)
+					}
+					t.Logf("tcp_syn_linear_timeouts %q: %d SYN retransmissions", linear, run.Counters["client"]["TcpExt.TCPSynRetrans"])
 					// 2^(R+1)−1 = 7 s on both kernels: early is wrong, late by 10 % + 0.3 s at most.
 					took := time.Duration(res.Observations["failed_after_ms"].(float64) * float64(time.Millisecond))
 					if took < 7*time.Second || took > 7*time.Second+700*time.Millisecond+300*time.Millisecond {
@@ -129,6 +139,7 @@ func TestKernels(t *testing.T) {
 
 // machine returns a Machine for the first cached kernel, or skips.
 func machine(t *testing.T) *vm.Machine {
+	skipSlow(t)
 	if _, err := vm.QEMUPath(); err != nil {
 		t.Skip(err)
 	}
@@ -172,6 +183,14 @@ func TestCancel(t *testing.T) {
 		if b, _ := os.ReadFile(p); strings.Contains(string(b), tmp) {
 			t.Errorf("a process still runs with the initramfs: %s %q", p, b)
 		}
+	}
+}
+
+// skipSlow skips VM boots under -short and -race (the race detector
+// does not reach into the guest; the boots would only cost a minute more).
+func skipSlow(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("boots QEMU: not under -short or -race")
 	}
 }
 
