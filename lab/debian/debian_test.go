@@ -162,6 +162,13 @@ func TestUnpack(t *testing.T) {
 			if pos["modules/inet_diag"+ext] >= pos["modules/tcp_diag"+ext] {
 				t.Errorf("load order %v: inet_diag must precede tcp_diag", k.Modules)
 			}
+			need, err := k.Files("tcp_diag")
+			if err != nil || strings.Join(need, " ") != "modules/inet_diag"+ext+" modules/tcp_diag"+ext {
+				t.Errorf("Files(tcp_diag) = %v, %v; want inet_diag then tcp_diag", need, err)
+			}
+			if _, err := k.Files("no_such_module"); !errors.Is(err, debian.ErrModule) {
+				t.Errorf("Files(no_such_module): %v, want ErrModule", err)
+			}
 			if st, err := os.Stat(k.Path(k.Vmlinuz)); err != nil || st.Size() < 1<<20 {
 				t.Errorf("vmlinuz: %v", err)
 			}

@@ -32,6 +32,36 @@ type Kernel struct {
 	Dir     string   `json:"-"`
 	Vmlinuz string   `json:"vmlinuz"` // relative to Dir
 	Modules []string `json:"modules"` // relative to Dir, dependencies first
+	// Needs maps each of the package-level Modules to what loading it
+	// takes: its dependencies and itself, in load order.
+	Needs   map[string][]string `json:"needs"`
+	Version string              `json:"version"` // the package's, e.g. 6.1.192-2
+	Format  int                 `json:"format"`  // manifestFormat; older unpacks are redone
+}
+
+// manifestFormat changes when Kernel gains fields an older unpack lacks.
+const manifestFormat = 2
+
+// Files returns the module files (relative to Dir) that loading names
+// takes, in load order.
+func (k *Kernel) Files(names ...string) ([]string, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		files, ok := k.Needs[n]
+		if !ok {
+			return nil, fmt.Errorf("%s: %w (the lab unpacks %v)", n, ErrModule, Modules)
+		}
+		for _, f := range files {
+			want[f] = true
+		}
+	}
+	var out []string
+	for _, m := range k.Modules {
+		if want[m] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // Path returns a file of k as an absolute path.
@@ -46,7 +76,7 @@ const manifest = "kernel.json"
 func Unpack(deb, dir string) (*Kernel, error) {
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
-			if k, err := Load(filepath.Join(dir, e.Name())); err == nil && k.Deb == filepath.Base(deb) {
+			if k, err := Load(filepath.Join(dir, e.Name())); err == nil && k.Deb == filepath.Base(deb) && k.Format == manifestFormat {
 				return k, nil
 			}
 		}
@@ -98,10 +128,23 @@ func Unpack(deb, dir string) (*Kernel, error) {
 	if vmlinuz == nil {
 		return nil, fmt.Errorf("%s: no boot/vmlinuz-* in the package", deb)
 	}
-	k := &Kernel{Release: release, Deb: filepath.Base(deb), Dir: filepath.Join(dir, release), Vmlinuz: "vmlinuz"}
+	k := &Kernel{Release: release, Deb: filepath.Base(deb), Dir: filepath.Join(dir, release), Vmlinuz: "vmlinuz", Format: manifestFormat}
+	if _, v, ok := strings.Cut(filepath.Base(deb), "_"); ok {
+		k.Version, _, _ = strings.Cut(v, "_")
+	}
 	order, err := loadOrder(Modules, mods, data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", deb, err)
+	}
+	k.Needs = map[string][]string{}
+	for _, m := range Modules {
+		closure, err := loadOrder([]string{m}, mods, data)
+		if err != nil {
+			return nil, err
+		}
+		for _, rel := range closure {
+			k.Needs[m] = append(k.Needs[m], "modules/"+path.Base(rel))
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

@@ -26,8 +26,13 @@ type Role struct {
 
 // Config is what the guest reads from ConfigPath.
 type Config struct {
-	Roles   []Role   `json:"roles"`
-	Modules []string `json:"modules"` // paths in the initramfs, dependencies first
+	Roles []Role `json:"roles"`
+	// Modules are the kernel modules the run needs, by name (of
+	// debian.Modules); BaseModules when nil. Their dependencies come along.
+	Modules []string `json:"-"`
+	// ModuleFiles are their files in the initramfs, in load order (set by
+	// Machine.Run).
+	ModuleFiles []string `json:"module_files"`
 	// Facts are sysctls the guest reads back in every role host's namespace
 	// after setting it up and reports on the console (absent ones too), so
 	// a result can be explained from the kernel's own settings.
@@ -66,3 +71,8 @@ var DefaultFacts = []string{"net.core.somaxconn", "net.ipv4.tcp_syn_retries", "n
 // DefaultCounters show the SYN schedule a kernel actually ran: SYN
 // retransmissions on the client, SYN-ACK ones and overflows on the server.
 var DefaultCounters = []string{"TcpExt.TCPSynRetrans", "Tcp.RetransSegs", "TcpExt.ListenOverflows", "TcpExt.ListenDrops"}
+
+// BaseModules are what every run needs: veth between the namespaces and
+// sock_diag for the listener queries. Impairments add nf_tables, sch_tbf,
+// sch_netem… (loading them all costs about a second of boot under TCG).
+var BaseModules = []string{"veth", "inet_diag", "tcp_diag"}

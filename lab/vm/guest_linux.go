@@ -57,7 +57,7 @@ func guest() error {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return fmt.Errorf("%s: %w", ConfigPath, err)
 	}
-	for _, m := range cfg.Modules {
+	for _, m := range cfg.ModuleFiles {
 		if err := loadModule(m); err != nil {
 			if strings.HasPrefix(filepath.Base(m), "veth.") {
 				return err

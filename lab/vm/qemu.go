@@ -214,15 +214,23 @@ func (m *Machine) initramfs(dst string, cfg Config) error {
 		"lib": {Mode: ModeDir | 0o755}, "lib/modules": {Mode: ModeDir | 0o755},
 		"tcplab": {Mode: ModeDir | 0o755},
 	}
-	cfg.Modules = nil
-	for _, rel := range m.Kernel.Modules {
+	names := cfg.Modules
+	if names == nil {
+		names = BaseModules
+	}
+	mods, err := m.Kernel.Files(names...)
+	if err != nil {
+		return err
+	}
+	cfg.ModuleFiles = nil
+	for _, rel := range mods {
 		b, err := os.ReadFile(m.Kernel.Path(rel))
 		if err != nil {
 			return err
 		}
 		name := strings.TrimPrefix(ModuleDir, "/") + "/" + path.Base(rel)
 		files[name] = File{Mode: ModeReg | 0o644, Data: b}
-		cfg.Modules = append(cfg.Modules, "/"+name)
+		cfg.ModuleFiles = append(cfg.ModuleFiles, "/"+name)
 	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
