@@ -64,7 +64,8 @@ type Package struct {
 }
 
 // Fetch returns the path of pkg's .deb in f.Dir, downloading and verifying
-// it unless a verified copy is already there.
+// it unless a verified copy is already there. pkg may be a glob (see
+// FindPackage); the newest match over all sources is fetched.
 func (f *Fetcher) Fetch(ctx context.Context, pkg string) (string, error) {
 	dir := f.Dir
 	if dir == "" {
@@ -74,8 +75,10 @@ func (f *Fetcher) Fetch(ctx context.Context, pkg string) (string, error) {
 		}
 	}
 	var errs []error
-	for _, src := range f.Sources {
-		p, err := f.find(ctx, src, pkg)
+	var p *Package
+	var src Source
+	for _, s := range f.Sources { // the newest over every suite, as apt does
+		q, err := f.find(ctx, s, pkg)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -83,6 +86,14 @@ func (f *Fetcher) Fetch(ctx context.Context, pkg string) (string, error) {
 			errs = append(errs, err)
 			continue
 		}
+		if p == nil || CompareVersions(q.Version, p.Version) > 0 {
+			p, src = q, s
+		}
+	}
+	if len(errs) > 0 { // a suite that failed verification might hold a newer version
+		return "", errors.Join(errs...)
+	}
+	if p != nil {
 		dst := filepath.Join(dir, debName(p))
 		if fileMatches(dst, p.SHA256, p.Size) == nil {
 			return dst, nil
@@ -95,9 +106,6 @@ func (f *Fetcher) Fetch(ctx context.Context, pkg string) (string, error) {
 			return "", err
 		}
 		return dst, nil
-	}
-	if len(errs) > 0 {
-		return "", errors.Join(errs...)
 	}
 	return "", fmt.Errorf("%s: %w", pkg, ErrNotFound)
 }
@@ -169,8 +177,9 @@ func ReleaseSHA256(rel []byte) map[string]Sum {
 	return sums
 }
 
-// FindPackage returns the stanza of pkg in a Packages file (the last one,
-// if several versions are listed).
+// FindPackage returns the stanza of pkg in a Packages file. pkg may be a
+// glob (path.Match), e.g. "linux-image-6.1.0-*-cloud-amd64-unsigned": the
+// newest version of any matching package wins.
 func FindPackage(packages []byte, pkg string) (*Package, error) {
 	var found *Package
 	for _, st := range bytes.Split(packages, []byte("\n\n")) {
@@ -180,14 +189,17 @@ func FindPackage(packages []byte, pkg string) (*Package, error) {
 				fields[k] = v
 			}
 		}
-		if fields["Package"] != pkg {
+		if ok, _ := path.Match(pkg, fields["Package"]); !ok {
+			continue
+		}
+		if found != nil && CompareVersions(fields["Version"], found.Version) <= 0 {
 			continue
 		}
 		size, err := strconv.ParseInt(fields["Size"], 10, 64)
 		if err != nil || fields["SHA256"] == "" || fields["Filename"] == "" {
 			return nil, fmt.Errorf("%s: stanza without Filename, Size or SHA256", pkg)
 		}
-		found = &Package{Name: pkg, Version: fields["Version"], Filename: fields["Filename"], SHA256: fields["SHA256"], Size: size}
+		found = &Package{Name: fields["Package"], Version: fields["Version"], Filename: fields["Filename"], SHA256: fields["SHA256"], Size: size}
 	}
 	if found == nil {
 		return nil, fmt.Errorf("%s: %w", pkg, ErrNotFound)
