@@ -200,3 +200,51 @@ func console(r *vm.Run) string {
 	}
 	return r.Console
 }
+
+// BenchmarkBoot boots each kernel with backlog-full and reports QEMU start
+// → /init ("boot-ms") and QEMU start → QEMU gone ("run-ms").
+func BenchmarkBoot(b *testing.B) {
+	if _, err := vm.QEMUPath(); err != nil {
+		b.Skip(err)
+	}
+	cache, err := debian.CacheDir()
+	if err != nil {
+		b.Skip(err)
+	}
+	bin := filepath.Join(b.TempDir(), "tcplab")
+	build := exec.Command("go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/tcplab/tcplab/lab/cmd/tcplab")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	for _, kn := range kernels {
+		b.Run(kn.name, func(b *testing.B) {
+			debs, _ := filepath.Glob(filepath.Join(cache, kn.pkg+"_*.deb"))
+			if len(debs) == 0 {
+				b.Skip("no " + kn.pkg + ": run images/kernels.sh")
+			}
+			k, err := debian.Unpack(debs[0], cache)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sc, _ := scenarios.Lookup("backlog-full")
+			kn, _ := sc.Resolve(scenario.Knobs{"server.somaxconn": "16"})
+			rs := []vm.Role{
+				{Name: "server", Args: append([]string{"serve", sc.ID}, kn.Args()...), Sysctls: kn.SysctlsFor(scenario.Server), Wait: "ready"},
+				{Name: "client", Args: append([]string{"client", sc.ID, "-server", "server"}, kn.Args()...), Sysctls: kn.SysctlsFor(scenario.Client), Wait: "exit"},
+			}
+			m := &vm.Machine{Kernel: k, Binary: bin}
+			var boot, total time.Duration
+			for b.Loop() {
+				run, err := m.Run(context.Background(), vm.Config{Roles: rs}, 3*time.Minute)
+				if err != nil {
+					b.Fatal(err)
+				}
+				boot += run.Boot
+				total += run.Total
+			}
+			b.ReportMetric(float64(boot.Milliseconds())/float64(b.N), "boot-ms")
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "run-ms")
+		})
+	}
+}
