@@ -104,7 +104,7 @@ func (m *Machine) boot(ctx context.Context, cfg Config, timeout time.Duration, a
 	if cfg.Seconds == 0 {
 		cfg.Seconds = int(timeout / time.Second)
 	}
-	tmp, err := os.MkdirTemp("", "tcplab-vm-*")
+	tmp, err := os.MkdirTemp("", fmt.Sprintf("%s%d-*", tempPrefix, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
@@ -251,4 +251,39 @@ func (m *Machine) initramfs(dst string, cfg Config) error {
 		return err
 	}
 	return f.Close()
+}
+
+// tempPrefix starts the name of a run's temporary directory, followed by
+// the lab's pid, so that CleanStale can tell a killed run's leftovers.
+const tempPrefix = "tcplab-vm-"
+
+// CleanStale removes the temporary directories of runs whose process is
+// gone (killed before it could remove them) and returns what it removed.
+func CleanStale() ([]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, d := range dirs {
+		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), tempPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		alive, err := processAlive(pid)
+		if err != nil {
+			return removed, err
+		}
+		if alive {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, d)
+	}
+	return removed, errors.Join(errs...)
 }

@@ -124,7 +124,7 @@ func TestKernels(t *testing.T) {
 				if err := json.Unmarshal(run.Result, res); err != nil {
 					t.Fatal(err)
 				}
-				t.Logf("%s on %s: boot %v, total %v; %s", tc.id, res.Kernel, run.Boot.Round(time.Millisecond), run.Total.Round(time.Millisecond), res.Headline)
+				t.Logf("%s on %s (%s): boot %v, total %v; %s", tc.id, res.Kernel, run.Accel, run.Boot.Round(time.Millisecond), run.Total.Round(time.Millisecond), res.Headline)
 				if !res.OK {
 					t.Errorf("%s on %s: %s %+v\n%s", tc.id, res.Kernel, res.Error, res.Checks, run.Console)
 				}

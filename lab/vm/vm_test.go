@@ -3,6 +3,9 @@ package vm_test
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,5 +99,31 @@ func TestWriteCpio(t *testing.T) {
 				t.Errorf("entries %v, want %v (parents first)", names, tc.want)
 			}
 		})
+	}
+}
+
+func TestCleanStale(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("CleanStale reports an error off Linux")
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	// A pid above the kernel's pid_max limit (4194304) never exists.
+	dead := filepath.Join(tmp, "tcplab-vm-4194305-123")
+	live := filepath.Join(tmp, "tcplab-vm-1-456") // init is always there
+	own := filepath.Join(tmp, "tcplab-vm-"+strconv.Itoa(os.Getpid())+"-789")
+	for _, d := range []string{dead, live, own} {
+		if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := vm.CleanStale()
+	if err != nil || len(removed) != 1 || removed[0] != dead {
+		t.Fatalf("CleanStale() = %v, %v; want [%s]", removed, err, dead)
+	}
+	for _, d := range []string{live, own} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s of a live process was removed", d)
+		}
 	}
 }
