@@ -131,6 +131,10 @@ func TestFetch(t *testing.T) {
 }
 
 func TestUnpack(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		// 60 MB of pure-Go xz: minutes under the race detector, and no concurrency to check.
+		t.Skip("unpacks two kernels: not under -short or -race")
+	}
 	for _, tc := range []struct {
 		pkg, release, veth string
 	}{
