@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,11 +179,8 @@ func TestCancel(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("left in TMPDIR: %v", left)
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		if b, _ := os.ReadFile(p); strings.Contains(string(b), tmp) {
-			t.Errorf("a process still runs with the initramfs: %s %q", p, b)
-		}
+	if left := qemuWith(tmp); len(left) > 0 {
+		t.Errorf("QEMU still runs: %v", left)
 	}
 }
 
@@ -247,4 +245,63 @@ func BenchmarkBoot(b *testing.B) {
 			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "run-ms")
 		})
 	}
+}
+
+// TestKilledLab: a lab process killed outright (SIGKILL, no chance to clean
+// up) still takes its QEMU with it (parent-death signal), and CleanStale
+// then removes the run's directory.
+func TestKilledLab(t *testing.T) {
+	if os.Getenv("TCPLAB_VM_HELPER") != "" { // the lab process to be killed
+		m := machine(t)
+		_, rs := roles(t, "backlog-syn-timeout", scenario.Knobs{"client.tcp_syn_retries": "5"})
+		m.Run(context.Background(), vm.Config{Roles: rs}, 3*time.Minute)
+		return
+	}
+	machine(t) // skips without QEMU or a kernel
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	helper := exec.Command(os.Args[0], "-test.run", "^TestKilledLab$")
+	helper.Env = append(os.Environ(), "TCPLAB_VM_HELPER=1")
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer helper.Process.Kill()
+	t.Cleanup(func() { // if the test fails, no QEMU of its own stays behind
+		for _, p := range qemuWith(tmp) {
+			if pid, err := strconv.Atoi(strings.Split(p, "/")[2]); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(qemuWith(tmp)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the helper never started QEMU")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	helper.Process.Kill()
+	helper.Wait()
+	for end := time.Now().Add(5 * time.Second); len(qemuWith(tmp)) > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("QEMU outlived the killed lab by 5 s: %v", qemuWith(tmp))
+		}
+	}
+	removed, err := vm.CleanStale()
+	if err != nil || len(removed) != 1 {
+		t.Errorf("CleanStale after the kill: %v, %v; want the helper's run directory", removed, err)
+	}
+}
+
+// qemuWith lists the QEMU processes whose command line mentions dir.
+func qemuWith(dir string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "qemu-system") && strings.Contains(string(b), dir) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
