@@ -136,10 +136,10 @@ func TestUnpack(t *testing.T) {
 		t.Skip("unpacks two kernels: not under -short or -race")
 	}
 	for _, tc := range []struct {
-		pkg, release, veth string
+		pkg, release, veth, boot string
 	}{
-		{pkg61, release, "modules/veth.ko"},
-		{pkg612, "6.12.117+deb12-cloud-amd64", "modules/veth.ko.xz"},
+		{pkg61, release, "modules/veth.ko", "vmlinuz"},                          // lz4: booted as the bzImage
+		{pkg612, "6.12.117+deb12-cloud-amd64", "modules/veth.ko.xz", "vmlinux"}, // zstd: unpacked for PVH
 	} {
 		t.Run(tc.release, func(t *testing.T) {
 			debs, _ := filepath.Glob(filepath.Join(cacheDir(t), tc.pkg+"_*.deb"))
@@ -171,6 +171,9 @@ func TestUnpack(t *testing.T) {
 			}
 			if _, err := k.Files("no_such_module"); !errors.Is(err, debian.ErrModule) {
 				t.Errorf("Files(no_such_module): %v, want ErrModule", err)
+			}
+			if k.Vmlinuz != tc.boot {
+				t.Errorf("boots %s, want %s", k.Vmlinuz, tc.boot)
 			}
 			if st, err := os.Stat(k.Path(k.Vmlinuz)); err != nil || st.Size() < 1<<20 {
 				t.Errorf("vmlinuz: %v", err)

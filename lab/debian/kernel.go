@@ -30,7 +30,7 @@ type Kernel struct {
 	Release string   `json:"release"` // uname -r, e.g. 6.1.0-56-cloud-amd64
 	Deb     string   `json:"deb"`     // the package's file name
 	Dir     string   `json:"-"`
-	Vmlinuz string   `json:"vmlinuz"` // relative to Dir
+	Vmlinuz string   `json:"vmlinuz"` // what QEMU boots (vmlinux where Vmlinux works), relative to Dir
 	Modules []string `json:"modules"` // relative to Dir, dependencies first
 	// Needs maps each of the package-level Modules to what loading it
 	// takes: its dependencies and itself, in load order.
@@ -40,7 +40,7 @@ type Kernel struct {
 }
 
 // manifestFormat changes when Kernel gains fields an older unpack lacks.
-const manifestFormat = 2
+const manifestFormat = 3
 
 // Files returns the module files (relative to Dir) that loading names
 // takes, in load order.
@@ -155,6 +155,10 @@ func Unpack(deb, dir string) (*Kernel, error) {
 	}
 	defer os.RemoveAll(tmp)
 	files := map[string][]byte{"vmlinuz": vmlinuz}
+	if elfKernel, err := Vmlinux(vmlinuz); err == nil {
+		files["vmlinux"] = elfKernel
+		k.Vmlinuz = "vmlinux"
+	}
 	for _, rel := range order {
 		m := "modules/" + path.Base(rel)
 		files[m] = data[rel]
