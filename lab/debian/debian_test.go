@@ -138,8 +138,8 @@ func TestUnpack(t *testing.T) {
 	for _, tc := range []struct {
 		pkg, release, veth, boot string
 	}{
-		{pkg61, release, "modules/veth.ko", "vmlinuz"},                          // lz4: booted as the bzImage
-		{pkg612, "6.12.117+deb12-cloud-amd64", "modules/veth.ko.xz", "vmlinux"}, // zstd: unpacked for PVH
+		{pkg61, release, "modules/veth.ko", "vmlinux"},                          // lz4 payload
+		{pkg612, "6.12.117+deb12-cloud-amd64", "modules/veth.ko.xz", "vmlinux"}, // zstd payload
 	} {
 		t.Run(tc.release, func(t *testing.T) {
 			debs, _ := filepath.Glob(filepath.Join(cacheDir(t), tc.pkg+"_*.deb"))

@@ -40,7 +40,7 @@ type Kernel struct {
 }
 
 // manifestFormat changes when Kernel gains fields an older unpack lacks.
-const manifestFormat = 3
+const manifestFormat = 4
 
 // Files returns the module files (relative to Dir) that loading names
 // takes, in load order.

@@ -15,7 +15,7 @@ import (
 var errNoVmlinux = errors.New("no PVH vmlinux in this bzImage")
 
 // Vmlinux returns the uncompressed kernel ELF inside a bzImage when its
-// payload is zstd (Debian's 6.12) and it has a PVH entry note: QEMU then
+// payload is zstd (Debian's 6.12) or lz4 (6.1) and it has a PVH entry note: QEMU then
 // boots it directly, skipping the kernel's self-decompression, which costs
 // about a second under software emulation.
 func Vmlinux(bz []byte) ([]byte, error) {
@@ -32,17 +32,18 @@ func Vmlinux(bz []byte) ([]byte, error) {
 	if start+off+n > len(bz) || n < 8 {
 		return nil, errNoVmlinux
 	}
-	payload := bz[start+off : start+off+n]
-	if !bytes.HasPrefix(payload, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+	// The kernel appends the decompressed size (4 bytes) to the payload.
+	payload := bz[start+off : start+off+n-4]
+	var out []byte
+	var err error
+	switch {
+	case bytes.HasPrefix(payload, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		out, err = unzstd(payload)
+	case bytes.HasPrefix(payload, []byte{0x02, 0x21, 0x4c, 0x18}):
+		out, err = lz4Legacy(payload)
+	default:
 		return nil, errNoVmlinux
 	}
-	// The kernel appends the decompressed size (4 bytes) to the frame.
-	d, err := zstd.NewReader(bytes.NewReader(payload[:len(payload)-4]), zstd.WithDecoderMaxWindow(1<<30))
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	out, err := io.ReadAll(d)
 	if err != nil {
 		return nil, err
 	}
@@ -83,4 +84,13 @@ func hasPVHNote(obj []byte) bool {
 		}
 	}
 	return false
+}
+
+func unzstd(b []byte) ([]byte, error) {
+	d, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderMaxWindow(1<<30))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return io.ReadAll(d)
 }
