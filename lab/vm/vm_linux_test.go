@@ -305,3 +305,20 @@ func qemuWith(dir string) []string {
 	}
 	return out
 }
+
+// TestMissingSysctl: a sysctl the kernel lacks (tcp_syn_linear_timeouts on
+// 6.1) fails the run with the guest's reason, as Docker refuses it, rather
+// than running with a setting silently dropped.
+func TestMissingSysctl(t *testing.T) {
+	m := machine(t) // 6.1
+	_, rs := roles(t, "backlog-full", nil)
+	rs[1].Sysctls["net.ipv4.tcp_syn_linear_timeouts"] = "0"
+	run, err := m.Run(context.Background(), vm.Config{Roles: rs}, 3*time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "sysctl net.ipv4.tcp_syn_linear_timeouts=0") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Run with a sysctl 6.1 lacks: %v; want one line naming it\n%s", err, console(run))
+	}
+	t.Logf("%v", err)
+	if run.Result != nil {
+		t.Errorf("a result came back: %s", run.Result)
+	}
+}
