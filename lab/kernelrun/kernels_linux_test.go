@@ -97,8 +97,8 @@ func TestKernels(t *testing.T) {
 			if r.Linear {
 				want = 4 // the kernel's default: the runtime does not pin it
 			}
-			if o.TCPSynLinearTimeoutsPresent != r.Linear || o.TCPSynLinearTimeouts != want {
-				t.Errorf("tcp_syn_linear_timeouts %d (present %v), want %d (present %v)", o.TCPSynLinearTimeouts, o.TCPSynLinearTimeoutsPresent, want, r.Linear)
+			if o.TCPSynLinearTimeoutsAbsent == r.Linear || o.TCPSynLinearTimeouts != want {
+				t.Errorf("tcp_syn_linear_timeouts %d (absent %v), want %d (absent %v)", o.TCPSynLinearTimeouts, o.TCPSynLinearTimeoutsAbsent, want, !r.Linear)
 			}
 			v, has := res.Sysctls["client"]["net.ipv4.tcp_syn_linear_timeouts"]
 			if has != r.Linear || (has && v != strconv.Itoa(want)) {
