@@ -25,6 +25,17 @@ type Fact struct {
 	Explain string   `json:"explain,omitempty"`
 }
 
+// KernelsDiffer says whether the sets ran on different kernels, so that a
+// merge is worth explaining by kernel.
+func KernelsDiffer(sets []*Set) bool {
+	for _, s := range sets {
+		if s.Kernel != sets[0].Kernel {
+			return true
+		}
+	}
+	return false
+}
+
 const linearName = "net.ipv4.tcp_syn_linear_timeouts"
 
 // ExplainKernels adds each row's kernel facts and the merge's notes: for a
@@ -34,11 +45,11 @@ func ExplainKernels(m *Merged) {
 	for _, mr := range m.Rows {
 		rs := m.src[mr]
 		n := len(rs)
-		release := Fact{Name: "kernel release", Cells: make([]string, n)}
+		release := Fact{Name: "kernel release", Cells: make([]string, n), Explain: "the kernel each run booted (host: the Docker host's)"}
 		linear := Fact{Name: "tcp_syn_linear_timeouts (client)", Cells: make([]string, n)}
 		sched := Fact{Name: "SYN schedule (tcp_syn_retries, linear timeouts)", Cells: make([]string, n)}
 		counted := Fact{Name: "client SYN retransmissions (TcpExt.TCPSynRetrans)", Cells: make([]string, n)}
-		anyCounted := false
+		anyCounted, syn := false, false
 		syns := make([]int, n)
 		for i, row := range rs {
 			release.Cells[i], linear.Cells[i], sched.Cells[i], counted.Cells[i] = "—", "—", "—", "—"
@@ -47,6 +58,7 @@ func ExplainKernels(m *Merged) {
 			}
 			r := row.Results[0]
 			release.Cells[i] = r.Kernel
+			syn = syn || synRow(r)
 			lin, known := linearOf(r)
 			linear.Cells[i] = lin
 			if retries, ok := retriesOf(r); ok && known {
@@ -64,6 +76,10 @@ func ExplainKernels(m *Merged) {
 			} else if len(r.Counters) == 0 {
 				counted.Cells[i] = "not counted (containers)"
 			}
+		}
+		if !syn { // the row's figures do not depend on the SYN schedule
+			mr.Kernel = []Fact{release}
+			continue
 		}
 		facts := []Fact{release, linear}
 		if differs(linear.Cells) {
@@ -141,6 +157,18 @@ func linearOf(r *scenario.Result) (string, bool) {
 		return "absent", true
 	}
 	return strconv.Itoa(*o.Linear), true
+}
+
+// synRow: the scenario recorded the SYN schedule's settings, so its
+// figures may follow them.
+func synRow(r *scenario.Result) bool {
+	var o map[string]json.RawMessage
+	if json.Unmarshal(r.Observations, &o) != nil {
+		return false
+	}
+	_, a := o["tcp_syn_linear_timeouts"]
+	_, b := o["tcp_syn_retries"]
+	return a || b
 }
 
 func retriesOf(r *scenario.Result) (int, bool) {

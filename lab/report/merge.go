@@ -241,14 +241,17 @@ func Merge(sets []*Set) *Merged {
 }
 
 func label(sets []*Set) {
-	seen := map[string]int{}
+	seen, kernels := map[string]int{}, map[string]int{}
 	for _, s := range sets {
 		seen[s.Platform]++
+		kernels[s.Kernel]++
 	}
 	for _, s := range sets {
 		base := filepath.Base(filepath.Clean(s.Dir))
 		switch {
 		case s.Label != "":
+		case seen[s.Platform] > 1 && s.Kernel != "" && kernels[s.Kernel] == 1:
+			s.Label = s.Kernel // sets of one platform on different kernels
 		case s.Platform == "":
 			s.Label = base
 		case seen[s.Platform] > 1:

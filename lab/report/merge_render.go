@@ -42,11 +42,11 @@ func mergedLines(m *Merged, all bool) []mergedLine {
 		out = append(out, l)
 		for _, k := range mr.Kernel {
 			kl := mergedLine{Name: "kernel: " + k.Name, Cells: k.Cells, Status: Same, Flagged: k.Differs}
-			if k.Differs {
-				kl.Status = Differs
-			}
-			if k.Explain != "" {
-				kl.Status += ": " + k.Explain
+			switch {
+			case k.Differs:
+				kl.Status = Differs + ": " + k.Explain
+			case k.Explain != "":
+				kl.Status = k.Explain
 			}
 			out = append(out, kl)
 		}
