@@ -18,7 +18,7 @@ import (
 )
 
 // labBinary builds the static lab binary that becomes the VM's /init.
-func labBinary(t *testing.T) string {
+func labBinary(t testing.TB) string {
 	dst := filepath.Join(t.TempDir(), "tcplab")
 	build := exec.Command("go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", dst, "github.com/tcplab/tcplab/lab/cmd/tcplab")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
@@ -29,7 +29,7 @@ func labBinary(t *testing.T) string {
 }
 
 // runtimes returns a Runtime per named kernel in the cache, or skips.
-func runtimes(t *testing.T) []*kernelrun.Runtime {
+func runtimes(t testing.TB) []*kernelrun.Runtime {
 	if testing.Short() || raceEnabled {
 		t.Skip("boots QEMU: not under -short or -race")
 	}
