@@ -159,6 +159,9 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 		s.results[j.row%len(rows)][j.rep-1] = res
 		prog.done(j, res)
 	})
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "tcplab run: interrupted: every VM stopped; the runs cut short fail below")
+	}
 	var sets []*report.Set
 	failed := 0
 	for _, s := range sides {
