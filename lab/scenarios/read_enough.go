@@ -20,7 +20,8 @@ var readEnough = &scenario.Scenario{
 	Obs:     scenario.ObsOf[ReadEnoughObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
-			c.Write([]byte("abcdefghij12345"))
+			_, err := c.Write([]byte("abcdefghij12345"))
+			logErr("read-enough write", err)
 			holdOpen(s)
 		})
 	},
@@ -41,10 +42,12 @@ var readEnough = &scenario.Scenario{
 		var got []string
 		buf := make([]byte, 10)
 		for range 2 {
-			c.SetReadDeadline(time.Now().Add(step))
+			if err := c.SetReadDeadline(time.Now().Add(step)); err != nil {
+				return err
+			}
 			n, err := c.Read(buf)
 			if err != nil {
-				return fmt.Errorf("Read %d: %w", len(ns)+1, err)
+				return fmt.Errorf("read %d: %w", len(ns)+1, err)
 			}
 			ns = append(ns, n)
 			got = append(got, string(buf[:n]))

@@ -18,7 +18,8 @@ var readPartial = &scenario.Scenario{
 	Obs:     scenario.ObsOf[ReadPartialObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
-			c.Write([]byte("hi"))
+			_, err := c.Write([]byte("hi"))
+			logErr("read-partial write", err)
 			holdOpen(s)
 		})
 	},

@@ -59,7 +59,9 @@ var readTimeout = &scenario.Scenario{
 			if err := e.Signal("send" + strconv.Itoa(i)); err != nil {
 				return err
 			}
-			c.SetReadDeadline(time.Now().Add(dl))
+			if err := c.SetReadDeadline(time.Now().Add(dl)); err != nil {
+				return err
+			}
 			n, err := c.Read(buf)
 			timeout := errors.Is(err, os.ErrDeadlineExceeded)
 			switch {
@@ -83,19 +85,25 @@ var readTimeout = &scenario.Scenario{
 				break
 			}
 			// Drain the rest: after a timeout this Read is the conn's next use.
-			c.SetReadDeadline(time.Now().Add(step))
+			if err := c.SetReadDeadline(time.Now().Add(step)); err != nil {
+				return err
+			}
 			if _, err := io.ReadFull(c, buf[:size-n]); err != nil {
 				return fmt.Errorf("trial %d (n=%d, timeout=%v): draining the rest failed: %w", i, n, timeout, err)
 			}
 		}
 		// A timeout that is certain (nothing was asked for), then a full
 		// read on the same conn: a deadline does not spoil the conn.
-		c.SetReadDeadline(time.Now().Add(dl))
+		if err := c.SetReadDeadline(time.Now().Add(dl)); err != nil {
+			return err
+		}
 		n0, errT := c.Read(buf)
 		if err := e.Signal("send" + strconv.Itoa(k)); err != nil {
 			return err
 		}
-		c.SetReadDeadline(time.Now().Add(step))
+		if err := c.SetReadDeadline(time.Now().Add(step)); err != nil {
+			return err
+		}
 		nAfter, errAfter := io.ReadFull(c, buf)
 		if err := e.Record(&ReadTimeoutObs{Trials: k, ReadDeadlineUS: dl.Microseconds(), ZeroTimeout: zeroTimeout, DataNil: dataNil,
 			DataTimeout: dataTimeout, Other: other, PartialReads: partial, TimeoutsWithDataQueuedAfter: timeoutWithData,

@@ -1,13 +1,23 @@
 package scenarios
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 // Server behaviours shared by several scenarios.
+
+// logErr reports a server-side failure in a handler that has no caller to
+// return it to: the server's log is in every failing run's error message.
+func logErr(what string, err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tcplab server: %s: %v\n", what, err)
+	}
+}
 
 // neverAccept listens and never calls Accept: the kernel completes
 // handshakes into the accept queue until it is full.

@@ -49,14 +49,15 @@ var mutations = []mutation{
 	},
 	{
 		name: "read-deadline-unset", why: "the read deadline of each read-timeout trial is not set",
-		file: "lab/scenarios/read_timeout.go",
-		old:  "\t\t\tc.SetReadDeadline(time.Now().Add(dl))\n", new: "\n",
+		file:  "lab/scenarios/read_timeout.go",
+		old:   "\t\t\tif err := c.SetReadDeadline(time.Now().Add(dl)); err != nil {\n\t\t\t\treturn err\n\t\t\t}\n",
+		new:   "\n",
 		tests: "^TestReadTimeout$",
 	},
 	{
 		name: "write-deadline-unset", why: "the writer never sets its write deadline",
 		file: "lab/scenarios/writer.go",
-		old:  "c.SetWriteDeadline(start.Add(perWrite))", new: "_ = start",
+		old:  "if perWrite > 0 {", new: "if perWrite < 0 {",
 		tests: "^TestWriteTimeout$",
 	},
 	{
