@@ -63,6 +63,11 @@ func (t *topology) add(n node) { t.nodes = append(t.nodes, n) }
 // result and removes everything, also when something fails.
 func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Knobs) (res *scenario.Result, err error) {
 	labels := t.lab.labels()
+	pub, err := t.lab.publish(ctx, sc) // nil unless sc.Published
+	if err != nil {
+		return nil, err
+	}
+	defer pub.remove()
 	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
 	if err != nil {
 		return nil, fmt.Errorf("creating the lab network: %w", err)
@@ -89,6 +94,9 @@ func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Kn
 		} else {
 			opts = append(opts, tcnetwork.WithNetwork([]string{n.name}, nw))
 		}
+		if n.name == "server" {
+			opts = append(opts, pub.serverOptions()...)
+		}
 		opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(n.sysctls, netns, n.caps...)))
 		c, err := testcontainers.Run(ctx, t.lab.Image, opts...)
 		if c != nil {
@@ -97,6 +105,11 @@ func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Kn
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w%s", sc.ID, n.name, err, t.logTail(ctx, order))
+		}
+		if n.name == "server" {
+			if err := pub.run(ctx, c, k); err != nil {
+				return nil, fmt.Errorf("%s: %w%s", sc.ID, err, t.logTail(ctx, order))
+			}
 		}
 	}
 	client := started["client"]
@@ -125,6 +138,9 @@ func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Kn
 	}
 	if res.Error != "" {
 		return res, fmt.Errorf("%s: %s%s", sc.ID, res.Error, t.logTail(ctx, order))
+	}
+	if err := pub.apply(res); err != nil {
+		return res, fmt.Errorf("%s: %w", sc.ID, err)
 	}
 	return res, nil
 }

@@ -40,6 +40,10 @@ type Scenario struct {
 	Obs func() any
 	// Article is the article's 2015 figure for the report, with why it differs.
 	Article string
+	// Published, when set, has the harness publish the server's
+	// PublishedPort on the host's 127.0.0.1 and run this probe from the
+	// host (the one place the host dials; compose leaves it out).
+	Published HostProbe
 }
 
 // Resolve merges overrides into the scenario's defaults and the pinned
