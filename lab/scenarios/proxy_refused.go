@@ -130,6 +130,9 @@ func publishedRefused(ctx context.Context, addr string, k scenario.Knobs) (scena
 				expect("published via docker-proxy: every first Read returns EOF or reset, well under 100 ms", p.Ended == n && slowestRead(cs) < 100,
 					"fates %v, slowest %.1f ms", countFates(cs), slowestRead(cs))
 			}
+			if p.Mechanism == viaDNAT {
+				expect("published via iptables DNAT: every dial refused", refused == n, "%d of %d refused", refused, n)
+			}
 		})
 		r.Headline += "; " + p.Describe()
 		return err
