@@ -15,13 +15,14 @@ import (
 
 func TestProxyBacklog(t *testing.T) {
 	t.Parallel()
-	const somaxconn, dials = 4, 10
-	o := obs[scenarios.ProxyBacklogObs](t, run(t, "proxy-backlog", scenario.Knobs{"server.somaxconn": "4", "client.dials": "10"}))
+	const backlog, dials = 4, 10
+	o := obs[scenarios.ProxyBacklogObs](t, run(t, "proxy-backlog", scenario.Knobs{"server.backlog": "4", "client.dials": "10"}))
 	assert.Equal(t, scenarios.ProxyMechanism, o.Mechanism)
 	assert.Equal(t, dials, o.Succeeded, "the proxy accepts every dial itself")
-	assert.Equal(t, somaxconn+1, o.Hung, "backlog+1 backend dials completed into the accept queue")
-	assert.Equal(t, int64(somaxconn+1), o.BackendAcceptQueue)
-	assert.Equal(t, dials-somaxconn-1, o.Ended)
+	assert.Equal(t, backlog+1, o.Hung, "backlog+1 backend dials completed into the accept queue")
+	assert.Equal(t, int64(backlog+1), o.BackendAcceptQueue)
+	assert.Equal(t, int64(backlog), o.BackendBacklog)
+	assert.Equal(t, dials-backlog-1, o.Ended)
 	// tcp_syn_retries=1 gives up at 3 s with or without linear timeouts.
 	giveUp := scenario.SynGiveUp(1)
 	assert.Equal(t, giveUp, millis(o.BackendGiveUpMS))
@@ -45,12 +46,12 @@ func TestProxyBacklog(t *testing.T) {
 	for _, l := range o.ProxyLog {
 		assert.Equal(t, "ETIMEDOUT", l.Error.Kind, "the proxy's own dial timed out on the server's SYN schedule")
 	}
-	publishedBacklog(t, o.Published, somaxconn, dials)
+	publishedBacklog(t, o.Published, backlog, dials)
 }
 
 // publishedBacklog asserts the host's view through Docker's own
 // publishing, whichever mechanism the host has (the result says which).
-func publishedBacklog(t *testing.T, p *scenarios.PublishedObs, somaxconn, dials int) {
+func publishedBacklog(t *testing.T, p *scenarios.PublishedObs, backlog, dials int) {
 	t.Helper()
 	require.NotNil(t, p, "the harness publishes the port and probes it from the host")
 	assert.Equal(t, "tcplab.published=true", p.Network)
@@ -59,11 +60,11 @@ func publishedBacklog(t *testing.T, p *scenarios.PublishedObs, somaxconn, dials 
 	switch p.Mechanism {
 	case "docker-proxy":
 		assert.Equal(t, dials, p.Succeeded, "docker-proxy accepts every dial: the backlog is invisible")
-		assert.GreaterOrEqual(t, p.Hung, somaxconn+1)
+		assert.GreaterOrEqual(t, p.Hung, backlog+1)
 		assert.Equal(t, dials, p.Hung+p.Ended)
 	case "iptables-dnat":
-		assert.Equal(t, somaxconn+1, p.Succeeded, "without a userland proxy the real backlog shows")
-		assert.Equal(t, somaxconn+1, p.Hung)
+		assert.Equal(t, backlog+1, p.Succeeded, "without a userland proxy the real backlog shows")
+		assert.Equal(t, backlog+1, p.Hung)
 	default:
 		t.Errorf("published port mechanism %q", p.Mechanism)
 	}

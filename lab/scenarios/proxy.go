@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -90,14 +89,21 @@ func (l *proxyLog) snapshot() []ProxyLogLine {
 }
 
 // proxyServer runs the proxy on the port under test in front of
-// 127.0.0.1:9000. With backlog, a never-accepting listener holds 9000 and a
-// second one holds PublishedPort (for Docker's publishing, so the host's
-// dials meet a queue of their own); without, nothing listens on either.
+// 127.0.0.1:9000. With backlog, a never-accepting listener with a listen
+// backlog of server.backlog holds 9000, and a second one PublishedPort
+// (for Docker's publishing, so the host's dials meet a queue of their
+// own); without, nothing listens on either. The proxy's own listener keeps
+// somaxconn's deep queue, as docker-proxy's does on the host: with a
+// shallow one, a proxy descheduled for a millisecond on a busy machine lets
+// serial dials overflow it, and a dial fails at the proxy.
 func proxyServer(backlog bool) func(s *scenario.ServerEnv) error {
 	return func(s *scenario.ServerEnv) error {
 		if backlog {
-			for _, addr := range []string{"127.0.0.1:" + strconv.Itoa(proxyBackendPort), ":" + strconv.Itoa(scenario.PublishedPort)} {
-				ln, err := net.Listen("tcp", addr)
+			for _, l := range []struct {
+				ip   net.IP
+				port int
+			}{{net.IPv4(127, 0, 0, 1), proxyBackendPort}, {nil, scenario.PublishedPort}} {
+				ln, err := listenBacklog(l.ip, l.port, s.Knobs.Int("server.backlog"))
 				if err != nil {
 					return err
 				}

@@ -25,7 +25,8 @@ var proxyBacklog = &scenario.Scenario{
 	Title:   "a userland port proxy in front of a never-accepting server: every dial succeeds, backlog+1 hang, the rest read EOF",
 	Timeout: 60 * time.Second,
 	Knobs: []scenario.Knob{
-		{Name: "server.somaxconn", Default: "4", Kind: scenario.Int, Min: 1, Max: 64, Help: "the backend's listen backlog"},
+		{Name: "server.backlog", Default: "4", Kind: scenario.Int, Min: 1, Max: 64,
+			Help: "the backend's listen(2) backlog; the proxy's own listener keeps somaxconn"},
 		{Name: "server.tcp_syn_retries", Default: "1", Kind: scenario.Int, Min: 1, Max: 4,
 			Help: "the proxy's backend dial runs in the server's namespace: its SYN retries decide when it gives up"},
 		{Name: "client.dials", Default: "10", Kind: scenario.Int, Min: 2, Max: 200, Help: "serial dials through the proxy"},
@@ -36,9 +37,9 @@ var proxyBacklog = &scenario.Scenario{
 	Server:    proxyServer(true),
 	Published: publishedBacklog,
 	Client: func(e *scenario.Env) error {
-		s, n := e.Knobs.Int("server.somaxconn"), e.Knobs.Int("client.dials")
+		s, n := e.Knobs.Int("server.backlog"), e.Knobs.Int("client.dials")
 		if n <= s+1 {
-			return fmt.Errorf("client.dials=%d must exceed server.somaxconn+1=%d, or nothing is left to give up", n, s+1)
+			return fmt.Errorf("client.dials=%d must exceed server.backlog+1=%d, or nothing is left to give up", n, s+1)
 		}
 		st, err := e.Stats()
 		if err != nil {
@@ -63,12 +64,13 @@ var proxyBacklog = &scenario.Scenario{
 			return err
 		}
 		e.Expect("every dial succeeds at the proxy", o.Succeeded == n, "%d of %d dials succeeded", o.Succeeded, n)
-		e.Expect("exactly somaxconn+1 hang on Read (the backend queued them)", o.Hung == s+1, "%d hung, somaxconn=%d", o.Hung, s)
+		e.Expect("exactly backlog+1 hang on Read (the backend queued them)", o.Hung == s+1, "%d hung, backlog=%d", o.Hung, s)
 		e.Expect("the rest read EOF or reset", o.Ended == n-(s+1), "%d ended, %d expected; fates %v", o.Ended, n-(s+1), f)
 		late, ok := endedOnTime(conns, giveUp)
 		e.Expect("they end when the proxy's backend dial gives up (never early; late ≤ 1/8 + 250 ms)", ok,
 			"give-up %v (tcp_syn_retries=%d, linear=%d); ended at %s", giveUp, retries, linear, late)
-		e.Expect("the backend's accept queue holds somaxconn+1", rep.Backend.AcceptQueue == int64(s+1),
+		e.Expect("the backend's listener has that backlog, its accept queue holds backlog+1",
+			rep.Backend.Backlog == int64(s) && rep.Backend.AcceptQueue == int64(s+1),
 			"accept queue %d, backlog %d", rep.Backend.AcceptQueue, rep.Backend.Backlog)
 		timedOut := 0
 		for _, l := range rep.Log {
@@ -78,7 +80,7 @@ var proxyBacklog = &scenario.Scenario{
 		}
 		e.Expect("the proxy's backend dial failed with ETIMEDOUT once per ended connection", timedOut == o.Ended && len(rep.Log) == o.Ended,
 			"%d ETIMEDOUT of %d logged failures, %d ended", timedOut, len(rep.Log), o.Ended)
-		e.Headline("%s, somaxconn=%d: %d/%d dials, %d hung, %d EOF after %v", ProxyMechanism, s, o.Succeeded, n, o.Hung, o.Ended, giveUp)
+		e.Headline("%s, backlog=%d: %d/%d dials, %d hung, %d EOF after %v", ProxyMechanism, s, o.Succeeded, n, o.Hung, o.Ended, giveUp)
 		return nil
 	},
 	Article: "not in the article: behind Docker's port proxy the backlog is invisible to the dialer",
@@ -145,7 +147,7 @@ func sysctlInt(m map[string]string, name string, def int) int {
 // retries by default: about two minutes), so within the hold the
 // connections it has not connected hang like the ones it has.
 func publishedBacklog(ctx context.Context, addr string, k scenario.Knobs) (scenario.Merge, error) {
-	s, n := k.Int("server.somaxconn"), k.Int("client.dials")
+	s, n := k.Int("server.backlog"), k.Int("client.dials")
 	hold := proxyHold(scenario.SynGiveUp(k.Int("server.tcp_syn_retries")))
 	cs := probeProxy(ctx, addr, n, k.Duration("client.dial_timeout"), hold)
 	p := newPublishedObs(addr, hold, cs)
@@ -160,11 +162,11 @@ func publishedBacklog(ctx context.Context, addr string, k scenario.Knobs) (scena
 			o.Published = p
 			f := countFates(cs)
 			expect("published: the host port's mechanism is recognised", p.Mechanism != viaUnknown,
-				"%s; %d of %d dials succeeded, somaxconn=%d", p.Mechanism, p.Succeeded, n, s)
+				"%s; %d of %d dials succeeded, backlog=%d", p.Mechanism, p.Succeeded, n, s)
 			switch p.Mechanism {
 			case viaDockerProxy:
 				expect("published via docker-proxy: every dial succeeds", p.Succeeded == n, "%d of %d", p.Succeeded, n)
-				expect("published via docker-proxy: at least somaxconn+1 hang, none reads data", p.Hung >= s+1 && f[FateData]+f[FateOther] == 0,
+				expect("published via docker-proxy: at least backlog+1 hang, none reads data", p.Hung >= s+1 && f[FateData]+f[FateOther] == 0,
 					"fates %v", f)
 				// Whatever the host's tcp_syn_retries (≥ 1), its give-up is
 				// ≥ 3 s; later than that, the lab cannot know.
@@ -177,7 +179,7 @@ func publishedBacklog(ctx context.Context, addr string, k scenario.Knobs) (scena
 				expect("published via docker-proxy: none ends before a SYN give-up could (3 s)", p.Ended == 0 || first >= scenario.SynGiveUp(1)-10*time.Millisecond,
 					"%d ended, the first at %v", p.Ended, first)
 			case viaDNAT:
-				expect("published via iptables DNAT: somaxconn+1 connected, all hang", p.Hung == s+1, "fates %v", f)
+				expect("published via iptables DNAT: backlog+1 connected, all hang", p.Hung == s+1, "fates %v", f)
 			}
 		})
 		r.Headline += "; " + p.Describe()
