@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
@@ -25,6 +26,7 @@ import (
 // process, on loopback only. A nil *published (every other scenario) does
 // nothing.
 type published struct {
+	lab   *Lab
 	nw    *testcontainers.DockerNetwork
 	probe scenario.HostProbe
 	merge scenario.Merge
@@ -43,7 +45,7 @@ func (l *Lab) publish(ctx context.Context, sc *scenario.Scenario) (*published, e
 	if err != nil {
 		return nil, fmt.Errorf("creating the published-port network: %w", err)
 	}
-	return &published{nw: nw, probe: sc.Published}, nil
+	return &published{lab: l, nw: nw, probe: sc.Published}, nil
 }
 
 // serverOptions attach the server to the extra network and bind its
@@ -67,6 +69,9 @@ func (p *published) run(ctx context.Context, server testcontainers.Container, k 
 	if p == nil {
 		return nil
 	}
+	if err := p.onlyServer(ctx, server.GetContainerID()); err != nil {
+		return err
+	}
 	in, err := server.Inspect(ctx)
 	if err != nil {
 		return err
@@ -83,6 +88,21 @@ func (p *published) run(ctx context.Context, server testcontainers.Container, k 
 	p.merge, err = p.probe(ctx, addr, k)
 	if err != nil {
 		return fmt.Errorf("published port %s: %w", addr, err)
+	}
+	return nil
+}
+
+// onlyServer checks what the exception promises: the network that leads
+// to the host is labelled as such and holds the server and nothing else.
+func (p *published) onlyServer(ctx context.Context, serverID string) error {
+	ni, err := p.lab.docker.NetworkInspect(ctx, p.nw.ID, client.NetworkInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("published-port network: %w", err)
+	}
+	_, has := ni.Network.Containers[serverID]
+	if ni.Network.Labels[scenario.LabelPublished] != "true" || !has || len(ni.Network.Containers) != 1 {
+		return fmt.Errorf("published-port network %s: labels %v, %d containers; want %s=true and only the server",
+			ni.Network.Name, ni.Network.Labels, len(ni.Network.Containers), scenario.LabelPublished)
 	}
 	return nil
 }
