@@ -42,7 +42,13 @@ func TestCLIBadInput(t *testing.T) {
 		{"bad sweep value", []string{"run", "backlog-syn-timeout", "--vary", "client.tcp_syn_retries=1,x"}, nil, "want an integer"},
 		{"bad count", []string{"run", "--count", "0"}, nil, "--count 0"},
 		{"no docker", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock"}, "docker is not reachable"},
+		{"unreachable DOCKER_HOST", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=tcp://127.0.0.1:1"}, "docker is not reachable at tcp://127.0.0.1:1"},
+		{"ssh DOCKER_HOST", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=ssh://lab@host.invalid"}, "cannot dial ssh://"},
+		{"bad --platform", []string{"run", "dial-refused", "--platform", "linux/armv7"}, nil, "linux/amd64 or linux/arm64"},
+		{"bad TCPLAB_PLATFORM", []string{"run", "dial-refused"}, []string{"TCPLAB_PLATFORM=windows/amd64"}, "TCPLAB_PLATFORM"},
 		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`},
+		{"merge a missing set", []string{"report", "/nonexistent/results-x"}, nil, "/nonexistent/results-x: no such file"},
+		{"merge with a bad flag", []string{"report", "a", "--bogus"}, nil, "flag provided but not defined: -bogus"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -54,7 +60,7 @@ func TestCLIBadInput(t *testing.T) {
 			err := cmd.Run()
 			var exit *exec.ExitError
 			require.True(t, errors.As(err, &exit), "want a non-zero exit, got %v", err)
-			assert.NotZero(t, exit.ExitCode())
+			assert.Equal(t, 2, exit.ExitCode(), "bad input exits 2")
 			msg := strings.TrimRight(stderr.String(), "\n")
 			assert.Contains(t, msg, tc.want)
 			assert.NotContains(t, msg, "\n", "one line: %q", msg)

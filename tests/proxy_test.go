@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcplab/tcplab/lab/egress"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
 )
@@ -16,7 +17,9 @@ import (
 func TestProxyBacklog(t *testing.T) {
 	t.Parallel()
 	const backlog, dials = 4, 10
-	o := obs[scenarios.ProxyBacklogObs](t, run(t, "proxy-backlog", scenario.Knobs{"server.backlog": "4", "client.dials": "10"}))
+	r := run(t, "proxy-backlog", scenario.Knobs{"server.backlog": "4", "client.dials": "10"})
+	assert.Equal(t, egress.None, r.RouteOut, "the published network's gateway is cut like any other")
+	o := obs[scenarios.ProxyBacklogObs](t, r)
 	assert.Equal(t, scenarios.ProxyMechanism, o.Mechanism)
 	assert.Equal(t, dials, o.Succeeded, "the proxy accepts every dial itself")
 	assert.Equal(t, backlog+1, o.Hung, "backlog+1 backend dials completed into the accept queue")

@@ -182,7 +182,9 @@ func TestWriteTimeout(t *testing.T) {
 			for _, o := range all.Outcomes {
 				// n is the part of its chunk the kernel took before the
 				// deadline: the kernel's count minus the whole Writes.
-				assert.Equal(t, o.Accepted-o.Writes*65536, o.N, "n is the part of the chunk the kernel took")
+				if o.Accepted >= 0 { // -1: no TCP_INFO counters (qemu-user); the result lists it as not measured
+					assert.Equal(t, o.Accepted-o.Writes*65536, o.N, "n is the part of the chunk the kernel took")
+				}
 				assert.Less(t, o.N, 65536)
 				if dl >= time.Millisecond { // took_ms has 0.1 ms resolution
 					assert.True(t, scenario.OnTime(millis(o.TookMS), dl, 0, 250*time.Millisecond),

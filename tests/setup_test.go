@@ -29,7 +29,11 @@ func TestBacklogFull(t *testing.T) {
 			o := obs[scenarios.BacklogFullObs](t, run(t, "backlog-full", scenario.Knobs{"server.somaxconn": fmt.Sprint(s)}))
 			assert.Equal(t, s+1, o.SucceededAtOnce, "Linux keeps backlog+1")
 			assert.Equal(t, int64(s+1), o.AcceptQueue)
-			assert.Equal(t, int64(s), o.ListenerBacklog)
+			if o.BacklogError == "" {
+				assert.Equal(t, int64(s), o.ListenerBacklog)
+			} else { // qemu-user refuses sock_diag; the result lists it as not measured
+				assert.Equal(t, int64(-1), o.ListenerBacklog, "backlog unknown: %s", o.BacklogError)
+			}
 			assert.Positive(t, o.ListenOverflows)
 			next := o.NextDial
 			assert.True(t, next.Timeout, "the next dial blocks until its deadline: %+v", next)

@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,14 +24,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/topology"
 )
 
 // ErrNoDocker means the Docker daemon could not be reached.
@@ -54,11 +52,23 @@ const (
 
 // Lab is a connection to Docker with the lab image built.
 type Lab struct {
-	docker  *client.Client
-	Image   string // the lab image, tcplab:dev-<hash>
-	Kernel  string // the Docker host's kernel, as containers see it
-	Linear  bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
-	session string
+	docker *client.Client
+	Image  string // the lab image, tcplab:dev-<hash>
+	Kernel string // the Docker host's kernel, as containers see it
+	Linear bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
+	// Platform the lab binary in Image is built for: the daemon's, or
+	// $TCPLAB_PLATFORM.
+	Platform Platform
+	// AgentImage runs the impairment and capture sidecar: Image, or, when
+	// Platform is emulated, an image for the daemon's own platform, since
+	// qemu-user refuses the netlink sockets (nf_tables, sock_diag) the
+	// agent needs and the sidecar is the network, not the subject.
+	AgentImage string
+	session    string
+	sess       *session
+	// alone is held for writing by a run of an Exclusive scenario and for
+	// reading by every other run, so parallel tests cannot skew its timers.
+	alone sync.RWMutex
 }
 
 var (
@@ -82,25 +92,43 @@ func setup(ctx context.Context) (*Lab, error) {
 	setDefaultEnv("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
 	tclog.SetDefault(tclog.NewNoopLogger())
 
+	where, err := useEndpoint()
+	if err != nil {
+		return nil, err
+	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	info, err := cli.Info(pctx, client.InfoOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDocker, firstLine(err.Error()))
+		return nil, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, firstLine(err.Error()))
 	}
-	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion,
-		session: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())}
+	sess, err := newSession()
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess}
 	l.sweepDead(ctx)
-	if l.Image, err = buildImage(ctx, goarch(info.Info.Architecture)); err != nil {
+	if l.Platform, err = choosePlatform(info.Info.OSType, info.Info.Architecture); err != nil {
 		return nil, err
 	}
-	if l.Linear, err = l.probe(ctx); err != nil {
+	if l.Image, err = buildImage(ctx, l.Platform.Arch); err != nil {
 		return nil, err
 	}
+	l.AgentImage = l.Image
+	if native, err := DaemonPlatform(info.Info.OSType, info.Info.Architecture); err == nil && native != l.Platform {
+		if l.AgentImage, err = buildImage(ctx, native.Arch); err != nil {
+			return nil, err
+		}
+	}
+	facts, err := l.probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.Linear = facts.Linear
 	installInterruptCleanup(l)
 	return l, nil
 }
@@ -109,16 +137,6 @@ func setDefaultEnv(k, v string) {
 	if os.Getenv(k) == "" {
 		os.Setenv(k, v)
 	}
-}
-
-func goarch(dockerArch string) string {
-	switch dockerArch {
-	case "x86_64", "amd64":
-		return "amd64"
-	case "aarch64", "arm64":
-		return "arm64"
-	}
-	return runtime.GOARCH
 }
 
 // buildImage compiles the binary on the host (no Go image is needed, so
@@ -158,7 +176,8 @@ func buildImage(ctx context.Context, arch string) (string, error) {
 // labBinary puts the lab binary at dst: compiled from the checkout the
 // process runs in (tests, go run), or else this very executable when it is
 // a static Linux binary of the daemon's architecture (an installed tcplab,
-// built with CGO_ENABLED=0), which holds every role too.
+// built with CGO_ENABLED=0), which holds every role too, or else built
+// from the source embedded in this executable.
 func labBinary(ctx context.Context, arch, dst string) error {
 	root, err := moduleRoot()
 	if err == nil {
@@ -172,14 +191,11 @@ func labBinary(ctx context.Context, arch, dst string) error {
 	}
 	self, serr := os.Executable()
 	if serr != nil || runtime.GOOS != "linux" || runtime.GOARCH != arch || !static(self) {
-		return errors.New("not in a tcplab checkout, and this binary cannot serve as the lab image " +
-			"(run from the source tree, or install with CGO_ENABLED=0 on Linux)")
+		// An installed CLI built the default way (cgo, dynamic), or on
+		// macOS or Windows, or for another architecture.
+		return buildFromSource(ctx, arch, dst)
 	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, 0o755)
+	return copyFile(self, dst)
 }
 
 // static reports whether the ELF file at path asks for no dynamic loader.
@@ -218,31 +234,10 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// probe asks a throwaway container whether the kernel has
-// tcp_syn_linear_timeouts: Docker refuses a sysctl the kernel lacks.
-func (l *Lab) probe(ctx context.Context) (bool, error) {
-	c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
-		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)))
-	defer terminate(c)
-	if err != nil {
-		return false, fmt.Errorf("probe container: %w", err)
-	}
-	out, err := logs(ctx, c)
-	if err != nil {
-		return false, err
-	}
-	var p struct {
-		Linear bool `json:"tcp_syn_linear_timeouts"`
-	}
-	if err := json.Unmarshal([]byte(lastJSONLine(out)), &p); err != nil {
-		return false, fmt.Errorf("probe: %v in %q", err, out)
-	}
-	return p.Linear, nil
-}
-
 func (l *Lab) labels() map[string]string {
 	host, _ := os.Hostname()
-	return map[string]string{LabelLab: "1", LabelSession: l.session, LabelPID: strconv.Itoa(os.Getpid()), LabelHost: host}
+	return map[string]string{LabelLab: "1", LabelSession: l.session, LabelPID: strconv.Itoa(os.Getpid()), LabelHost: host,
+		LabelLock: l.sess.lock.Path()}
 }
 
 // Option changes one run.
@@ -253,8 +248,8 @@ type options struct {
 }
 
 // Capture saves the run's packets on the port under test, as the server's
-// network namespace sees them, to path (a .pcap file). The sidecar then also
-// gets CAP_NET_RAW, which an AF_PACKET socket needs.
+// network namespace sees them, to path (a .pcap file). The server's agent
+// then also gets CAP_NET_RAW, which an AF_PACKET socket needs.
 func Capture(path string) Option { return func(o *options) { o.pcap = path } }
 
 // Run runs scenario id with the given knob overrides and returns the
@@ -265,26 +260,39 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 	if err != nil {
 		return nil, err
 	}
-	k, err := sc.Resolve(overrides)
+	t, err := l.Plan(sc, overrides, opts...)
 	if err != nil {
 		return nil, err
 	}
+	if sc.Exclusive {
+		l.alone.Lock()
+		defer l.alone.Unlock()
+	} else {
+		l.alone.RLock()
+		defer l.alone.RUnlock()
+	}
+	rt, err := l.runtime(sc, overrides)
+	if err != nil {
+		return nil, err
+	}
+	return rt.Run(ctx, t)
+}
+
+// Plan declares a run of sc on this lab: its image, and linear SYN
+// timeouts pinned off where this daemon's kernel has them.
+func (l *Lab) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Option) (*topology.Topology, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	t := l.topology(sc, k, o)
-	return t.run(ctx, sc, k)
-}
-
-// Sysctls for one role: pinned and scenario knobs, plus linear SYN timeouts
-// off where the kernel has them (unless a knob says otherwise).
-func (l *Lab) sysctls(k scenario.Knobs, role scenario.Role) map[string]string {
-	s := k.SysctlsFor(role)
-	if _, set := s["net.ipv4.tcp_syn_linear_timeouts"]; l.Linear && !set {
-		s["net.ipv4.tcp_syn_linear_timeouts"] = "0"
+	topts := []topology.Option{topology.WithImage(l.Image), topology.WithLinearSynTimeouts(l.Linear)}
+	if o.pcap != "" {
+		topts = append(topts, topology.WithCapture(o.pcap))
 	}
-	return s
+	if sc.Published != nil {
+		topts = append(topts, topology.WithPublished())
+	}
+	return topology.Plan(sc, overrides, topts...)
 }
 
 func terminate(c testcontainers.Container) {
@@ -321,18 +329,4 @@ func lastJSONLine(out string) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-// hostConfig applies sysctls, capabilities and network mode.
-func hostConfig(sysctls map[string]string, netnsOf string, caps ...string) func(*container.HostConfig) {
-	return func(hc *container.HostConfig) {
-		hc.Sysctls = sysctls
-		if len(caps) > 0 {
-			hc.CapDrop = []string{"ALL"}
-			hc.CapAdd = caps
-		}
-		if netnsOf != "" {
-			hc.NetworkMode = container.NetworkMode("container:" + netnsOf)
-		}
-	}
 }

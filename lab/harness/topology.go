@@ -7,112 +7,180 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/topology"
 )
 
-// node is one container of a run, declared before anything starts.
-type node struct {
-	name    string   // role, and the alias on the lab network
-	cmd     []string // arguments to /tcplab
-	sysctls map[string]string
-	caps    []string // only these capabilities (all others dropped)
-	netnsOf string   // share this node's network namespace instead of joining the network
-	wait    wait.Strategy
-	// fetch copies a file out of the container after the client is done:
-	// the node is stopped (SIGTERM) first so it can finish writing.
-	fetch, fetchTo string
+// Runtime returns the Docker runtime of this lab: it runs a planned
+// topology with testcontainers-go.
+func (l *Lab) Runtime() topology.Runtime { return docker{lab: l} }
+
+// docker runs a topology as containers: one internal network per run, each
+// host's owner on it under the host's name, the other nodes in their
+// owner's network namespace.
+type docker struct {
+	lab *Lab
+	pub hostProbe // the scenario's host probe, for a published network
 }
 
-// topology is a run's network and nodes, in start order.
-type topology struct {
-	lab   *Lab
-	nodes []node
-}
+var _ topology.Runtime = docker{}
 
-// topology declares server, optional impairment sidecar and client for sc.
-func (l *Lab) topology(sc *scenario.Scenario, k scenario.Knobs, o options) *topology {
-	args := k.Args()
-	ready := wait.ForLog(scenario.ReadyLine).WithStartupTimeout(30 * time.Second).WithPollInterval(50 * time.Millisecond)
-	t := &topology{lab: l}
-	t.add(node{name: "server", cmd: append([]string{"serve", sc.ID}, args...),
-		sysctls: l.sysctls(k, scenario.Server), wait: ready})
-	switch {
-	case o.pcap != "":
-		// The sidecar observes (and, if the scenario wants, impairs).
-		t.add(node{name: "impair", cmd: []string{"agent", "-pcap", capturePath}, caps: []string{"NET_ADMIN", "NET_RAW"},
-			netnsOf: "server", wait: ready, fetch: capturePath, fetchTo: o.pcap})
-	case sc.Sidecar:
-		t.add(node{name: "impair", cmd: []string{"agent"}, caps: []string{"NET_ADMIN"}, netnsOf: "server", wait: ready})
+// Run starts the nodes in order, collects the client's result and removes
+// everything, also when something fails.
+func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Result, err error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
 	}
-	t.add(node{name: "client", cmd: append([]string{"client", sc.ID, "-server", "server"}, args...),
-		sysctls: l.sysctls(k, scenario.Client),
-		wait:    wait.ForExit().WithExitTimeout(sc.Timeout + 30*time.Second).WithPollInterval(100 * time.Millisecond)})
-	return t
-}
-
-func (t *topology) add(n node) { t.nodes = append(t.nodes, n) }
-
-// run starts the nodes in order on a fresh network, collects the client's
-// result and removes everything, also when something fails.
-func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Knobs) (res *scenario.Result, err error) {
-	labels := t.lab.labels()
-	pub, err := t.lab.publish(ctx, sc) // nil unless sc.Published
+	labels := d.lab.labels()
+	for k, v := range t.Labels {
+		labels[k] = v
+	}
+	pub, err := d.publish(ctx, t) // nil unless t has a published network
 	if err != nil {
 		return nil, err
 	}
-	defer pub.remove()
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
+	defer pub.remove() // after the containers, which the next defer removes
+	if len(t.Networks) != 1+pub.count() {
+		return nil, fmt.Errorf("%s: the docker runtime runs one internal network per run (and a published one), not %d", t.Scenario, len(t.Networks))
+	}
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels), tcnetwork.WithInternal())
 	if err != nil {
 		return nil, fmt.Errorf("creating the lab network: %w", err)
 	}
-	started := map[string]testcontainers.Container{}
-	var order []testcontainers.Container
+	r := &run{t: t, lab: d.lab, pub: pub}
 	defer func() {
-		for i := len(order) - 1; i >= 0; i-- {
-			terminate(order[i])
+		for i := len(r.order) - 1; i >= 0; i-- {
+			terminate(r.order[i])
 		}
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = nw.Remove(rctx)
 	}()
-	for _, n := range t.nodes {
-		opts := []testcontainers.ContainerCustomizer{
-			testcontainers.WithCmd(n.cmd...),
-			testcontainers.WithLabels(labels),
-			testcontainers.WithWaitStrategy(n.wait),
-		}
-		netns := ""
-		if n.netnsOf != "" {
-			netns = started[n.netnsOf].GetContainerID()
-		} else {
-			opts = append(opts, tcnetwork.WithNetwork([]string{n.name}, nw))
-		}
-		if n.name == "server" {
-			opts = append(opts, pub.serverOptions()...)
-		}
-		opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(n.sysctls, netns, n.caps...)))
-		c, err := testcontainers.Run(ctx, t.lab.Image, opts...)
-		if c != nil {
-			order = append(order, c)
-			started[n.name] = c
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w%s", sc.ID, n.name, err, t.logTail(ctx, order))
-		}
-		if n.name == "server" {
-			if err := pub.run(ctx, c, k); err != nil {
-				return nil, fmt.Errorf("%s: %w%s", sc.ID, err, t.logTail(ctx, order))
+	if err := checkInternal(ctx, d.lab.docker, nw.ID); err != nil {
+		return nil, err
+	}
+	// Each host's nodes start in order (its owner first); the hosts start
+	// side by side, and the client, whose exit ends the run, after all.
+	var wg sync.WaitGroup
+	errs := make([]error, len(t.Hosts))
+	cl := t.ByRole(topology.Client)
+	for i, h := range t.Hosts {
+		wg.Go(func() {
+			for _, n := range t.Nodes {
+				if n.Host == h.Name && n.Name != cl.Name {
+					if errs[i] = r.start(ctx, t.Image, nw, labels, n); errs[i] != nil {
+						return
+					}
+				}
 			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
+	}
+	if err := pub.run(ctx, r.container(t.Owner(t.ByRole(topology.Server).Host).Name)); err != nil {
+		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
+	}
+	if err := r.start(ctx, t.Image, nw, labels, *cl); err != nil {
+		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
+	}
+	if res, err = r.result(ctx); err == nil {
+		err = pub.apply(res)
+	}
+	return res, err
+}
+
+// start runs node n and waits for it: an owner on the network under its
+// host's name with the host's sysctls, any other node in its owner's
+// network namespace.
+func (r *run) start(ctx context.Context, image string, nw *testcontainers.DockerNetwork, labels map[string]string, n topology.Node) error {
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithCmd(n.Args...),
+		testcontainers.WithLabels(labels),
+		testcontainers.WithWaitStrategy(waitFor(n.Wait)),
+	}
+	var sysctls map[string]string
+	netns := ""
+	if n.Owner {
+		opts = append(opts, tcnetwork.WithNetwork([]string{n.Host}, nw))
+		opts = append(opts, r.pub.options(r.t.Host(n.Host))...)
+		sysctls = r.t.Host(n.Host).Sysctls
+	} else {
+		netns = r.container(r.t.Owner(n.Host).Name).GetContainerID()
+	}
+	opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(sysctls, netns, n.Caps...)))
+	if n.Role == topology.Agent {
+		// The network in between, not a subject: under emulation it runs
+		// the daemon's own platform (qemu-user refuses its netlink sockets).
+		image = r.lab.AgentImage
+	}
+	c, err := testcontainers.Run(ctx, image, opts...)
+	if c != nil {
+		r.mu.Lock()
+		r.order = append(r.order, c)
+		r.names = append(r.names, n.Name)
+		r.mu.Unlock()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", n.Name, err)
+	}
+	return nil
+}
+
+func (r *run) container(name string) testcontainers.Container {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, n := range r.names {
+		if n == name {
+			return r.order[i]
 		}
 	}
-	client := started["client"]
+	return nil
+}
+
+// checkInternal refuses a network Docker did not make internal.
+func checkInternal(ctx context.Context, cli *client.Client, id string) error {
+	n, err := cli.NetworkInspect(ctx, id, client.NetworkInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspecting the lab network: %w", err)
+	}
+	if !n.Network.Internal {
+		return errors.New("the lab network is not internal: refusing to run with a way out")
+	}
+	return nil
+}
+
+func waitFor(w topology.Wait) wait.Strategy {
+	if w.Kind == topology.WaitExit {
+		return wait.ForExit().WithExitTimeout(w.Timeout).WithPollInterval(100 * time.Millisecond)
+	}
+	return wait.ForLog(scenario.ReadyLine).WithStartupTimeout(w.Timeout).WithPollInterval(50 * time.Millisecond)
+}
+
+// run is one topology's containers, by node name and in start order.
+type run struct {
+	t     *topology.Topology
+	lab   *Lab
+	pub   *published // nil unless the run has a published network
+	mu    sync.Mutex
+	order []testcontainers.Container // as started
+	names []string                   // their nodes' names
+}
+
+// result reads the client's result and fetches what nodes wrote.
+func (r *run) result(ctx context.Context) (*scenario.Result, error) {
+	t := r.t
+	client := r.container(t.ByRole(topology.Client).Name)
 	st, err := client.State(ctx)
 	if err != nil {
 		return nil, err
@@ -122,31 +190,24 @@ func (t *topology) run(ctx context.Context, sc *scenario.Scenario, k scenario.Kn
 		return nil, err
 	}
 	if st.ExitCode != 0 {
-		return nil, fmt.Errorf("%s client exited %d%s", sc.ID, st.ExitCode, t.logTail(ctx, order))
+		return nil, fmt.Errorf("%s client exited %d%s", t.Scenario, st.ExitCode, r.logTail(ctx))
 	}
-	for i, n := range t.nodes {
-		if n.fetch != "" {
-			if err := fetchFile(ctx, order[i], n.fetch, n.fetchTo); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", sc.ID, n.name, err)
+	for _, n := range t.Nodes {
+		if n.Fetch != nil {
+			if err := fetchFile(ctx, r.container(n.Name), n.Fetch.Source, n.Fetch.Target); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", t.Scenario, n.Name, err)
 			}
 		}
 	}
-	line := lastJSONLine(out)
-	res = &scenario.Result{}
-	if err := jsonUnmarshal(line, res); err != nil {
-		return nil, fmt.Errorf("%s: no result from the client (%v)%s", sc.ID, err, t.logTail(ctx, order))
+	res := &scenario.Result{}
+	if err := jsonUnmarshal(lastJSONLine(out), res); err != nil {
+		return nil, fmt.Errorf("%s: no result from the client (%v)%s", t.Scenario, err, r.logTail(ctx))
 	}
 	if res.Error != "" {
-		return res, fmt.Errorf("%s: %s%s", sc.ID, res.Error, t.logTail(ctx, order))
-	}
-	if err := pub.apply(res); err != nil {
-		return res, fmt.Errorf("%s: %w", sc.ID, err)
+		return res, fmt.Errorf("%s: %s%s", t.Scenario, res.Error, r.logTail(ctx))
 	}
 	return res, nil
 }
-
-// capturePath is where the sidecar writes its capture.
-const capturePath = "/tmp/capture.pcap"
 
 // fetchFile stops c (SIGTERM, so it flushes) and copies path out to dst.
 func fetchFile(ctx context.Context, c testcontainers.Container, path, dst string) error {
@@ -170,10 +231,10 @@ func fetchFile(ctx context.Context, c testcontainers.Container, path, dst string
 	return f.Close()
 }
 
-// logTail renders the last lines of every node's log, for error messages.
-func (t *topology) logTail(ctx context.Context, cs []testcontainers.Container) string {
+// logTail renders the last lines of every started node's log, for errors.
+func (r *run) logTail(ctx context.Context) string {
 	var b strings.Builder
-	for i, c := range cs {
+	for i, c := range r.order {
 		out, err := logs(ctx, c)
 		if err != nil {
 			continue
@@ -182,30 +243,20 @@ func (t *topology) logTail(ctx context.Context, cs []testcontainers.Container) s
 		if len(lines) > 15 {
 			lines = lines[len(lines)-15:]
 		}
-		fmt.Fprintf(&b, "\n--- %s log:\n%s", t.nodes[i].name, strings.Join(lines, "\n"))
+		fmt.Fprintf(&b, "\n--- %s log:\n%s", r.names[i], strings.Join(lines, "\n"))
 	}
 	return b.String()
 }
 
-// Cleanup removes every container and network carrying label=value.
-func Cleanup(ctx context.Context, cli *client.Client, label, value string) error {
-	f := client.Filters{}.Add("label", label+"="+value)
-	var errs []error
-	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return err
+// hostConfig applies sysctls, capabilities (all dropped but caps) and the
+// network namespace to join.
+func hostConfig(sysctls map[string]string, netnsOf string, caps ...string) func(*container.HostConfig) {
+	return func(hc *container.HostConfig) {
+		hc.Sysctls = sysctls
+		hc.CapDrop = []string{"ALL"}
+		hc.CapAdd = caps
+		if netnsOf != "" {
+			hc.NetworkMode = container.NetworkMode("container:" + netnsOf)
+		}
 	}
-	for _, c := range cs.Items {
-		_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-		errs = append(errs, err)
-	}
-	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return err
-	}
-	for _, n := range ns.Items {
-		_, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }

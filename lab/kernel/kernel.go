@@ -1,12 +1,15 @@
 // Package kernel reads the evidence the kernel keeps about TCP in the
 // current network namespace: /proc/net counters, listener queues, sysctls.
+// It runs inside the lab's Linux containers. The /proc readers are plain
+// file reads and fail where /proc is missing; the one netlink query
+// (sock_diag, diag_linux.go) has a diag_other.go that says it needs Linux,
+// so host packages that import this one still build on macOS and Windows.
 package kernel
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 	"os"
 	"strconv"
 	"strings"
@@ -73,9 +76,11 @@ var tcpStates = map[string]string{
 // Sockets lists the TCP sockets (IPv4 and IPv6) of this network namespace.
 func Sockets() ([]Socket, error) {
 	var out []Socket
+	var errs []error
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		fh, err := os.Open(f)
 		if err != nil {
+			errs = append(errs, err) // tcp6 is absent where IPv6 is off
 			continue
 		}
 		sc := bufio.NewScanner(fh)
@@ -94,6 +99,9 @@ func Sockets() ([]Socket, error) {
 			out = append(out, s)
 		}
 		fh.Close()
+	}
+	if len(errs) == 2 {
+		return nil, fmt.Errorf("kernel: no TCP socket table: %w", errors.Join(errs...))
 	}
 	return out, nil
 }
@@ -124,6 +132,7 @@ type Stats struct {
 	Kernel          string            `json:"kernel"`
 	AcceptQueue     int64             `json:"accept_queue"`
 	Backlog         int64             `json:"backlog"`
+	BacklogError    string            `json:"backlog_error,omitempty"` // why Backlog is -1
 	Listening       bool              `json:"listening"`
 	ListenOverflows int64             `json:"listen_overflows"`
 	ListenDrops     int64             `json:"listen_drops"`
@@ -138,7 +147,13 @@ func StatsFor(p int) Stats {
 		st.Listening, st.AcceptQueue = true, l.RxQueue
 		// /proc/net/tcp shows no backlog for listeners; sock_diag does
 		// (idiag_wqueue is sk_max_ack_backlog), as in ss -lnt's Send-Q.
-		st.Backlog = diagBacklog(p)
+		// -1 when it cannot tell.
+		st.Backlog = -1
+		if b, err := ListenBacklog(p); err == nil {
+			st.Backlog = b
+		} else {
+			st.BacklogError = err.Error()
+		}
 	}
 	if c, err := Netstat("TcpExt"); err == nil {
 		st.ListenOverflows, st.ListenDrops = c["ListenOverflows"], c["ListenDrops"]
@@ -159,19 +174,43 @@ func StatsFor(p int) Stats {
 	return st
 }
 
-// diagBacklog asks sock_diag for the listen backlog of the listener on port
-// p; -1 when it cannot tell.
-func diagBacklog(p int) int64 {
-	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		socks, err := netlink.SocketDiagTCP(fam)
-		if err != nil {
-			continue
-		}
-		for _, s := range socks {
-			if s.State == unix.BPF_TCP_LISTEN && int(s.ID.SourcePort) == p {
-				return int64(s.WQueue)
-			}
+// CapNetAdmin is CAP_NET_ADMIN's bit in the capability sets.
+const CapNetAdmin = 12
+
+// Facts is what the lab's probe container reports before any run: enough
+// for the host to tell whether the daemon gives the lab what it needs.
+type Facts struct {
+	Kernel    string `json:"kernel"`
+	Linear    bool   `json:"tcp_syn_linear_timeouts"` // the kernel has the sysctl
+	GOARCH    string `json:"goarch"`                  // the binary's architecture, as it runs
+	Somaxconn string `json:"somaxconn"`               // net.core.somaxconn as this container sees it
+	NetAdmin  bool   `json:"net_admin"`               // CAP_NET_ADMIN is in the effective set
+	CapsError string `json:"caps_error,omitempty"`    // why NetAdmin could not be read
+}
+
+// Probe collects Facts in the calling process.
+func Probe(goarch string) Facts {
+	f := Facts{Kernel: Release(), GOARCH: goarch}
+	_, f.Linear = Sysctl("net.ipv4.tcp_syn_linear_timeouts")
+	f.Somaxconn, _ = Sysctl("net.core.somaxconn")
+	caps, err := EffectiveCaps()
+	if err != nil {
+		f.CapsError = err.Error()
+	}
+	f.NetAdmin = caps&(1<<CapNetAdmin) != 0
+	return f
+}
+
+// EffectiveCaps reads the CapEff mask of this process from /proc.
+func EffectiveCaps() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
 		}
 	}
-	return -1
+	return 0, errors.New("kernel: no CapEff line in /proc/self/status")
 }

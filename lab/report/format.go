@@ -139,6 +139,26 @@ func (f failure) String() string {
 	return s + ": " + f.Text
 }
 
+// unmeasured lists, once per row, the checks that could not be made.
+func unmeasured(r *Report) []failure {
+	var out []failure
+	for _, row := range r.Rows {
+		seen := map[string]bool{}
+		for _, res := range row.Results {
+			if res == nil {
+				continue
+			}
+			for _, m := range res.NotMeasured() {
+				if !seen[m] {
+					seen[m] = true
+					out = append(out, failure{row.Scenario, knobText(row), 0, 0, m})
+				}
+			}
+		}
+	}
+	return out
+}
+
 func failures(r *Report) []failure {
 	var out []failure
 	for _, row := range r.Rows {

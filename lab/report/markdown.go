@@ -38,6 +38,12 @@ func Markdown(w io.Writer, r *Report) error {
 			}
 		}
 	}
+	if ms := unmeasured(r); len(ms) > 0 {
+		fmt.Fprintf(&b, "\n### Not measured here\n\n")
+		for _, m := range ms {
+			fmt.Fprintf(&b, "- %s\n", firstLine(m.String()))
+		}
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }

@@ -13,6 +13,7 @@ const Schema = "tcplab.report/v1"
 type Report struct {
 	Schema   string    `json:"schema"`
 	Kernel   string    `json:"kernel"`
+	Platform string    `json:"platform,omitempty"` // os/arch the lab's binary ran as (the daemon's, or TCPLAB_PLATFORM's)
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	Rows     []*Row    `json:"rows"`

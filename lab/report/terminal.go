@@ -24,6 +24,9 @@ func Terminal(w io.Writer, r *Report) error {
 	for _, f := range failures(r) {
 		fmt.Fprintf(&b, "  ✗ %s\n", firstLine(f.String()))
 	}
+	for _, f := range unmeasured(r) {
+		fmt.Fprintf(&b, "  ∅ not measured here: %s\n", firstLine(f.String()))
+	}
 	fmt.Fprintln(&b, closing)
 	_, err := w.Write(b.Bytes())
 	return err

@@ -41,6 +41,12 @@ func (e *Env) Expect(name string, ok bool, format string, args ...any) {
 	e.res.Checks = append(e.res.Checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
 }
 
+// Unmeasured records that the expectation name could not be checked here,
+// and why: the reports list it beside the failures.
+func (e *Env) Unmeasured(name string, format string, args ...any) {
+	e.res.Checks = append(e.res.Checks, Check{Name: name, OK: true, Unmeasured: fmt.Sprintf(format, args...)})
+}
+
 // Headline sets the one-line summary shown in the report table.
 func (e *Env) Headline(format string, args ...any) { e.res.Headline = fmt.Sprintf(format, args...) }
 
@@ -187,6 +193,8 @@ func (s *ServerEnv) Handle(ctx context.Context, op string, args []byte) (any, er
 			return nil, fmt.Errorf("nothing published as %q", a.Name)
 		}
 		return v, nil
+	case "rss":
+		return rssOp()
 	case "quit":
 		return nil, control.ErrQuit
 	}

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/control"
+	"github.com/tcplab/tcplab/lab/egress"
 	"github.com/tcplab/tcplab/lab/impair"
 	"github.com/tcplab/tcplab/lab/kernel"
 )
@@ -82,10 +84,15 @@ func waitListening(ctx context.Context, max time.Duration) {
 }
 
 // RunAgent serves the impairment side channel until quit, SIGTERM or
-// lifetime; it removes its rules on the way out. With pcapPath set it also
+// lifetime; it removes its rules on the way out. It owns its network
+// namespace: before anything else it cuts every route out of it, so what
+// runs there reaches only the lab's subnet. With pcapPath set it also
 // captures the port under test's packets to that file from before it says
 // ready until it ends.
 func RunAgent(lifetime time.Duration, pcapPath string) error {
+	if err := egress.Cut(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), lifetime)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
@@ -129,6 +136,10 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 			return a.Counters()
 		case "info":
 			return map[string]bool{impair.Netem: impair.NetemAvailable()}, nil
+		case "rss":
+			return rssOp()
+		case "route_out":
+			return egress.Probe(), nil
 		case "quit":
 			return nil, control.ErrQuit
 		}
@@ -140,11 +151,13 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 // It always returns a Result; a driver that could not run says so in Error.
 func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	res := &Result{Schema: Schema, Scenario: sc.ID, Knobs: k, Kernel: kernel.Release(),
-		Started: time.Now().UTC(), Observations: json.RawMessage("{}")} // until the driver records
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, Started: time.Now().UTC(),
+		Observations: json.RawMessage("{}")} // until the driver records
 	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout)
 	defer cancel()
 	e := &Env{Ctx: ctx, Knobs: k, Host: host, res: res, mech: map[string]bool{}}
 	start := time.Now()
+	var local *control.Client // this namespace's agent
 	err := func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -153,6 +166,11 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 		}()
 		setup, cancelSetup := context.WithTimeout(ctx, 15*time.Second)
 		defer cancelSetup()
+		// The agent owning this namespace listens once it has cut the
+		// routes out; only then is the lookup below worth anything.
+		if local, err = control.Dial(setup, net.JoinHostPort("127.0.0.1", strconv.Itoa(control.AgentPort))); err != nil {
+			return fmt.Errorf("this namespace's agent: %w", err)
+		}
 		if e.ctrl, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.ServerPort))); err != nil {
 			return err
 		}
@@ -163,10 +181,11 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 			return fmt.Errorf("resolving the server %q: %w", host, err)
 		}
 		e.ip = addrs[0]
-		if sc.Sidecar {
-			if e.agent, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.AgentPort))); err != nil {
-				return err
-			}
+		if e.agent, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.AgentPort))); err != nil {
+			return err
+		}
+		if res.RouteOut, err = routeOut(setup, e.agent); err != nil {
+			return err
 		}
 		return sc.Client(e)
 	}()
@@ -178,10 +197,21 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 			res.Error = fmt.Sprintf("scenario did not finish within its %v budget: %v", sc.Timeout, err)
 		}
 	}
-	// Tell the server and agent to go; they also end on their own lifetime.
+	// Tell the server and the agents to go (they also end on their own
+	// lifetime); the agents last, as they own the namespaces.
 	bye, cancelBye := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancelBye()
-	for _, c := range []*control.Client{e.agent, e.ctrl} {
+	res.PeakRSSKiB = map[string]int64{}
+	for role, c := range map[string]*control.Client{"server-agent": e.agent, "server": e.ctrl, "client-agent": local} {
+		var kib int64
+		if c != nil && c.Call(bye, "rss", nil, &kib) == nil {
+			res.PeakRSSKiB[role] = kib
+		}
+	}
+	if kib, err := PeakRSSKiB(); err == nil {
+		res.PeakRSSKiB["client"] = kib
+	}
+	for _, c := range []*control.Client{e.ctrl, e.agent, local} {
 		if c != nil {
 			_ = c.Call(bye, "quit", nil, nil)
 			c.Close()
@@ -201,4 +231,20 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	}
 	res.OK = res.OK && res.Error == ""
 	return res
+}
+
+// routeOut proves from inside that neither namespace has a way out: this
+// one's route lookup and the server's, asked of its agent. Anything but
+// "none" is an error: a lab that could reach the world reports nothing.
+func routeOut(ctx context.Context, serverAgent *control.Client) (string, error) {
+	var server string
+	if err := serverAgent.Call(ctx, "route_out", nil, &server); err != nil {
+		return "", fmt.Errorf("asking the server's agent for its routes: %w", err)
+	}
+	client := egress.Probe()
+	if client == egress.None && server == egress.None {
+		return egress.None, nil
+	}
+	out := fmt.Sprintf("client: %s; server: %s", client, server)
+	return out, fmt.Errorf("the lab has a way out (%s)", out)
 }

@@ -21,7 +21,8 @@ type Scenario struct {
 	Section string // the article's section, e.g. "2 Connection set-up"
 	Title   string // one line: what it shows
 	Knobs   []Knob
-	// Sidecar asks for an impairment agent in the server's network namespace.
+	// Sidecar says the driver impairs the network through the agent in the
+	// server's namespace (every run has one: it owns the namespace).
 	Sidecar bool
 	// Timeout bounds the whole client run; the harness adds start-up slack.
 	Timeout time.Duration
@@ -40,10 +41,24 @@ type Scenario struct {
 	Obs func() any
 	// Article is the article's 2015 figure for the report, with why it differs.
 	Article string
+	// Weight estimates one run's wall time with knobs k, start-up included,
+	// so a parallel run can start the longest first; nil means Timeout/4.
+	Weight func(k Knobs) time.Duration
+	// Exclusive asks to run alone: its figures are timer measurements a
+	// busy CPU would skew (the Nagle stall, latency percentiles).
+	Exclusive bool
 	// Published, when set, has the harness publish the server's
 	// PublishedPort on the host's 127.0.0.1 and run this probe from the
 	// host (the one place the host dials; compose leaves it out).
 	Published HostProbe
+}
+
+// Expected is the scenario's Weight for knobs k.
+func (s *Scenario) Expected(k Knobs) time.Duration {
+	if s.Weight != nil {
+		return s.Weight(k)
+	}
+	return s.Timeout / 4
 }
 
 // Resolve merges overrides into the scenario's defaults and the pinned
@@ -99,6 +114,10 @@ type Check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
+	// Unmeasured says why the check could not be made where the run
+	// happened (for example qemu-user refuses sock_diag); OK is then true
+	// and every report lists it, so nothing is skipped silently.
+	Unmeasured string `json:"unmeasured,omitempty"`
 }
 
 // Schema names the version of Result's JSON form.
@@ -111,6 +130,7 @@ type Result struct {
 	Knobs        Knobs           `json:"knobs"`
 	Kernel       string          `json:"kernel"`
 	Mechanism    string          `json:"mechanism"` // how the network was impaired: none, nftables, netem, tbf
+	Platform     string          `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
 	Started      time.Time       `json:"started"`
 	DurationMS   float64         `json:"duration_ms"`
 	Headline     string          `json:"headline"`     // one line for the report table
@@ -118,9 +138,27 @@ type Result struct {
 	Checks       []Check         `json:"checks"`
 	OK           bool            `json:"ok"`
 	Error        string          `json:"error,omitempty"` // the driver failed to run
+	// PeakRSSKiB is each container's peak RSS (server, server-agent, client, client-agent),
+	// as each role read its own VmHWM at the end of the run.
+	PeakRSSKiB map[string]int64 `json:"peak_rss_kib,omitempty"`
+	// RouteOut is "none" when a route lookup to a documentation address
+	// failed with "network is unreachable" in both the client's and the
+	// server's namespace: the run had no way out of the lab.
+	RouteOut string `json:"route_out"`
 }
 
 // Failed lists the checks that did not hold, and the driver error if any.
+// NotMeasured lists the checks that could not be made, with the reason.
+func (r *Result) NotMeasured() []string {
+	var out []string
+	for _, c := range r.Checks {
+		if c.Unmeasured != "" {
+			out = append(out, c.Name+": "+c.Unmeasured)
+		}
+	}
+	return out
+}
+
 func (r *Result) Failed() []string {
 	var out []string
 	if r.Error != "" {

@@ -7,8 +7,6 @@ import (
 	"net"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -85,7 +83,7 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 		start := time.Now()
 		sent, writes, werr := writeMessages(c, p, piece)
 		took := time.Since(start)
-		sndbuf, err := sockInt(tc, unix.SOL_SOCKET, unix.SO_SNDBUF)
+		sndbuf, err := sockInt(tc, soSndBuf)
 		if err := errors.Join(werr, err); err != nil {
 			return err
 		}

@@ -25,7 +25,7 @@ var dialLossy = &scenario.Scenario{
 	Knobs: []scenario.Knob{
 		{Name: "impair.loss", Default: "0.5", Kind: scenario.Fraction, Help: "fraction of SYNs dropped"},
 		{Name: "client.dials", Default: "80", Kind: scenario.Int, Min: 10, Max: 2000, Help: "dials, all started at once"},
-		{Name: "client.tcp_syn_retries", Default: "4", Kind: scenario.Int, Min: 1, Max: 5},
+		{Name: "client.tcp_syn_retries", Default: "3", Kind: scenario.Int, Min: 1, Max: 5},
 	},
 	Obs:    scenario.ObsOf[DialLossyObs](),
 	Server: acceptAll,

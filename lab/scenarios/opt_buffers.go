@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
@@ -45,8 +43,8 @@ var optBuffers = &scenario.Scenario{
 			}
 			tc := c.(*net.TCPConn)
 			err = errors.Join(tc.SetReadBuffer(req), tc.SetWriteBuffer(req))
-			rcv, err1 := sockInt(tc, unix.SOL_SOCKET, unix.SO_RCVBUF)
-			snd, err2 := sockInt(tc, unix.SOL_SOCKET, unix.SO_SNDBUF)
+			rcv, err1 := sockInt(tc, soRcvBuf)
+			snd, err2 := sockInt(tc, soSndBuf)
 			c.Close()
 			if err := errors.Join(err, err1, err2); err != nil {
 				return err
@@ -100,7 +98,7 @@ func bytesBeforeBlock(e *scenario.Env, sndbuf int, blockAfter time.Duration) (to
 	if err := tc.SetWriteBuffer(sndbuf); err != nil {
 		return 0, 0, err
 	}
-	granted, _ = sockInt(tc, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	granted, _ = sockInt(tc, soSndBuf)
 	chunk := make([]byte, 64<<10)
 	for total < 64<<20 {
 		c.SetWriteDeadline(time.Now().Add(blockAfter))

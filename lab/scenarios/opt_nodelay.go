@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -56,9 +54,9 @@ var optNoDelay = &scenario.Scenario{
 				return err
 			}
 			tc := c.(*net.TCPConn)
-			def, err1 := sockInt(tc, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+			def, err1 := sockInt(tc, soNoDelay)
 			err2 := tc.SetNoDelay(nd)
-			opt, err3 := sockInt(tc, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+			opt, err3 := sockInt(tc, soNoDelay)
 			if err := firstNonNil(err1, err2, err3); err != nil {
 				c.Close()
 				return err

@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -123,9 +121,7 @@ func restartListener(s *scenario.ServerEnv) error {
 	ln.Close()
 	var r restartReport
 	noReuse := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 0) })
-		return errors.Join(err, serr)
+		return setSockInt(rc, soReuseAddr, 0)
 	}}
 	if l, err := noReuse.Listen(s.Ctx, "tcp", ":"+strconv.Itoa(scenario.Port)); err != nil {
 		r.NoReuseError, r.NoReuseEADDRINUSE = err.Error(), errors.Is(err, syscall.EADDRINUSE)
@@ -140,9 +136,7 @@ func restartListener(s *scenario.ServerEnv) error {
 	}
 	defer ln2.Close()
 	if tl, ok := ln2.(*net.TCPListener); ok {
-		if rc, err := tl.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { r.ReuseAddr, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR) })
-		}
+		r.ReuseAddr, _ = sockInt(tl, soReuseAddr)
 	}
 	s.Publish("restart", r)
 	go serve(ln2)

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,8 +29,11 @@ func init() {
 	hostCommands["clean"] = cleanCmd
 	hostUsage = `
   run [SCENARIO…] [--set KNOB=VALUE]… [--vary KNOB=V1,V2,…]… [--count N] [--out DIR] [--pcap]
-                                    run scenarios in containers and report (all by default)
-  clean                             remove every container and network of the lab`
+      [--parallel N] [--platform linux/amd64|linux/arm64]
+                                    run scenarios in containers and report (all by default),
+                                    N at once (default 6), longest first, exclusive ones alone
+  clean [--all]                     remove the containers and networks of dead lab sessions
+                                    (--all: of every session, live or from another host)`
 }
 
 // multi collects a repeated flag.
@@ -45,6 +49,11 @@ type runFlags struct {
 	count int
 	out   string
 	pcap  bool
+	// parallel is how many runs may go at once (exclusive scenarios run alone).
+	parallel int
+	// platform overrides the daemon's platform for the lab's containers
+	// (as $TCPLAB_PLATFORM does).
+	platform string
 }
 
 type varyKnob struct {
@@ -63,6 +72,8 @@ func parseRun(args []string) (*runFlags, error) {
 	fs.IntVar(&f.count, "count", 1, "repetitions")
 	fs.StringVar(&f.out, "out", "", "report directory")
 	fs.BoolVar(&f.pcap, "pcap", false, "capture packets")
+	fs.IntVar(&f.parallel, "parallel", defaultParallel, "runs at once")
+	fs.StringVar(&f.platform, "platform", "", "linux/amd64 or linux/arm64 (default: the daemon's)")
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
@@ -75,6 +86,9 @@ func parseRun(args []string) (*runFlags, error) {
 	}
 	if f.count < 1 || f.count > 1000 {
 		return nil, fmt.Errorf("--count %d: want 1 to 1000", f.count)
+	}
+	if f.parallel < 1 || f.parallel > 64 {
+		return nil, fmt.Errorf("--parallel %d: want 1 to 64", f.parallel)
 	}
 	for _, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
@@ -89,6 +103,15 @@ func parseRun(args []string) (*runFlags, error) {
 			return nil, fmt.Errorf("--vary %q: want KNOB=V1,V2,…", s)
 		}
 		f.vary = append(f.vary, varyKnob{k, strings.Split(vs, ",")})
+	}
+	if f.platform != "" {
+		if _, err := harness.ParsePlatform(f.platform); err != nil {
+			return nil, fmt.Errorf("--platform: %w", err)
+		}
+	} else if v := os.Getenv(harness.EnvPlatform); v != "" {
+		if _, err := harness.ParsePlatform(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", harness.EnvPlatform, err)
+		}
 	}
 	if f.pcap && f.out == "" {
 		f.out = "results"
@@ -183,47 +206,80 @@ func runCmd(args []string) {
 			fail(1, "tcplab run: "+err.Error())
 		}
 	}
+	if f.platform != "" {
+		os.Setenv(harness.EnvPlatform, f.platform) // harness.New reads it
+	}
 	ctx := context.Background()
 	lab, err := harness.New(ctx)
+	if errors.Is(err, harness.ErrNoDocker) || errors.Is(err, harness.ErrUnsupported) {
+		fail(2, "tcplab run: "+firstLine(err.Error())) // nothing ran: the endpoint is the bad input
+	}
 	if err != nil {
 		fail(1, "tcplab run: "+err.Error())
 	}
 	rep := &report.Report{Schema: report.Schema, Kernel: lab.Kernel, Started: time.Now().UTC()}
+	// The one thing a run leaves behind on purpose.
+	fmt.Fprintf(os.Stderr, "image %s (kept: cached by its binary's hash)\n", lab.Image)
 	prog := newProgress(os.Stderr, len(rows)*f.count)
+	results := make([][]*scenario.Result, len(rows))
+	pcaps := make([][]string, len(rows))
+	var jobs []job
 	for i, pr := range rows {
-		var results []*scenario.Result
-		var pcaps []string
-		var tl []report.Packet
+		results[i], pcaps[i] = make([]*scenario.Result, f.count), make([]string, f.count)
+		k, _ := pr.sc.Resolve(pr.set) // validated by plan
 		for rep := 1; rep <= f.count; rep++ {
-			label := fmt.Sprintf("%s %s rep %d/%d", pr.sc.ID, knobLine(pr.set), rep, f.count)
-			prog.start(label)
-			var opts []harness.Option
-			pcapRel := ""
-			if f.pcap {
-				pcapRel = filepath.Join("pcap", fmt.Sprintf("%02d-%s-%d.pcap", i+1, pr.sc.ID, rep))
-				opts = append(opts, harness.Capture(filepath.Join(f.out, pcapRel)))
+			jobs = append(jobs, job{row: i, rep: rep, weight: pr.sc.Expected(k), exclusive: pr.sc.Exclusive,
+				label: fmt.Sprintf("%s %s rep %d/%d", pr.sc.ID, knobLine(pr.set), rep, f.count)})
+		}
+	}
+	schedule(jobs, f.parallel, func(j job) {
+		pr := rows[j.row]
+		prog.start(j)
+		var opts []harness.Option
+		pcapRel := ""
+		if f.pcap {
+			pcapRel = filepath.Join("pcap", fmt.Sprintf("%02d-%s-%d.pcap", j.row+1, pr.sc.ID, j.rep))
+			opts = append(opts, harness.Capture(filepath.Join(f.out, pcapRel)))
+		}
+		res, err := lab.Run(ctx, pr.sc.ID, pr.set, opts...)
+		if res == nil {
+			res = &scenario.Result{Schema: scenario.Schema, Scenario: pr.sc.ID, Kernel: lab.Kernel, Started: time.Now().UTC()}
+		}
+		if err != nil && res.Error == "" {
+			res.Error = err.Error()
+		}
+		res.OK = res.OK && res.Error == ""
+		results[j.row][j.rep-1] = res
+		if pcapRel != "" && err == nil {
+			pcaps[j.row][j.rep-1] = pcapRel
+		}
+		prog.done(j, res)
+	})
+	for i, pr := range rows {
+		row := report.NewRow(pr.sc, pr.set, pr.vary, results[i])
+		for _, p := range pcaps[i] {
+			if p == "" {
+				continue
 			}
-			res, err := lab.Run(ctx, pr.sc.ID, pr.set, opts...)
-			if res == nil {
-				res = &scenario.Result{Schema: scenario.Schema, Scenario: pr.sc.ID, Kernel: lab.Kernel, Started: time.Now().UTC()}
+			row.Pcaps = append(row.Pcaps, p)
+			if row.Timeline == nil {
+				row.Timeline = timeline(filepath.Join(f.out, p))
 			}
-			if err != nil && res.Error == "" {
-				res.Error = err.Error()
-			}
-			res.OK = res.OK && res.Error == ""
-			results = append(results, res)
-			if pcapRel != "" && err == nil {
-				pcaps = append(pcaps, pcapRel)
-				if tl == nil {
-					tl = timeline(filepath.Join(f.out, pcapRel))
+		}
+		if rep.Platform == "" {
+			for _, res := range results[i] {
+				if res != nil && res.Platform != "" {
+					rep.Platform = res.Platform // the lab binary's os/arch, as it ran
+					break
 				}
 			}
-			prog.done(label, res)
 		}
-		row := report.NewRow(pr.sc, pr.set, pr.vary, results)
-		row.Pcaps, row.Timeline = pcaps, tl
 		rep.Rows = append(rep.Rows, row)
 	}
+	if err := lab.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "tcplab run: clean-up:", err)
+	}
+	fmt.Fprintln(os.Stderr, rssLine(results))
 	rep.Finished = time.Now().UTC()
 	if err := report.Terminal(os.Stdout, rep); err != nil {
 		fail(1, "tcplab run: "+err.Error())
@@ -295,57 +351,45 @@ func knobLine(k scenario.Knobs) string {
 	return strings.Join(parts, " ")
 }
 
-// progress shows which run is going and how long the whole has taken: an
-// updating line on a terminal, plain lines otherwise (CI logs).
-type progress struct {
-	w      io.Writer
-	tty    bool
-	total  int
-	n      int
-	start0 time.Time
-	t      time.Time
-}
-
-func newProgress(w *os.File, total int) *progress {
-	st, _ := w.Stat()
-	return &progress{w: w, tty: st != nil && st.Mode()&os.ModeCharDevice != 0, total: total, start0: time.Now()}
-}
-
-func (p *progress) start(label string) {
-	p.n++
-	p.t = time.Now()
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K[%d/%d] %s … (elapsed %s)", p.n, p.total, label, since(p.start0))
-	}
-}
-
-func (p *progress) done(label string, r *scenario.Result) {
-	verdict := "PASS"
-	if !r.OK {
-		verdict = "FAIL"
-	}
-	detail := r.Headline
-	if r.Error != "" {
-		detail = firstLine(r.Error)
-	}
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K")
-	}
-	fmt.Fprintf(p.w, "[%d/%d] %s %s: %s (%s, elapsed %s)\n", p.n, p.total, verdict, label, detail, since(p.t), since(p.start0))
-}
-
-func since(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
-
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
 }
 
+// cleanCmd removes what dead sessions left: a session is dead when the
+// lock it holds for its whole life can be taken (see harness.Clean).
 func cleanCmd(args []string) {
+	fs := flag.NewFlagSet("clean", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var all bool
+	fs.BoolVar(&all, "all", false, "remove every session's containers and networks, live or not, from any host")
+	fs.BoolVar(&all, "force", false, "same as --all")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		fail(2, "tcplab clean: usage: tcplab clean [--all]")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := harness.CleanAll(ctx); err != nil {
+	rep, err := harness.Clean(ctx, harness.CleanOptions{All: all})
+	if rep == nil {
 		fail(1, "tcplab clean: "+err.Error())
 	}
-	fmt.Println("tcplab: removed the lab's containers and networks")
+	for _, s := range rep.Removed {
+		fmt.Printf("removed session %s (%s, host %s): %d containers, %d networks\n", s.ID, s.State, s.Host, len(s.Containers), len(s.Networks))
+	}
+	for _, s := range rep.Kept {
+		if s.ID == "" {
+			s.ID = "(none: compose's)"
+		}
+		fmt.Printf("kept session %s (%s, host %s): %d containers, %d networks\n", s.ID, s.State, s.Host, len(s.Containers), len(s.Networks))
+	}
+	if rep != nil && rep.Locks > 0 {
+		fmt.Printf("removed %d lock files of dead sessions that left nothing\n", rep.Locks)
+	}
+	if err != nil {
+		fail(1, "tcplab clean: "+err.Error())
+	}
+	if len(rep.Kept) > 0 && !all {
+		fmt.Println("tcplab clean: live sessions, and sessions another machine runs against this daemon, are left alone; --all removes them too")
+	}
+	fmt.Printf("tcplab clean: removed %d dead sessions, kept %d\n", len(rep.Removed), len(rep.Kept))
 }

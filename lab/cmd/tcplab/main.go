@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -30,7 +31,10 @@ const usage = `usage: tcplab COMMAND [ARGS]
                                     run a scenario's driver, print its JSON result
   agent [-pcap FILE] [-lifetime D]  the impairment agent (in the sidecar), optionally capturing
   report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
-  compose                           print docker-compose.yml for the registry
+  report DIR… [--out DIR] [--strict]
+                                    merge result sets (tcplab run --out, compose's results) from
+                                    several machines: a column per platform, differences flagged
+  compose [-pre-6.5]                print docker-compose.yml (or the file for kernels < 6.5)
   verdict                           say that every expectation held (compose runs it only then)
   probe                             print kernel facts as JSON`
 
@@ -94,19 +98,29 @@ func main() {
 			fail(1, "tcplab agent: "+err.Error())
 		}
 	case "report":
+		if len(args) > 0 && args[0] != "-dir" && args[0] != "--dir" {
+			mergeCmd(args) // tcplab report DIR…: merge result sets
+			return
+		}
 		fs := flag.NewFlagSet("report", flag.ExitOnError)
 		dir := fs.String("dir", "/results", "directory of result files")
 		fs.Parse(args)
 		os.Exit(reportDir(*dir, fs.Args()))
 	case "compose":
-		if err := compose.Write(os.Stdout, scenarios.All()); err != nil {
+		fs := flag.NewFlagSet("compose", flag.ExitOnError)
+		pre65 := fs.Bool("pre-6.5", false, "for kernels without tcp_syn_linear_timeouts (compose/docker-compose.pre-6.5.yml)")
+		fs.Parse(args)
+		f := compose.Files[0]
+		if *pre65 {
+			f = compose.Files[1]
+		}
+		if err := compose.Write(os.Stdout, scenarios.All(), f); err != nil {
 			fail(1, "tcplab compose: "+err.Error())
 		}
 	case "verdict":
 		fmt.Println("tcplab: every expectation held")
 	case "probe":
-		_, linear := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
-		json.NewEncoder(os.Stdout).Encode(map[string]any{"kernel": kernel.Release(), "tcp_syn_linear_timeouts": linear})
+		json.NewEncoder(os.Stdout).Encode(kernel.Probe(runtime.GOARCH))
 	case "-h", "--help", "help":
 		fmt.Println(usage + hostUsage)
 	default:
@@ -196,7 +210,7 @@ func reportDir(dir string, names []string) int {
 			}
 		}
 		rep.Rows = append(rep.Rows, report.NewRow(sc, set, nil, []*scenario.Result{r}))
-		rep.Kernel = r.Kernel
+		rep.Kernel, rep.Platform = r.Kernel, r.Platform
 		if rep.Started.IsZero() || r.Started.Before(rep.Started) {
 			rep.Started = r.Started
 		}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/tcplab/tcplab/lab/report"
+	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
+)
+
+const mergeUsage = "tcplab report DIR… [--out DIR] [--strict]: merge result sets, one column per platform"
+
+// mergeCmd is `tcplab report DIR…`: result sets from several machines side
+// by side, every difference flagged. It needs no Docker, so it runs
+// anywhere the CLI builds (CI's last job, a laptop with colleagues' results).
+func mergeCmd(args []string) {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	out := fs.String("out", "", "write report.{json,md,html} of the merge here")
+	strict := fs.Bool("strict", false, "exit 1 when anything differs between sets")
+	var dirs []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			fail(2, "tcplab report: "+err.Error()+" (usage: "+mergeUsage+")")
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		dirs = append(dirs, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(dirs) == 0 {
+		fail(2, "usage: "+mergeUsage)
+	}
+	var sets []*report.Set
+	for _, d := range dirs {
+		s, err := report.Load(d, defaultKnobs)
+		if err != nil {
+			fail(1, "tcplab report: "+err.Error())
+		}
+		sets = append(sets, s)
+	}
+	m := report.Merge(sets)
+	if err := report.MergedTerminal(os.Stdout, m); err != nil {
+		fail(1, "tcplab report: "+err.Error())
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			fail(1, "tcplab report: "+err.Error())
+		}
+		for name, render := range map[string]func(io.Writer, *report.Merged) error{
+			"report.json": report.MergedJSON, "report.md": report.MergedMarkdown, "report.html": report.MergedHTML,
+		} {
+			if err := writeMerged(filepath.Join(*out, name), m, render); err != nil {
+				fail(1, "tcplab report: "+err.Error())
+			}
+		}
+		fmt.Printf("merged reports: %s/report.{json,md,html}\n", *out)
+	}
+	if *strict && m.Flags > 0 {
+		os.Exit(1)
+	}
+}
+
+// defaultKnobs lets rows that name the same case differently line up.
+func defaultKnobs(id string) scenario.Knobs {
+	sc, err := scenarios.Lookup(id)
+	if err != nil {
+		return nil
+	}
+	k, _ := sc.Resolve(nil)
+	return k
+}
+
+func writeMerged(path string, m *report.Merged, render func(io.Writer, *report.Merged) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := render(f, m); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
