@@ -34,21 +34,30 @@ func TestCLIBadInput(t *testing.T) {
 		args []string
 		env  []string
 		want string
+		exit int // 2: bad input, caught before anything starts
 	}{
-		{"unknown scenario", []string{"run", "no-such-scenario"}, nil, `unknown scenario "no-such-scenario"`},
-		{"unknown knob", []string{"run", "backlog-full", "--set", "server.nope=1"}, nil, `has no knob "server.nope"`},
-		{"host-wide sysctl", []string{"run", "backlog-full", "--set", "server.rmem_max=1"}, nil, `has no knob "server.rmem_max"`},
-		{"out-of-range value", []string{"run", "backlog-full", "--set", "server.somaxconn=99999"}, nil, "out of range"},
-		{"bad sweep value", []string{"run", "backlog-syn-timeout", "--vary", "client.tcp_syn_retries=1,x"}, nil, "want an integer"},
-		{"bad count", []string{"run", "--count", "0"}, nil, "--count 0"},
-		{"no docker", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock"}, "docker is not reachable"},
-		{"unreachable DOCKER_HOST", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=tcp://127.0.0.1:1"}, "docker is not reachable at tcp://127.0.0.1:1"},
-		{"ssh DOCKER_HOST", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=ssh://lab@host.invalid"}, "cannot dial ssh://"},
-		{"bad --platform", []string{"run", "dial-refused", "--platform", "linux/armv7"}, nil, "linux/amd64 or linux/arm64"},
-		{"bad TCPLAB_PLATFORM", []string{"run", "dial-refused"}, []string{"TCPLAB_PLATFORM=windows/amd64"}, "TCPLAB_PLATFORM"},
-		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`},
-		{"merge a missing set", []string{"report", "/nonexistent/results-x"}, nil, "/nonexistent/results-x: no such file"},
-		{"merge with a bad flag", []string{"report", "a", "--bogus"}, nil, "flag provided but not defined: -bogus"},
+		{"unknown scenario", []string{"run", "no-such-scenario"}, nil, `unknown scenario "no-such-scenario"`, 2},
+		{"unknown knob", []string{"run", "backlog-full", "--set", "server.nope=1"}, nil, `has no knob "server.nope"`, 2},
+		{"host-wide sysctl", []string{"run", "backlog-full", "--set", "server.rmem_max=1"}, nil, `has no knob "server.rmem_max"`, 2},
+		{"out-of-range value", []string{"run", "backlog-full", "--set", "server.somaxconn=99999"}, nil, "out of range", 2},
+		{"bad sweep value", []string{"run", "backlog-syn-timeout", "--vary", "client.tcp_syn_retries=1,x"}, nil, "want an integer", 2},
+		{"bad count", []string{"run", "--count", "0"}, nil, "--count 0", 2},
+		{"no docker", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=unix:///nonexistent/docker.sock"}, "docker is not reachable", 2},
+		{"unreachable DOCKER_HOST", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=tcp://127.0.0.1:1"}, "docker is not reachable at tcp://127.0.0.1:1", 2},
+		{"ssh DOCKER_HOST", []string{"run", "dial-refused"}, []string{"DOCKER_HOST=ssh://lab@host.invalid"}, "cannot dial ssh://", 2},
+		{"bad --platform", []string{"run", "dial-refused", "--platform", "linux/armv7"}, nil, "linux/amd64 or linux/arm64", 2},
+		{"bad TCPLAB_PLATFORM", []string{"run", "dial-refused"}, []string{"TCPLAB_PLATFORM=windows/amd64"}, "TCPLAB_PLATFORM", 2},
+		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`, 2},
+		{"merge a missing set", []string{"report", "/nonexistent/results-x"}, nil, "/nonexistent/results-x: no such file", 2},
+		{"merge with a bad flag", []string{"report", "a", "--bogus"}, nil, "flag provided but not defined: -bogus", 2},
+		{"negative rtt", []string{"run", "read-partial", "--set", "impair.rtt=-5ms"}, nil, "impair.rtt=\"-5ms\": out of range", 2},
+		{"malformed rtt", []string{"run", "read-partial", "--set", "impair.rtt=abc"}, nil, "impair.rtt=\"abc\": want a duration", 2},
+		{"rtt over a minute", []string{"run", "read-partial", "--set", "impair.rtt=2m"}, nil, "impair.rtt=\"2m\": out of range", 2},
+		{"loss above 1", []string{"run", "read-partial", "--set", "impair.loss=1.5"}, nil, "impair.loss=\"1.5\": want a number from 0 to 1", 2},
+		{"negative loss", []string{"run", "read-partial", "--set", "impair.loss=-0.1"}, nil, "want a number from 0 to 1", 2},
+		{"jitter over rtt", []string{"run", "read-partial", "--set", "impair.rtt=10ms", "--set", "impair.jitter=20ms"}, nil, "impair.jitter=20ms is larger than impair.rtt=10ms", 2},
+		{"unknown mechanism", []string{"run", "read-partial", "--set", "impair.mechanism=tc"}, nil, "want one of auto, netem, delayline", 2},
+		{"bad swept rtt", []string{"run", "read-partial", "--vary", "impair.rtt=10ms,-1s"}, nil, "out of range", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -60,7 +69,7 @@ func TestCLIBadInput(t *testing.T) {
 			err := cmd.Run()
 			var exit *exec.ExitError
 			require.True(t, errors.As(err, &exit), "want a non-zero exit, got %v", err)
-			assert.Equal(t, 2, exit.ExitCode(), "bad input exits 2")
+			assert.Equal(t, tc.exit, exit.ExitCode(), "bad input exits 2")
 			msg := strings.TrimRight(stderr.String(), "\n")
 			assert.Contains(t, msg, tc.want)
 			assert.NotContains(t, msg, "\n", "one line: %q", msg)

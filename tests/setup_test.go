@@ -94,7 +94,7 @@ func TestDialTimeout(t *testing.T) {
 
 func TestDialLossy(t *testing.T) {
 	t.Parallel()
-	o := obs[scenarios.DialLossyObs](t, run(t, "dial-lossy", scenario.Knobs{"impair.loss": "0.5"}))
+	o := obs[scenarios.DialLossyObs](t, run(t, "dial-lossy", scenario.Knobs{"impair.syn_loss": "0.5"}))
 	hist := o.Histogram
 	total := 0
 	for _, n := range hist {

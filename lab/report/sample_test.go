@@ -128,12 +128,12 @@ func sampleReport() *Report {
 		}
 		obs := fmt.Sprintf(`{"durations_ms":%s,"histogram":%s,"syns_dropped":%d,"syns_dropped_inferred":%d,"tcp_syn_linear_timeouts":0}`,
 			jsonOf(ds), jsonOf(hist), 70+rng.IntN(8), 72)
-		lossy = append(lossy, result("dial-lossy", scenario.Knobs{"impair.loss": "0.5", "client.dials": "80", "client.tcp_syn_retries": "4"},
+		lossy = append(lossy, result("dial-lossy", scenario.Knobs{"impair.syn_loss": "0.5", "client.dials": "80", "client.tcp_syn_retries": "4"},
 			fmt.Sprintf("p=0.50, 80 dials: 0s:%d 1s:%d 3s:%d 7s:%d 15s:%d failed:%d", hist["0s"], hist["1s"], hist["3s"], hist["7s"], hist["15s"], hist["failed"]),
 			obs, pass("durations sit on the SYN schedule")))
 	}
 	add("dial-lossy", "a fraction p of SYNs is dropped: dial durations cluster on the SYN schedule",
-		"not in the article (it only had a slow public address)", "", scenario.Knobs{"impair.loss": "0.5"}, nil, lossy...)
+		"not in the article (it only had a slow public address)", "", scenario.Knobs{"impair.syn_loss": "0.5"}, nil, lossy...)
 
 	// backlog-slow-accept: blocked dials finish on SYN retransmissions.
 	var slow []*scenario.Result

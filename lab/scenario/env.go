@@ -25,10 +25,11 @@ type Env struct {
 	Host  string // the server's host name on the lab network
 	ip    string // Host, resolved once
 
-	ctrl  *control.Client
-	agent *control.Client
-	res   *Result
-	mech  map[string]bool
+	ctrl        *control.Client
+	agent       *control.Client // in the server's namespace
+	clientAgent *control.Client // in this (the client's) namespace, for impair.* delay
+	res         *Result
+	mech        map[string]bool
 	// recorded is the type Record was given, checked against Scenario.Obs.
 	recorded reflect.Type
 }
@@ -101,7 +102,8 @@ func (e *Env) Impair(spec impair.Spec) error {
 	return nil
 }
 
-// ClearImpair removes every impairment.
+// ClearImpair removes the drop rules the scenario applied; the run's
+// impair.* network (delay, loss, rate) stays until the run ends.
 func (e *Env) ClearImpair() error {
 	if e.agent == nil {
 		return nil

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ type Knob struct {
 	Help    string
 	Min     float64 // for Int, Duration (seconds) and Fraction; ignored when Min == Max == 0
 	Max     float64
+	Choices []string // for Text: the only values accepted, when set
 }
 
 // Sysctls that may be set per container, by their short knob name. Host-wide
@@ -162,6 +164,9 @@ func (kn Knob) validate(v string) error {
 		if strings.ContainsAny(v, "\n\x00") {
 			return fmt.Errorf("knob %s: value has a newline or NUL", kn.Name)
 		}
+		if len(kn.Choices) > 0 && !slices.Contains(kn.Choices, v) {
+			return fmt.Errorf("knob %s=%q: want one of %s", kn.Name, v, strings.Join(kn.Choices, ", "))
+		}
 		return nil
 	}
 	if (kn.Min != 0 || kn.Max != 0) && (num < kn.Min || num > kn.Max) {
@@ -192,4 +197,125 @@ func sysctlKnob(name string) (Knob, bool) {
 		kn.Min, kn.Max = 0, 65535
 	}
 	return kn, true
+}
+
+// ImpairKnobs are the network between client and server, which every
+// scenario accepts. Unset, they are off; set, the run gets an agent in the
+// server's namespace (and in the client's, for delay) that applies them
+// before the scenario's driver starts.
+var ImpairKnobs = []Knob{
+	{Name: "impair.rtt", Default: "0s", Kind: Duration, Min: 0, Max: 60,
+		Help: "round-trip time added, half on each side's ingress (up to 1m)"},
+	{Name: "impair.jitter", Default: "0s", Kind: Duration, Min: 0, Max: 60,
+		Help: "the added RTT varies by up to ± this (at most impair.rtt); packets are never reordered"},
+	{Name: "impair.loss", Default: "0", Kind: Fraction,
+		Help: "fraction of the lab port's TCP packets dropped, each direction"},
+	{Name: "impair.rate", Default: "0", Kind: Int, Min: 0, Max: 10_000_000,
+		Help: "rate limit in kbit/s, each direction (TBF on each side's egress); 0 is none"},
+	{Name: "impair.mechanism", Default: "auto", Kind: Text, Choices: []string{"auto", "netem", "delayline"},
+		Help: "how delay, jitter and loss are made: netem where the kernel has it, else the delay line"},
+	{Name: "impair.probe", Default: "10", Kind: Int, Min: 1, Max: 100_000,
+		Help: "one-byte round trips of the RTT probe run before the scenario (p50/p99 in the result's network)"},
+	{Name: "impair.probe_peer", Default: "false", Kind: Bool,
+		Help: "also run the probe's round trips through toxiproxy's latency toxic (same RTT, unimpaired port), for comparison"},
+	{Name: "impair.crash", Default: "none", Kind: Text, Choices: []string{"none", "kill", "term"},
+		Help: "fault drill: the server's agent dies (kill: at once; term: SIGTERM, its clean stop) after the probe's round trips; the run must fail"},
+	{Name: "impair.crash_after", Default: "0s", Kind: Duration, Min: 0, Max: 60,
+		Help: "fault drill: how long after the round trips the agent dies (during impair.probe_bulk, for instance)"},
+	{Name: "impair.probe_bulk", Default: "0", Kind: Int, Min: 0, Max: 1 << 30,
+		Help: "bytes the probe sends in bulk to measure throughput through the impairment; 0 is none"},
+}
+
+func impairKnob(name string) (Knob, bool) {
+	for _, kn := range ImpairKnobs {
+		if kn.Name == name {
+			return kn, true
+		}
+	}
+	return Knob{}, false
+}
+
+// Impairment is the network a run asked for with the impair.* knobs.
+type Impairment struct {
+	RTT, Jitter time.Duration
+	Loss        float64
+	RateKbit    int
+	Mechanism   string        // auto, netem or delayline
+	Probe       int           // round trips of the RTT probe
+	ProbeBulk   int           // bytes of the probe's bulk transfer
+	ProbePeer   bool          // the probe's round trips through toxiproxy too
+	Crash       string        // fault drill: "kill" or "term" the server's agent after the round trips
+	CrashAfter  time.Duration // … this long after them
+}
+
+// Impairment reads the impair.* knobs; unset ones are off. Values were
+// validated by Resolve.
+func (k Knobs) Impairment() Impairment {
+	im := Impairment{Mechanism: "auto", Probe: 10}
+	if v, ok := k["impair.rtt"]; ok {
+		im.RTT, _ = time.ParseDuration(v)
+	}
+	if v, ok := k["impair.jitter"]; ok {
+		im.Jitter, _ = time.ParseDuration(v)
+	}
+	if v, ok := k["impair.loss"]; ok {
+		im.Loss, _ = strconv.ParseFloat(v, 64)
+	}
+	if v, ok := k["impair.rate"]; ok {
+		im.RateKbit, _ = strconv.Atoi(v)
+	}
+	if v, ok := k["impair.mechanism"]; ok && v != "" {
+		im.Mechanism = v
+	}
+	if v, ok := k["impair.probe"]; ok {
+		im.Probe, _ = strconv.Atoi(v)
+	}
+	if v, ok := k["impair.probe_peer"]; ok {
+		im.ProbePeer, _ = strconv.ParseBool(v)
+	}
+	if v, ok := k["impair.crash"]; ok && v != "none" {
+		im.Crash = v
+	}
+	if v, ok := k["impair.crash_after"]; ok {
+		im.CrashAfter, _ = time.ParseDuration(v)
+	}
+	if v, ok := k["impair.probe_bulk"]; ok {
+		im.ProbeBulk, _ = strconv.Atoi(v)
+	}
+	return im
+}
+
+// Active reports whether any impairment was asked for.
+func (im Impairment) Active() bool {
+	return im.RTT > 0 || im.Jitter > 0 || im.Loss > 0 || im.RateKbit > 0
+}
+
+// Budget is the time a run's impairment adds to the scenario's timeout:
+// applying it and the RTT probe (its round trips, 10 connections at most,
+// and its bulk transfer at no less than 1 MB/s).
+func (im Impairment) Budget() time.Duration {
+	if !im.Active() {
+		return 0
+	}
+	trips := time.Duration(im.Probe/min(10, max(1, im.Probe/100)) + 5)
+	if im.ProbePeer {
+		trips *= 2
+	}
+	return 10*time.Second + trips*(im.RTT+im.Jitter+50*time.Millisecond) + time.Duration(im.ProbeBulk)*time.Microsecond
+}
+
+// ClientAgent reports whether the client's namespace needs an agent too:
+// delay is held on each side's ingress, so is loss by netem or delay line,
+// and the rate is limited on each side's egress.
+func (im Impairment) ClientAgent() bool {
+	return im.RTT > 0 || im.Jitter > 0 || im.RateKbit > 0 || (im.Loss > 0 && im.Mechanism != "auto")
+}
+
+// checkImpair validates the impair.* knobs together.
+func checkImpair(k Knobs) error {
+	im := k.Impairment()
+	if im.Jitter > im.RTT {
+		return fmt.Errorf("knob impair.jitter=%v is larger than impair.rtt=%v: a delay cannot be negative", im.Jitter, im.RTT)
+	}
+	return nil
 }

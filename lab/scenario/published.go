@@ -29,8 +29,8 @@ type HostProbe func(ctx context.Context, addr string, k Knobs) (Merge, error)
 type Merge func(r *Result) error
 
 // Amend decodes r's observations strictly as T, lets f change them and add
-// checks, and stores them back; r.OK is recomputed. A result whose driver
-// failed has no observations to amend and is left as it is.
+// checks, and stores them back; a failed check clears r.OK. A result whose
+// driver failed has no observations to amend and is left as it is.
 func Amend[T any](r *Result, f func(o *T, expect func(name string, ok bool, format string, args ...any))) error {
 	if r.Error != "" {
 		return nil
@@ -41,15 +41,12 @@ func Amend[T any](r *Result, f func(o *T, expect func(name string, ok bool, form
 	}
 	f(&o, func(name string, ok bool, format string, args ...any) {
 		r.Checks = append(r.Checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+		r.OK = r.OK && ok // a host check can fail a result, never pass a failed one
 	})
 	b, err := json.Marshal(&o)
 	if err != nil {
 		return fmt.Errorf("amending observations: %w", err)
 	}
 	r.Observations = b
-	r.OK = r.Error == "" && len(r.Checks) > 0
-	for _, c := range r.Checks {
-		r.OK = r.OK && c.OK
-	}
 	return nil
 }

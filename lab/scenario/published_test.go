@@ -26,6 +26,7 @@ func TestAmend(t *testing.T) {
 		wantOK bool
 		want   string // observations after, "" when untouched
 		fails  bool   // Amend itself errs
+		failed bool   // the result had already failed for another reason
 	}{
 		{name: "adds the host's part", obs: `{"count":3,"host":null}`, hostOK: true, wantOK: true,
 			want: `{"count":3,"host":{"n":7,"err":{"kind":"EOF"}}}`},
@@ -33,10 +34,12 @@ func TestAmend(t *testing.T) {
 			want: `{"count":3,"host":{"n":7,"err":{"kind":"EOF"}}}`},
 		{name: "a failed driver is left alone", obs: `{}`, err: "driver failed", hostOK: true, wantOK: false},
 		{name: "observations of another type", obs: `{"count":3}`, hostOK: true, fails: true, wantOK: true},
+		{name: "a result failed for another reason stays failed", obs: `{"count":3,"host":null}`, hostOK: true, wantOK: false,
+			want: `{"count":3,"host":{"n":7,"err":{"kind":"EOF"}}}`, failed: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &scenario.Result{Observations: json.RawMessage(tc.obs), Error: tc.err,
-				Checks: []scenario.Check{{Name: "client", OK: true}}, OK: tc.err == ""}
+				Checks: []scenario.Check{{Name: "client", OK: true}}, OK: tc.err == "" && !tc.failed}
 			err := scenario.Amend(r, func(o *hostObs, expect func(string, bool, string, ...any)) {
 				o.Host = &innerObs{N: 7, Err: scenario.ErrInfo{Kind: "EOF"}}
 				expect("host", tc.hostOK, "")

@@ -59,6 +59,13 @@ func RunServer(sc *Scenario, k Knobs, lifetime time.Duration) error {
 		}()
 		waitListening(ctx, 2*time.Second)
 	}
+	if k.Impairment().Active() {
+		for _, port := range []int{ProbePort, ProbePlainPort} {
+			if err := serveProbe(ctx, port); err != nil {
+				return fmt.Errorf("RTT probe port: %w", err)
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(control.ServerPort))
 	if err != nil {
 		return err
@@ -98,6 +105,9 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	var a impair.Agent
+	if err := a.Init(); err != nil {
+		return err
+	}
 	defer a.Clear()
 	captured := make(chan error, 1)
 	if pcapPath != "" {
@@ -131,7 +141,8 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 			}
 			return a.Apply(s)
 		case "clear":
-			return nil, a.Clear()
+			// A scenario's drops go; the run's impair.* network stays.
+			return nil, a.ClearDrops()
 		case "counters":
 			return a.Counters()
 		case "info":
@@ -140,6 +151,28 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 			return rssOp()
 		case "route_out":
 			return egress.Probe(), nil
+		case "crash":
+			// impair.crash: "kill" dies like a killed agent, leaving rules
+			// and held packets to the kernel (the queue's bypass flag);
+			// "term" sends itself SIGTERM, the clean stop.
+			var c struct {
+				Mode  string
+				After time.Duration
+			}
+			if err := json.Unmarshal(args, &c); err != nil {
+				return nil, err
+			}
+			go func() {
+				time.Sleep(c.After)
+				fmt.Fprintf(os.Stderr, "tcplab agent: %s on request (impair.crash)\n", c.Mode)
+				if c.Mode == "term" {
+					if self, err := os.FindProcess(os.Getpid()); err == nil && self.Signal(syscall.SIGTERM) == nil {
+						return
+					}
+				}
+				os.Exit(3)
+			}()
+			return nil, nil
 		case "quit":
 			return nil, control.ErrQuit
 		}
@@ -153,11 +186,10 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	res := &Result{Schema: Schema, Scenario: sc.ID, Knobs: k, Kernel: kernel.Release(),
 		Platform: runtime.GOOS + "/" + runtime.GOARCH, Started: time.Now().UTC(),
 		Observations: json.RawMessage("{}")} // until the driver records
-	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout+k.Impairment().Budget())
 	defer cancel()
 	e := &Env{Ctx: ctx, Knobs: k, Host: host, res: res, mech: map[string]bool{}}
 	start := time.Now()
-	var local *control.Client // this namespace's agent
 	err := func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -168,7 +200,7 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 		defer cancelSetup()
 		// The agent owning this namespace listens once it has cut the
 		// routes out; only then is the lookup below worth anything.
-		if local, err = control.Dial(setup, net.JoinHostPort("127.0.0.1", strconv.Itoa(control.AgentPort))); err != nil {
+		if e.clientAgent, err = control.Dial(setup, net.JoinHostPort("127.0.0.1", strconv.Itoa(control.AgentPort))); err != nil {
 			return fmt.Errorf("this namespace's agent: %w", err)
 		}
 		if e.ctrl, err = control.Dial(setup, net.JoinHostPort(host, strconv.Itoa(control.ServerPort))); err != nil {
@@ -187,7 +219,19 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 		if res.RouteOut, err = routeOut(setup, e.agent); err != nil {
 			return err
 		}
-		return sc.Client(e)
+		if im := k.Impairment(); im.Active() {
+			res.Network, err = e.applyNetwork(im)
+			if err != nil {
+				return err
+			}
+		}
+		if err := sc.Client(e); err != nil {
+			return err
+		}
+		if res.Network != nil {
+			return e.finishNetwork(res.Network)
+		}
+		return nil
 	}()
 	res.DurationMS = Ms(time.Since(start))
 	res.Mechanism = e.mechanisms()
@@ -202,7 +246,7 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	bye, cancelBye := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancelBye()
 	res.PeakRSSKiB = map[string]int64{}
-	for role, c := range map[string]*control.Client{"server-agent": e.agent, "server": e.ctrl, "client-agent": local} {
+	for role, c := range map[string]*control.Client{"server-agent": e.agent, "server": e.ctrl, "client-agent": e.clientAgent} {
 		var kib int64
 		if c != nil && c.Call(bye, "rss", nil, &kib) == nil {
 			res.PeakRSSKiB[role] = kib
@@ -211,7 +255,9 @@ func RunClient(sc *Scenario, k Knobs, host string) *Result {
 	if kib, err := PeakRSSKiB(); err == nil {
 		res.PeakRSSKiB["client"] = kib
 	}
-	for _, c := range []*control.Client{e.ctrl, e.agent, local} {
+	// The client's agent last: its container owns this namespace, and once
+	// it exits Docker may take eth0 away.
+	for _, c := range []*control.Client{e.ctrl, e.agent, e.clientAgent} {
 		if c != nil {
 			_ = c.Call(bye, "quit", nil, nil)
 			c.Close()

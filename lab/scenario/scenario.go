@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tcplab/tcplab/lab/impair"
 )
 
 // Port is the TCP port under test on the server.
@@ -88,6 +90,9 @@ func (s *Scenario) Resolve(overrides Knobs) (Knobs, error) {
 		}
 		k[n] = strings.TrimSpace(overrides[n])
 	}
+	if err := checkImpair(k); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -97,6 +102,9 @@ func (s *Scenario) knob(name string) (Knob, bool) {
 			return kn, true
 		}
 	}
+	if kn, ok := impairKnob(name); ok {
+		return kn, true
+	}
 	return sysctlKnob(name)
 }
 
@@ -104,6 +112,9 @@ func (s *Scenario) knob(name string) (Knob, bool) {
 func (s *Scenario) KnobNames() []string {
 	var out []string
 	for _, kn := range s.Knobs {
+		out = append(out, kn.Name)
+	}
+	for _, kn := range ImpairKnobs {
 		out = append(out, kn.Name)
 	}
 	return append(out, "server.<sysctl>", "client.<sysctl>")
@@ -125,12 +136,15 @@ const Schema = "tcplab.result/v1"
 
 // Result is what a client driver prints: one JSON document.
 type Result struct {
-	Schema       string          `json:"schema"`
-	Scenario     string          `json:"scenario"`
-	Knobs        Knobs           `json:"knobs"`
-	Kernel       string          `json:"kernel"`
-	Mechanism    string          `json:"mechanism"` // how the network was impaired: none, nftables, netem, tbf
-	Platform     string          `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
+	Schema    string `json:"schema"`
+	Scenario  string `json:"scenario"`
+	Knobs     Knobs  `json:"knobs"`
+	Kernel    string `json:"kernel"`
+	Mechanism string `json:"mechanism"` // how the network was impaired: none, nftables, netem, delayline, tbf
+	Platform  string `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
+	// Network is the impair.* knobs' network and what the kernel measured
+	// through it (tcpi_rtt_ms); nil when no impair.* knob was set.
+	Network      *impair.Network `json:"network,omitempty"`
 	Started      time.Time       `json:"started"`
 	DurationMS   float64         `json:"duration_ms"`
 	Headline     string          `json:"headline"`     // one line for the report table

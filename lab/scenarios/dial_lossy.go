@@ -23,14 +23,14 @@ var dialLossy = &scenario.Scenario{
 	Sidecar: true,
 	Timeout: 90 * time.Second,
 	Knobs: []scenario.Knob{
-		{Name: "impair.loss", Default: "0.5", Kind: scenario.Fraction, Help: "fraction of SYNs dropped"},
+		{Name: "impair.syn_loss", Default: "0.5", Kind: scenario.Fraction, Help: "fraction of SYNs dropped (impair.loss is every packet)"},
 		{Name: "client.dials", Default: "80", Kind: scenario.Int, Min: 10, Max: 2000, Help: "dials, all started at once"},
 		{Name: "client.tcp_syn_retries", Default: "3", Kind: scenario.Int, Min: 1, Max: 5},
 	},
 	Obs:    scenario.ObsOf[DialLossyObs](),
 	Server: acceptAll,
 	Client: func(e *scenario.Env) error {
-		p := e.Knobs.Float("impair.loss")
+		p := e.Knobs.Float("impair.syn_loss")
 		n := e.Knobs.Int("client.dials")
 		slots, giveUp, _, linear := scenario.LocalSynSchedule()
 		if err := e.Impair(impair.Spec{DropSYN: p}); err != nil {

@@ -143,7 +143,7 @@ func Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Option) (*Top
 		return nil, fmt.Errorf("topology %s: %w", sc.ID, err)
 	}
 	if c.lifetime == 0 {
-		c.lifetime = sc.Timeout + time.Minute
+		c.lifetime = sc.Timeout + k.Impairment().Budget() + time.Minute
 	}
 	name := func(n string) string {
 		if c.prefix == "" {
@@ -198,7 +198,7 @@ func Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Option) (*Top
 			Args: []string{"agent", "-lifetime", life}, Wait: ready, Lifetime: c.lifetime},
 		{Name: client, Role: Client, Host: client, Mounts: mounts,
 			Args: append(clientArgs, knobArgs...),
-			Wait: Wait{Kind: WaitExit, Timeout: sc.Timeout + 30*time.Second}},
+			Wait: Wait{Kind: WaitExit, Timeout: sc.Timeout + k.Impairment().Budget() + 30*time.Second}},
 	}
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("topology %s: %w", sc.ID, err)

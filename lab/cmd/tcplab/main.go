@@ -20,6 +20,7 @@ import (
 	"github.com/tcplab/tcplab/lab/report"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/vm"
 )
 
 const usage = `usage: tcplab COMMAND [ARGS]
@@ -36,9 +37,13 @@ const usage = `usage: tcplab COMMAND [ARGS]
                                     several machines: a column per platform, differences flagged
   compose [-pre-6.5]                print docker-compose.yml (or the file for kernels < 6.5)
   verdict                           say that every expectation held (compose runs it only then)
-  probe                             print kernel facts as JSON`
+  probe                             print kernel facts as JSON
+  vminit                            a VM's /init: run the roles of /tcplab/vm.json (lab/vm)`
 
 func main() {
+	if os.Getpid() == 1 && len(os.Args) < 2 { // /init of a VM booted without "-- vminit"
+		vm.Init()
+	}
 	if len(os.Args) < 2 {
 		fail(2, usage+hostUsage)
 	}
@@ -119,6 +124,8 @@ func main() {
 		}
 	case "verdict":
 		fmt.Println("tcplab: every expectation held")
+	case "vminit":
+		vm.Init()
 	case "probe":
 		json.NewEncoder(os.Stdout).Encode(kernel.Probe(runtime.GOARCH))
 	case "-h", "--help", "help":
@@ -174,6 +181,10 @@ func list() {
 		for _, kn := range sc.Knobs {
 			fmt.Printf("    %-28s default %-8s %s\n", kn.Name, kn.Default, kn.Help)
 		}
+	}
+	fmt.Println("every scenario also accepts server.<sysctl>, client.<sysctl> and the network in between:")
+	for _, kn := range scenario.ImpairKnobs {
+		fmt.Printf("    %-28s default %-8s %s\n", kn.Name, kn.Default, kn.Help)
 	}
 }
 

@@ -38,6 +38,9 @@ func mergeCmd(args []string) {
 	}
 	var sets []*report.Set
 	for _, d := range dirs {
+		if _, err := os.Stat(d); err != nil {
+			fail(2, "tcplab report: "+err.Error()) // a set that is not there is bad input
+		}
 		s, err := report.Load(d, defaultKnobs)
 		if err != nil {
 			fail(1, "tcplab report: "+err.Error())

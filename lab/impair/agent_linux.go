@@ -1,66 +1,55 @@
-// Package impair changes the network of the namespace it runs in: it drops
-// TCP SYNs or whole connections with nf_tables, shapes bandwidth with TBF,
-// and delays or loses packets with netem where the kernel has sch_netem.
-// It runs in a sidecar that shares the server's network namespace and has
-// only CAP_NET_ADMIN.
 package impair
 
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// Mechanism names, reported with every result that used an impairment.
-const (
-	NFTables = "nftables"
-	Netem    = "netem"
-	TBF      = "tbf"
-)
-
-// Spec is one impairment. Zero fields mean "not this".
-type Spec struct {
-	Port int `json:"port"` // the TCP port the rule is about (server side)
-	// DropSYN drops this fraction (0..1] of SYNs to Port (a SYN without ACK).
-	DropSYN float64 `json:"drop_syn,omitempty"`
-	// DropAll drops every packet to and from Port, both directions.
-	DropAll bool `json:"drop_all,omitempty"`
-	// Loss drops this fraction of all packets to Port: netem where present,
-	// else an nf_tables random-number rule.
-	Loss float64 `json:"loss,omitempty"`
-	// DelayMS delays every packet leaving eth0 (netem only).
-	DelayMS int `json:"delay_ms,omitempty"`
-	// RateKbit limits eth0's egress rate with TBF.
-	RateKbit int `json:"rate_kbit,omitempty"`
-}
-
-// Applied says what Apply did and with which mechanism.
-type Applied struct {
-	Mechanisms []string `json:"mechanisms"`
-}
-
-// Counters are the packets the nf_tables rules matched.
-type Counters struct {
-	Dropped uint64 `json:"dropped"`
-}
-
+// tableName is the prefix of every nf_tables table the agent makes: a table
+// of a killed agent outlives it, and is removed by the next agent's Init.
 const tableName = "tcplab"
 
 // Agent applies and removes impairments. It is safe for concurrent use.
 type Agent struct {
-	mu    sync.Mutex
-	table *nftables.Table
-	qdisc bool
+	mu      sync.Mutex
+	started time.Time
+	table   *nftables.Table
+	qdisc   bool
+	line    *delayLine
+}
+
+// Init removes tables a killed agent left in this namespace: a stale queue
+// rule beside a new one would queue every packet twice.
+func (a *Agent) Init() error {
+	a.started = time.Now()
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("impair: nftables: %w", err)
+	}
+	tables, err := c.ListTables()
+	if err != nil {
+		return fmt.Errorf("impair: listing nf_tables tables: %w (does the agent have CAP_NET_ADMIN?)", err)
+	}
+	for _, t := range tables {
+		if strings.HasPrefix(t.Name, tableName) {
+			c.DelTable(t)
+		}
+	}
+	return c.Flush()
 }
 
 // NetemAvailable reports whether sch_netem can be used here, by adding a
-// netem qdisc to the loopback device and removing it again.
+// netem qdisc to the loopback device and removing it again (ENOENT: the
+// kernel has no sch_netem).
 func NetemAvailable() bool {
 	lo, err := netlink.LinkByName("lo")
 	if err != nil {
@@ -79,7 +68,7 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out Applied
-	if s.Port <= 0 && (s.DropSYN > 0 || s.DropAll || s.Loss > 0) {
+	if s.Port <= 0 && (s.DropSYN > 0 || s.DropAll || s.Loss > 0 || s.Delays()) {
 		return out, errors.New("impair: a port is needed")
 	}
 	var rules [][]expr.Any
@@ -91,15 +80,10 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 		rules = append(rules, dropExprs(dport(s.Port)))
 		outRules = append(outRules, dropExprs(sport(s.Port)))
 	}
-	if s.Loss > 0 {
-		if NetemAvailable() {
-			if err := a.netem(netlink.NetemQdiscAttrs{Loss: float32(s.Loss * 100)}); err != nil {
-				return out, err
-			}
-			out.Mechanisms = append(out.Mechanisms, Netem)
-		} else {
-			rules = append(rules, dropExprs(dport(s.Port), random(s.Loss)))
-			outRules = append(outRules, dropExprs(sport(s.Port), random(s.Loss)))
+	if s.Loss > 0 && !s.Delays() {
+		for _, p := range append([]int{s.Port}, s.AlsoPorts...) {
+			rules = append(rules, dropExprs(dport(p), random(s.Loss)))
+			outRules = append(outRules, dropExprs(sport(p), random(s.Loss)))
 		}
 	}
 	if len(rules)+len(outRules) > 0 {
@@ -108,16 +92,15 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 		}
 		out.Mechanisms = append(out.Mechanisms, NFTables)
 	}
-	if s.DelayMS > 0 {
-		if !NetemAvailable() {
-			return out, errors.New("impair: delay needs sch_netem, which this kernel does not have")
-		}
-		if err := a.netem(netlink.NetemQdiscAttrs{Latency: uint32(s.DelayMS) * 1000}); err != nil {
+	if s.Delays() {
+		m, err := a.delay(s)
+		if err != nil {
 			return out, err
 		}
-		out.Mechanisms = append(out.Mechanisms, Netem)
+		out.Mechanisms = append(out.Mechanisms, m)
 	}
-	if s.RateKbit > 0 {
+	// netem and TBF would both be eth0's root qdisc: netem carries the rate.
+	if s.RateKbit > 0 && !slices.Contains(out.Mechanisms, Netem) {
 		if err := a.tbf(s.RateKbit); err != nil {
 			return out, err
 		}
@@ -126,11 +109,52 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 	return out, nil
 }
 
-// Clear removes every impairment this agent installed.
+// delay starts netem or the delay line for s's Delay, Jitter and Loss.
+func (a *Agent) delay(s Spec) (string, error) {
+	m := s.Mechanism
+	if m == "" || m == Auto {
+		m = DelayLine
+		if NetemAvailable() {
+			m = Netem
+		}
+	}
+	switch m {
+	case Netem:
+		if !NetemAvailable() {
+			return m, errors.New("impair: mechanism netem: this kernel has no sch_netem (use delayline or auto)")
+		}
+		// Only the port's traffic should be delayed, but netem sits on the
+		// whole of eth0's egress (the side channels too); untested here,
+		// as this kernel has no sch_netem.
+		return m, a.netem(netlink.NetemQdiscAttrs{Latency: us(s.Delay), Jitter: us(s.Jitter),
+			Loss: float32(s.Loss * 100), Rate64: uint64(s.RateKbit) * 1000 / 8})
+	case DelayLine:
+		if a.line != nil {
+			return m, errors.New("impair: a delay line already runs here")
+		}
+		l, err := startDelayLine(s)
+		if err != nil {
+			return m, err
+		}
+		a.line = l
+		return m, nil
+	}
+	return m, fmt.Errorf("impair: unknown mechanism %q (want auto, netem or delayline)", m)
+}
+
+func us(d time.Duration) uint32 { return uint32(d / time.Microsecond) }
+
+// Clear removes every impairment this agent installed. The delay line goes
+// first, in the order that never stalls a flow: its rules, then every held
+// packet (released now), then its table.
 func (a *Agent) Clear() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var errs []error
+	if a.line != nil {
+		errs = append(errs, a.line.stop())
+		a.line = nil
+	}
 	if a.table != nil {
 		c, err := nftables.New()
 		if err == nil {
@@ -154,11 +178,38 @@ func (a *Agent) Clear() error {
 	return errors.Join(errs...)
 }
 
-// Counters sums the packets matched by the drop rules.
+// ClearDrops removes the nf_tables drop rules (a scenario's own SYN or
+// connection drops) and leaves the run's delay, loss and rate in place.
+func (a *Agent) ClearDrops() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.table == nil {
+		return nil
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	c.DelTable(a.table)
+	a.table = nil
+	return c.Flush()
+}
+
+// Counters sums the packets matched by the drop rules and reads the delay
+// line's account.
 func (a *Agent) Counters() (Counters, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out Counters
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
+		out.CPUMS = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+	}
+	out.UpMS = float64(time.Since(a.started).Microseconds()) / 1000
+	if a.line != nil {
+		lc := a.line.counters()
+		out.DelayLine = &lc
+	}
 	if a.table == nil {
 		return out, nil
 	}
@@ -228,63 +279,19 @@ func (a *Agent) tbf(kbit int) error {
 	if err != nil {
 		return err
 	}
-	rate := uint64(kbit) * 1000 / 8
+	rate := uint64(kbit) * 1000 / 8 // bytes/s
+	// The bucket holds 20 ms of the rate, and at least three full frames:
+	// a packet larger than the bucket would never pass. The kernel takes
+	// the bucket as time, in psched ticks of 64 ns (tc converts for you).
+	burst := max(rate/50, 3*1514)
 	q := &netlink.Tbf{
 		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(0x7f, 0), Parent: netlink.HANDLE_ROOT},
-		Rate:       rate, Limit: uint32(max(rate/4, 16<<10)), Buffer: uint32(max(rate/100, 3200)),
+		Rate:       rate, Limit: uint32(max(rate/4, 16<<10, burst)),
+		Buffer: uint32(min(burst*1e9/rate/64, 1<<31)),
 	}
 	if err := netlink.QdiscReplace(q); err != nil {
 		return fmt.Errorf("impair: tbf: %w", err)
 	}
 	a.qdisc = true
 	return nil
-}
-
-// Expression builders: "meta l4proto tcp", "tcp dport P", "tcp flags & (syn|ack) == syn",
-// "numgen random mod 100 < p", then "counter drop".
-func tcp() []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-	}
-}
-
-func portAt(offset uint32, p int) []expr.Any {
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: offset, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(uint16(p))},
-	}
-}
-
-func dport(p int) []expr.Any { return append(tcp(), portAt(2, p)...) }
-func sport(p int) []expr.Any { return append(tcp(), portAt(0, p)...) }
-
-func synOnly() []expr.Any {
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}},
-	}
-}
-
-// random matches a fraction f of packets; f >= 1 matches all.
-func random(f float64) []expr.Any {
-	if f >= 1 {
-		return nil
-	}
-	// numgen leaves a host-order u32 in the register and cmp "lt" compares
-	// bytes (memcmp), so convert to network order first, as nft itself does.
-	return []expr.Any{
-		&expr.Numgen{Register: 1, Modulus: 1000, Type: unix.NFT_NG_RANDOM},
-		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
-		&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: binaryutil.BigEndian.PutUint32(uint32(f*1000 + 0.5))},
-	}
-}
-
-func dropExprs(parts ...[]expr.Any) []expr.Any {
-	var out []expr.Any
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return append(out, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
 }

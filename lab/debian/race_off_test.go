@@ -1,0 +1,5 @@
+//go:build !race
+
+package debian_test
+
+const raceEnabled = false

@@ -1,0 +1,342 @@
+package impair
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	nfqueue "github.com/florianl/go-nfqueue/v2"
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
+	mdnetlink "github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The delay line: a kernel without sch_netem can still hold packets. An
+// nf_tables rule at prerouting (priority -300, before conntrack) queues the
+// lab port's packets to NFQUEUE; this program gives each a release time and
+// accepts it then. Holding on ingress, not on the sender's output, matters:
+// a held outgoing packet keeps TCP small queues waiting and throughput
+// collapses (0.06 MB/s at +50 ms, measured). So each side of a connection
+// runs its own agent and holds its own incoming half of the round trip.
+const (
+	queueNum      = 7
+	delayTable    = tableName + "_delay"
+	queueMaxLen   = 65536
+	queueRcvBuf   = 16 << 20
+	xtQueueBypass = 1 // NFQUEUE target flag: accept while no program listens
+	// The releaser sleeps with nanosleep on its own thread (Go timers alone
+	// were +0.6 to +2.2 ms late), at most this long, to notice a stop.
+	sleepChunk = 20 * time.Millisecond
+)
+
+type heldPacket struct {
+	id  uint32
+	due time.Time
+}
+
+type delayLine struct {
+	nf     *nfqueue.Nfqueue
+	cancel context.CancelFunc
+	delay  time.Duration
+	jitter time.Duration
+	loss   float64
+
+	mu       sync.Mutex
+	held     []heldPacket // FIFO; due times never decrease, so the head is next
+	last     time.Time    // due time of the newest packet: no reordering
+	stopping bool
+	failure  string
+	wake     chan struct{}
+	quit     chan struct{}
+	done     chan struct{}
+
+	queued, released, lost, verdictErrors atomic.Uint64
+	maxLate, maxReadLag                   atomic.Int64
+	stampFD                               int // a socket asking for receive timestamps
+}
+
+// startDelayLine binds the queue first, then adds the rules: a packet is
+// never queued with nobody to hold it (and the bypass flag covers a crash).
+func startDelayLine(s Spec) (*delayLine, error) {
+	nf, err := nfqueue.Open(&nfqueue.Config{
+		NfQueue:      queueNum,
+		MaxQueueLen:  queueMaxLen,
+		Copymode:     nfqueue.NfQnlCopyMeta,
+		Flags:        nfqueue.NfQaCfgFlagGSO | nfqueue.NfQaCfgFlagFailOpen,
+		AfFamily:     unix.AF_INET,
+		WriteTimeout: time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("impair: delay line: opening NFQUEUE: %w", err)
+	}
+	if err := nf.SetOption(mdnetlink.NoENOBUFS, true); err != nil {
+		nf.Close()
+		return nil, fmt.Errorf("impair: delay line: %w", err)
+	}
+	if err := forceRcvBuf(nf.Con, queueRcvBuf); err != nil {
+		nf.Close()
+		return nil, fmt.Errorf("impair: delay line: receive buffer: %w", err)
+	}
+	l := &delayLine{nf: nf, delay: s.Delay, jitter: s.Jitter, loss: s.Loss, stampFD: -1,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	// While any socket asks for receive timestamps the kernel stamps every
+	// packet on arrival, and the queue passes the stamp on (as tcpdump does).
+	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err == nil {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMP, 1) == nil {
+			l.stampFD = fd
+		} else {
+			unix.Close(fd)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	if err := nf.RegisterWithErrorFunc(ctx, l.arrive, l.readError); err != nil {
+		cancel()
+		nf.Close()
+		return nil, fmt.Errorf("impair: delay line: binding queue %d: %w", queueNum, err)
+	}
+	go l.release()
+	if err := addQueueRules(append([]int{s.Port}, s.AlsoPorts...)); err != nil {
+		l.shutdown()
+		return nil, err
+	}
+	return l, nil
+}
+
+func forceRcvBuf(c *mdnetlink.Conn, n int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// arrive runs for every queued packet: drop it (loss) or schedule it.
+func (l *delayLine) arrive(a nfqueue.Attribute) int {
+	if a.PacketID == nil {
+		return 0
+	}
+	id := *a.PacketID
+	l.queued.Add(1)
+	if l.loss > 0 && rand.Float64() < l.loss {
+		l.lost.Add(1)
+		l.verdict(id, nfqueue.NfDrop)
+		return 0
+	}
+	d := l.delay
+	if l.jitter > 0 {
+		d += time.Duration((rand.Float64()*2 - 1) * float64(l.jitter))
+	}
+	// The hold counts from the packet's arrival in the kernel (its receive
+	// timestamp), not from when this goroutine got to read it.
+	arrived := time.Now()
+	if a.Timestamp != nil {
+		if lag := arrived.Sub(*a.Timestamp); lag > 0 && lag < time.Second {
+			arrived = arrived.Add(-lag)
+			if us := int64(lag / time.Microsecond); us > l.maxReadLag.Load() {
+				l.maxReadLag.Store(us)
+			}
+		}
+	}
+	due := arrived.Add(max(d, 0))
+	l.mu.Lock()
+	if l.stopping {
+		l.mu.Unlock()
+		l.released.Add(1)
+		l.verdict(id, nfqueue.NfAccept)
+		return 0
+	}
+	if due.Before(l.last) {
+		due = l.last
+	}
+	l.last = due
+	l.held = append(l.held, heldPacket{id, due})
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return 0
+}
+
+// readError records why the queue socket failed; a deadline after cancel
+// is the normal end. Timeouts and buffer overruns are not fatal.
+func (l *delayLine) readError(err error) int {
+	var op *mdnetlink.OpError
+	if errors.As(err, &op) && (op.Timeout() || errors.Is(err, unix.ENOBUFS)) {
+		select {
+		case <-l.quit:
+			return 1
+		default:
+			return 0
+		}
+	}
+	l.mu.Lock()
+	if !l.stopping && l.failure == "" {
+		l.failure = "reading the queue: " + err.Error()
+	}
+	l.mu.Unlock()
+	return 1
+}
+
+func (l *delayLine) verdict(id uint32, v int) {
+	if err := l.nf.SetVerdict(id, v); err != nil {
+		l.verdictErrors.Add(1)
+	}
+}
+
+// release accepts each held packet at its due time. It owns an OS thread
+// so that nanosleep's precision is not lost to the Go scheduler.
+func (l *delayLine) release() {
+	runtime.LockOSThread()
+	defer close(l.done)
+	for {
+		l.mu.Lock()
+		if len(l.held) == 0 {
+			stopping := l.stopping
+			l.mu.Unlock()
+			if stopping {
+				return
+			}
+			select {
+			case <-l.wake:
+			case <-l.quit:
+			}
+			continue
+		}
+		head := l.held[0]
+		wait := time.Until(head.due)
+		if wait > 0 && !l.stopping {
+			l.mu.Unlock()
+			ts := unix.NsecToTimespec(int64(min(wait, sleepChunk)))
+			_ = unix.Nanosleep(&ts, nil)
+			continue
+		}
+		// Every packet due by now goes in one batch verdict: it accepts all
+		// queued packets up to that id, which are exactly these (ids grow
+		// in arrival order, and the queue is in arrival order).
+		now, due := time.Now(), 0
+		for due < len(l.held) && (l.stopping || !l.held[due].due.After(now)) {
+			due++
+		}
+		last := l.held[due-1].id
+		l.held = l.held[due:]
+		l.mu.Unlock()
+		if late := -wait; late > 0 && int64(late/time.Microsecond) > l.maxLate.Load() {
+			l.maxLate.Store(int64(late / time.Microsecond))
+		}
+		l.released.Add(uint64(due))
+		var err error
+		if due == 1 {
+			err = l.nf.SetVerdict(last, nfqueue.NfAccept)
+		} else {
+			err = l.nf.SetVerdictBatch(last, nfqueue.NfAccept)
+		}
+		if err != nil {
+			l.verdictErrors.Add(1)
+		}
+	}
+}
+
+func (l *delayLine) counters() LineCounters {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LineCounters{Queued: l.queued.Load(), Released: l.released.Load(), Lost: l.lost.Load(),
+		Held: len(l.held), VerdictErrors: l.verdictErrors.Load(), MaxLateUS: l.maxLate.Load(),
+		MaxReadLagUS: l.maxReadLag.Load(), Failure: l.failure}
+}
+
+// stop ends the delay line without stalling a flow: the rules go first (no
+// new packet is queued), then every held packet is released at once, then
+// the queue is unbound (an unbound queue would drop what it still holds)
+// and the table deleted.
+func (l *delayLine) stop() error {
+	err := flushQueueRules()
+	l.shutdown()
+	return errors.Join(err, deleteQueueTable())
+}
+
+func (l *delayLine) shutdown() {
+	l.mu.Lock()
+	l.stopping = true
+	l.mu.Unlock()
+	close(l.quit)
+	<-l.done
+	// Packets queued before the rules went may still sit in the socket
+	// buffer: read (and accept) until none came for 20 ms, at most 1 s.
+	for end, last := time.Now().Add(time.Second), l.queued.Load(); time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+		if q := l.queued.Load(); q == last {
+			break
+		} else {
+			last = q
+		}
+	}
+	l.cancel()
+	l.nf.Close()
+	if l.stampFD >= 0 {
+		unix.Close(l.stampFD)
+	}
+}
+
+// addQueueRules creates table ip tcplab_delay with a prerouting chain at
+// priority -300 whose rules queue TCP to or from each port, with bypass.
+func addQueueRules(ports []int) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("impair: nftables: %w", err)
+	}
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: delayTable})
+	prio := nftables.ChainPriority(-300)
+	ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: &prio})
+	// xt_NFQUEUE revision 3 info: queue number, queues total, flags, padding (host order).
+	info := make([]byte, 8)
+	binary.NativeEndian.PutUint16(info[0:], queueNum)
+	binary.NativeEndian.PutUint16(info[2:], 1)
+	binary.NativeEndian.PutUint16(info[4:], xtQueueBypass)
+	for _, p := range ports {
+		for _, match := range [][]expr.Any{dport(p), sport(p)} {
+			x := xt.Unknown(info)
+			exprs := append(match, &expr.Counter{}, &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &x})
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("impair: delay line rules: %w (does the agent have CAP_NET_ADMIN?)", err)
+	}
+	return nil
+}
+
+func flushQueueRules() error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: delayTable}
+	c.FlushChain(&nftables.Chain{Name: "prerouting", Table: t})
+	return c.Flush()
+}
+
+func deleteQueueTable() error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: delayTable})
+	return c.Flush()
+}

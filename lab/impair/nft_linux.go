@@ -1,0 +1,56 @@
+package impair
+
+import (
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// Expression builders: "meta l4proto tcp", "tcp dport P", "tcp flags & (syn|ack) == syn",
+// "numgen random mod 100 < p", then "counter drop".
+func tcp() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+	}
+}
+
+func portAt(offset uint32, p int) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: offset, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(uint16(p))},
+	}
+}
+
+func dport(p int) []expr.Any { return append(tcp(), portAt(2, p)...) }
+func sport(p int) []expr.Any { return append(tcp(), portAt(0, p)...) }
+
+func synOnly() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}},
+	}
+}
+
+// random matches a fraction f of packets; f >= 1 matches all.
+func random(f float64) []expr.Any {
+	if f >= 1 {
+		return nil
+	}
+	// numgen leaves a host-order u32 in the register and cmp "lt" compares
+	// bytes (memcmp), so convert to network order first, as nft itself does.
+	return []expr.Any{
+		&expr.Numgen{Register: 1, Modulus: 1000, Type: unix.NFT_NG_RANDOM},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+		&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: binaryutil.BigEndian.PutUint32(uint32(f*1000 + 0.5))},
+	}
+}
+
+func dropExprs(parts ...[]expr.Any) []expr.Any {
+	var out []expr.Any
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return append(out, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
+}

@@ -1,0 +1,140 @@
+// Package impair changes the network of the namespace it runs in: it drops
+// TCP SYNs or whole connections with nf_tables, shapes bandwidth with TBF,
+// and delays, jitters and loses packets with netem where the kernel has
+// sch_netem, or else with the lab's own delay line (NFQUEUE). It runs in an
+// agent that has only CAP_NET_ADMIN, one per network namespace that needs it.
+//
+// This file holds the wire types, which build everywhere; the agent itself
+// is Linux-only (agent_linux.go), and elsewhere NewAgent's methods fail.
+package impair
+
+import (
+	"errors"
+	"time"
+)
+
+// Mechanism names, reported with every result that used an impairment.
+const (
+	NFTables  = "nftables"
+	Netem     = "netem"
+	TBF       = "tbf"
+	DelayLine = "delayline"
+	// Auto picks netem where the kernel has sch_netem, else the delay line.
+	Auto = "auto"
+)
+
+// ErrUnsupported means this operating system cannot run the agent.
+var ErrUnsupported = errors.New("impair: the impairment agent needs Linux (nf_tables, NFQUEUE, netlink)")
+
+// Spec is one impairment of the namespace the agent runs in. Zero fields
+// mean "not this".
+type Spec struct {
+	Port int `json:"port"` // the TCP port the rule is about (server side)
+	// AlsoPorts are delayed and lost like Port (the RTT probe's port).
+	AlsoPorts []int `json:"also_ports,omitempty"`
+	// DropSYN drops this fraction (0..1] of SYNs to Port (a SYN without ACK).
+	DropSYN float64 `json:"drop_syn,omitempty"`
+	// DropAll drops every packet to and from Port, both directions.
+	DropAll bool `json:"drop_all,omitempty"`
+	// Loss drops this fraction of packets to and from Port. With Delay or
+	// Jitter it is done by the same mechanism, on this namespace's ingress;
+	// alone, by nf_tables random-number rules on input and output.
+	Loss float64 `json:"loss,omitempty"`
+	// Delay holds every packet of Port for this long: on this namespace's
+	// ingress (delay line) or eth0's egress (netem). A run gives each side
+	// half the round trip.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Jitter varies Delay uniformly by ±Jitter; packets are never reordered.
+	Jitter time.Duration `json:"jitter,omitempty"`
+	// Mechanism forces netem or the delay line for Delay/Jitter/Loss: Auto
+	// (or "") chooses.
+	Mechanism string `json:"mechanism,omitempty"`
+	// RateKbit limits eth0's egress rate with TBF.
+	RateKbit int `json:"rate_kbit,omitempty"`
+}
+
+// Delays reports whether s needs netem or the delay line.
+func (s Spec) Delays() bool {
+	return s.Delay > 0 || s.Jitter > 0 || (s.Loss > 0 && s.Mechanism != "" && s.Mechanism != Auto)
+}
+
+// Applied says what Apply did and with which mechanism.
+type Applied struct {
+	Mechanisms []string `json:"mechanisms"`
+}
+
+// Counters are what the agent's mechanisms did so far.
+type Counters struct {
+	// Dropped is the packets the nf_tables drop rules matched.
+	Dropped uint64 `json:"dropped"`
+	// CPUMS is the agent process's CPU time (user+system) so far, and
+	// UpMS how long it has run: its share of a core is CPUMS/UpMS.
+	CPUMS float64 `json:"cpu_ms"`
+	UpMS  float64 `json:"up_ms"`
+	// DelayLine is the delay line's account; nil when none runs.
+	DelayLine *LineCounters `json:"delay_line,omitempty"`
+}
+
+// LineCounters account for the delay line: every packet queued is released
+// (accepted after its hold), lost on purpose, or still held.
+type LineCounters struct {
+	Queued        uint64 `json:"queued"`
+	Released      uint64 `json:"released"`
+	Lost          uint64 `json:"lost"`
+	Held          int    `json:"held"`
+	VerdictErrors uint64 `json:"verdict_errors"`
+	// MaxLateUS is the latest any release came after its due time.
+	MaxLateUS int64 `json:"max_late_us"`
+	// MaxReadLagUS is the longest a packet waited in the queue before the
+	// agent read it (from its kernel receive timestamp); the hold counts
+	// from arrival, so this lag is not added to the delay.
+	MaxReadLagUS int64 `json:"max_read_lag_us"`
+	// Failure says why the delay line stopped before it was told to; traffic
+	// then flows undelayed (the queue rule's bypass flag).
+	Failure string `json:"failure,omitempty"`
+}
+
+// Network is what a run's impairment was and what the kernel measured
+// through it: the result's evidence that the impairment happened.
+type Network struct {
+	Mechanism string  `json:"mechanism"`
+	RTTMS     float64 `json:"rtt_ms"`    // asked: impair.rtt
+	JitterMS  float64 `json:"jitter_ms"` // asked: impair.jitter
+	Loss      float64 `json:"loss"`      // asked: impair.loss
+	RateKbit  int     `json:"rate_kbit,omitempty"`
+	// TcpiRTTMS is the kernel's smoothed RTT (TCP_INFO tcpi_rtt) of a probe
+	// connection through the impaired path, after a few echoes.
+	TcpiRTTMS float64 `json:"tcpi_rtt_ms"`
+	// ProbeConnectMS is the probe's connect time: one RTT if the handshake
+	// is delayed too.
+	ProbeConnectMS float64 `json:"probe_connect_ms"`
+	// ProbeEchoes one-byte round trips (impair.probe), over up to 10
+	// parallel connections: their median, 99th percentile and maximum.
+	ProbeEchoes     int     `json:"probe_echoes"`
+	ProbeEchoP50MS  float64 `json:"probe_echo_p50_ms"`
+	ProbeEchoP99MS  float64 `json:"probe_echo_p99_ms"`
+	ProbeEchoMaxMS  float64 `json:"probe_echo_max_ms"`
+	ProbeBulkBytes  int     `json:"probe_bulk_bytes,omitempty"`
+	ProbeBulkMBps   float64 `json:"probe_bulk_mb_per_s,omitempty"` // 10^6 B/s, to the server's reply
+	ProbeBulkTookMS float64 `json:"probe_bulk_ms,omitempty"`
+	// ProbeBulkRetrans is the bulk connection's tcpi_total_retrans.
+	ProbeBulkRetrans uint32 `json:"probe_bulk_retrans,omitempty"`
+	// Peer is the same probe through another tool (impair.probe_peer), for
+	// comparison; nil when not asked.
+	Peer *PeerProbe `json:"peer,omitempty"`
+	// Server and Client are each agent's counters at the end of the run.
+	Server *Counters `json:"server,omitempty"`
+	Client *Counters `json:"client,omitempty"`
+}
+
+// PeerProbe is the probe's round trips through a peer tool with the same
+// added RTT: a userspace proxy accepts the connection itself, so its
+// connect times show whether it delays the handshake.
+type PeerProbe struct {
+	Tool      string    `json:"tool"`
+	Echoes    int       `json:"echoes"`
+	EchoP50MS float64   `json:"echo_p50_ms"`
+	EchoP99MS float64   `json:"echo_p99_ms"`
+	EchoMaxMS float64   `json:"echo_max_ms"`
+	ConnectMS []float64 `json:"connect_ms"`
+}

@@ -1,0 +1,332 @@
+package vm_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/debian"
+	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/vm"
+)
+
+// kernels are the packages images/kernels.sh downloads, with what each
+// kernel has for tcp_syn_linear_timeouts ("" = no such sysctl: before 6.5).
+var kernels = []struct{ name, pkg, linear string }{
+	{"6.1", "linux-image-6.1.0-56-cloud-amd64-unsigned", ""},
+	{"6.12", "linux-image-6.12.117+deb12-cloud-amd64-unsigned", "4"},
+}
+
+// roles declares a scenario's server and client as the container harness
+// does (lab/harness/topology.go): same arguments, same per-role sysctls.
+func roles(t *testing.T, id string, set scenario.Knobs) (*scenario.Scenario, []vm.Role) {
+	sc, err := scenarios.Lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sc.Resolve(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := k.Args()
+	return sc, []vm.Role{
+		{Name: "server", Args: append([]string{"serve", id}, args...), Sysctls: k.SysctlsFor(scenario.Server), Wait: "ready"},
+		{Name: "client", Args: append([]string{"client", id, "-server", "server"}, args...), Sysctls: k.SysctlsFor(scenario.Client), Wait: "exit"},
+	}
+}
+
+// labBinary builds the static lab binary that becomes the VM's /init.
+func labBinary(t *testing.T) string {
+	dst := filepath.Join(t.TempDir(), "tcplab")
+	build := exec.Command("go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", dst, "github.com/tcplab/tcplab/lab/cmd/tcplab")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the lab binary: %v\n%s", err, out)
+	}
+	return dst
+}
+
+// TestKernels boots 6.1 and 6.12 side by side and runs the backlog
+// scenarios on each: the admitted count and the give-up time are the same
+// on both, tcp_syn_linear_timeouts is what each kernel has.
+func TestKernels(t *testing.T) {
+	skipSlow(t)
+	if _, err := vm.QEMUPath(); err != nil {
+		t.Skip(err)
+	}
+	cache, err := debian.CacheDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := labBinary(t)
+	for _, kn := range kernels {
+		t.Run(kn.name, func(t *testing.T) {
+			debs, _ := filepath.Glob(filepath.Join(cache, kn.pkg+"_*.deb"))
+			if len(debs) == 0 {
+				t.Skip("no " + kn.pkg + " in " + cache + ": run images/kernels.sh")
+			}
+			t.Parallel() // two VMs side by side
+			k, err := debian.Unpack(debs[0], cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &vm.Machine{Kernel: k, Binary: bin}
+			if os.Getenv("TCPLAB_VM_CONSOLE") != "" {
+				m.Console = os.Stderr
+				m.Append = os.Getenv("TCPLAB_VM_APPEND")
+			}
+			for _, tc := range []struct {
+				id    string
+				set   scenario.Knobs
+				check func(t *testing.T, res *scenario.Result, run *vm.Run)
+			}{
+				{"backlog-full", scenario.Knobs{"server.somaxconn": "16"}, func(t *testing.T, res *scenario.Result, run *vm.Run) {
+					o, err := scenario.Observations[scenarios.BacklogFullObs](res)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if o.SucceededAtOnce != 17 {
+						t.Errorf("somaxconn 16 admitted %d at once, want 17", o.SucceededAtOnce)
+					}
+				}},
+				{"backlog-syn-timeout", scenario.Knobs{"client.tcp_syn_retries": "2"}, func(t *testing.T, res *scenario.Result, run *vm.Run) {
+					linear, has := run.Sysctls["client"]["net.ipv4.tcp_syn_linear_timeouts"]
+					if has != (kn.linear != "") || linear != kn.linear {
+						t.Errorf("tcp_syn_linear_timeouts = %q (present %v), want %q", linear, has, kn.linear)
+					}
+					// The SYNs the client kernel sent follow its own schedule:
+					// 3 on 6.1 (0, 1, 3 s), 6 with linear timeouts (0…5 s).
+					n, _ := strconv.Atoi(linear)
+					sends, _ := scenario.SynSchedule(2, n)
+					if got := run.Counters["client"]["TcpExt.TCPSynRetrans"]; got != int64(len(sends)-1) {
+						t.Errorf("client SYN retransmissions %d, want %d (schedule %v)", got, len(sends)-1, sends)
+					}
+					t.Logf("tcp_syn_linear_timeouts %q: %d SYN retransmissions", linear, run.Counters["client"]["TcpExt.TCPSynRetrans"])
+					// 2^(R+1)−1 = 7 s on both kernels: early is wrong, late by 10 % + 0.3 s at most.
+					o, err := scenario.Observations[scenarios.BacklogSynTimeoutObs](res)
+					if err != nil {
+						t.Fatal(err)
+					}
+					took := time.Duration(o.FailedAfterMS * float64(time.Millisecond))
+					if took < 7*time.Second || took > 7*time.Second+700*time.Millisecond+300*time.Millisecond {
+						t.Errorf("blocked Dial gave up after %v, want 7 s (+10 %% +0.3 s)", took)
+					}
+				}},
+			} {
+				_, rs := roles(t, tc.id, tc.set)
+				ctx, cancel := context.WithCancel(context.Background())
+				run, err := m.Run(ctx, vm.Config{Roles: rs}, 3*time.Minute)
+				cancel()
+				if err != nil {
+					t.Fatalf("%s: %v\n%s", tc.id, err, console(run))
+				}
+				res := &scenario.Result{}
+				if err := json.Unmarshal(run.Result, res); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s on %s (%s): boot %v, total %v; %s", tc.id, res.Kernel, run.Accel, run.Boot.Round(time.Millisecond), run.Total.Round(time.Millisecond), res.Headline)
+				if !res.OK {
+					t.Errorf("%s on %s: %s %+v\n%s", tc.id, res.Kernel, res.Error, res.Checks, run.Console)
+				}
+				if res.Kernel != k.Release {
+					t.Errorf("result says kernel %q, booted %q", res.Kernel, k.Release)
+				}
+				tc.check(t, res, run)
+			}
+		})
+	}
+}
+
+// machine returns a Machine for the first cached kernel, or skips.
+func machine(t *testing.T) *vm.Machine {
+	skipSlow(t)
+	if _, err := vm.QEMUPath(); err != nil {
+		t.Skip(err)
+	}
+	cache, err := debian.CacheDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	debs, _ := filepath.Glob(filepath.Join(cache, kernels[0].pkg+"_*.deb"))
+	if len(debs) == 0 {
+		t.Skip("no " + kernels[0].pkg + " in " + cache + ": run images/kernels.sh")
+	}
+	k, err := debian.Unpack(debs[0], cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &vm.Machine{Kernel: k, Binary: labBinary(t)}
+}
+
+// TestCancel: ending the context mid-run (what Ctrl-C does through the
+// CLI's signal context) kills QEMU and removes the initramfs.
+func TestCancel(t *testing.T) {
+	m := machine(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	_, rs := roles(t, "backlog-syn-timeout", scenario.Knobs{"client.tcp_syn_retries": "5"})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(3*time.Second, cancel)
+	start := time.Now()
+	_, err := m.Run(ctx, vm.Config{Roles: rs}, 3*time.Minute)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after cancel: %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > 3*time.Second+6*time.Second {
+		t.Errorf("Run returned %v after the cancel", took-3*time.Second)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+	if left := qemuWith(tmp); len(left) > 0 {
+		t.Errorf("QEMU still runs: %v", left)
+	}
+}
+
+// skipSlow skips VM boots under -short and -race (the race detector
+// does not reach into the guest; the boots would only cost a minute more).
+func skipSlow(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("boots QEMU: not under -short or -race")
+	}
+}
+
+func console(r *vm.Run) string {
+	if r == nil {
+		return ""
+	}
+	return r.Console
+}
+
+// BenchmarkBoot boots each kernel with backlog-full and reports QEMU start
+// → /init ("boot-ms") and QEMU start → QEMU gone ("run-ms").
+func BenchmarkBoot(b *testing.B) {
+	if _, err := vm.QEMUPath(); err != nil {
+		b.Skip(err)
+	}
+	cache, err := debian.CacheDir()
+	if err != nil {
+		b.Skip(err)
+	}
+	bin := filepath.Join(b.TempDir(), "tcplab")
+	build := exec.Command("go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/tcplab/tcplab/lab/cmd/tcplab")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	for _, kn := range kernels {
+		b.Run(kn.name, func(b *testing.B) {
+			debs, _ := filepath.Glob(filepath.Join(cache, kn.pkg+"_*.deb"))
+			if len(debs) == 0 {
+				b.Skip("no " + kn.pkg + ": run images/kernels.sh")
+			}
+			k, err := debian.Unpack(debs[0], cache)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sc, _ := scenarios.Lookup("backlog-full")
+			kn, _ := sc.Resolve(scenario.Knobs{"server.somaxconn": "16"})
+			rs := []vm.Role{
+				{Name: "server", Args: append([]string{"serve", sc.ID}, kn.Args()...), Sysctls: kn.SysctlsFor(scenario.Server), Wait: "ready"},
+				{Name: "client", Args: append([]string{"client", sc.ID, "-server", "server"}, kn.Args()...), Sysctls: kn.SysctlsFor(scenario.Client), Wait: "exit"},
+			}
+			m := &vm.Machine{Kernel: k, Binary: bin}
+			var boot, total time.Duration
+			for b.Loop() {
+				run, err := m.Run(context.Background(), vm.Config{Roles: rs}, 3*time.Minute)
+				if err != nil {
+					b.Fatal(err)
+				}
+				boot += run.Boot
+				total += run.Total
+			}
+			b.ReportMetric(float64(boot.Milliseconds())/float64(b.N), "boot-ms")
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "run-ms")
+		})
+	}
+}
+
+// TestKilledLab: a lab process killed outright (SIGKILL, no chance to clean
+// up) still takes its QEMU with it (parent-death signal), and CleanStale
+// then removes the run's directory.
+func TestKilledLab(t *testing.T) {
+	if os.Getenv("TCPLAB_VM_HELPER") != "" { // the lab process to be killed
+		m := machine(t)
+		_, rs := roles(t, "backlog-syn-timeout", scenario.Knobs{"client.tcp_syn_retries": "5"})
+		m.Run(context.Background(), vm.Config{Roles: rs}, 3*time.Minute)
+		return
+	}
+	machine(t) // skips without QEMU or a kernel
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	helper := exec.Command(os.Args[0], "-test.run", "^TestKilledLab$")
+	helper.Env = append(os.Environ(), "TCPLAB_VM_HELPER=1")
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer helper.Process.Kill()
+	t.Cleanup(func() { // if the test fails, no QEMU of its own stays behind
+		for _, p := range qemuWith(tmp) {
+			if pid, err := strconv.Atoi(strings.Split(p, "/")[2]); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(qemuWith(tmp)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the helper never started QEMU")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	helper.Process.Kill()
+	helper.Wait()
+	for end := time.Now().Add(5 * time.Second); len(qemuWith(tmp)) > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("QEMU outlived the killed lab by 5 s: %v", qemuWith(tmp))
+		}
+	}
+	removed, err := vm.CleanStale()
+	if err != nil || len(removed) != 1 {
+		t.Errorf("CleanStale after the kill: %v, %v; want the helper's run directory", removed, err)
+	}
+}
+
+// qemuWith lists the QEMU processes whose command line mentions dir.
+func qemuWith(dir string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "qemu-system") && strings.Contains(string(b), dir) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestMissingSysctl: a sysctl the kernel lacks (tcp_syn_linear_timeouts on
+// 6.1) fails the run with the guest's reason, as Docker refuses it, rather
+// than running with a setting silently dropped.
+func TestMissingSysctl(t *testing.T) {
+	m := machine(t) // 6.1
+	_, rs := roles(t, "backlog-full", nil)
+	rs[1].Sysctls["net.ipv4.tcp_syn_linear_timeouts"] = "0"
+	run, err := m.Run(context.Background(), vm.Config{Roles: rs}, 3*time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "sysctl net.ipv4.tcp_syn_linear_timeouts=0") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Run with a sysctl 6.1 lacks: %v; want one line naming it\n%s", err, console(run))
+	}
+	t.Logf("%v", err)
+	if run.Result != nil {
+		t.Errorf("a result came back: %s", run.Result)
+	}
+}

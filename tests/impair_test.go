@@ -1,0 +1,241 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcplab/tcplab/lab/impair"
+	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
+)
+
+// impair.rtt on a scenario that knows nothing about it: the agents hold
+// half the round trip on each side's ingress, and the kernel's own RTT
+// estimate (tcpi_rtt) of a connection on that path shows it. Early is
+// always wrong; late is bounded by 3 ms (the target for tcpi_rtt).
+func TestImpairRTT(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		scenario string
+		rtt      time.Duration
+	}{
+		{"write-success", 50 * time.Millisecond},
+		{"read-partial", 10 * time.Millisecond},
+	} {
+		t.Run(fmt.Sprintf("%s rtt=%v", tc.scenario, tc.rtt), func(t *testing.T) {
+			want := float64(tc.rtt.Milliseconds())
+			var r *scenario.Result
+			// On a starved machine (the agents' own counters show releases
+			// or reads late by more than the slack) try again, and say so;
+			// a late figure from an agent that was on time is a failure.
+			for attempt := 1; ; attempt++ {
+				r = run(t, tc.scenario, scenario.Knobs{"impair.rtt": tc.rtt.String()})
+				require.NotNil(t, r.Network, "an impaired result carries its network")
+				n := r.Network
+				b, _ := json.Marshal(n)
+				t.Logf("attempt %d network: %s", attempt, b)
+				late := n.TcpiRTTMS > want+3 || n.ProbeConnectMS > want+want/10+3
+				if !late || attempt == 3 || !starved(n) {
+					break
+				}
+				t.Logf("attempt %d: late, and the agents were starved of CPU; again", attempt)
+			}
+			n := r.Network
+			assert.Equal(t, "delayline", r.Mechanism, "this kernel has no sch_netem")
+			assert.GreaterOrEqual(t, n.TcpiRTTMS, want, "tcpi_rtt never below the asked RTT")
+			assert.LessOrEqual(t, n.TcpiRTTMS, want+3, "tcpi_rtt within +3 ms")
+			assert.GreaterOrEqual(t, n.ProbeConnectMS, want, "the handshake is delayed by the full RTT")
+			assert.LessOrEqual(t, n.ProbeConnectMS, want+want/10+3, "connect within RTT +10 %% +3 ms")
+			for side, c := range map[string]*impair.Counters{"server": n.Server, "client": n.Client} {
+				require.NotNil(t, c, "%s agent counters", side)
+				require.NotNil(t, c.DelayLine, "%s delay line", side)
+				assert.Positive(t, c.DelayLine.Released, side)
+				assert.Zero(t, c.DelayLine.VerdictErrors, side)
+			}
+		})
+	}
+}
+
+// starved reports whether either agent released or read a packet more than
+// 3 ms late: the machine, not the mechanism, then set the figures.
+func starved(n *impair.Network) bool {
+	for _, c := range []*impair.Counters{n.Server, n.Client} {
+		if c != nil && c.DelayLine != nil && (c.DelayLine.MaxLateUS > 3000 || c.DelayLine.MaxReadLagUS > 3000) {
+			return true
+		}
+	}
+	return false
+}
+
+// BenchmarkImpairRTT measures the delay line's precision in containers:
+// for an added RTT of 10, 50 and 100 ms, 1,000 one-byte round trips (p50,
+// p99, max over the asked RTT), the handshake, tcpi_rtt, a 128 MiB bulk
+// transfer with large buffers (32 MiB tcp_rmem/tcp_wmem maxima), and the
+// agents' CPU; and side by side the same round trips through toxiproxy's
+// latency toxic (the best userspace peer) on the same path between the
+// containers. Run with -benchtime=1x: one run per RTT is 1,000 samples.
+func BenchmarkImpairRTT(b *testing.B) {
+	if lab == nil {
+		b.Skip(noLab)
+	}
+	for _, rtt := range []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
+		b.Run("rtt="+rtt.String(), func(b *testing.B) {
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				res, err := lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": rtt.String(),
+					"impair.probe": "1000", "impair.probe_bulk": fmt.Sprint(128 << 20), "impair.probe_peer": "true",
+					// Large buffers: a 50 ms window of 50 MB/s is 2.5 MB.
+					"server.tcp_rmem": "4096 131072 33554432", "client.tcp_wmem": "4096 16384 33554432"})
+				cancel()
+				require.NoError(b, err)
+				n := res.Network
+				require.NotNil(b, n)
+				want := float64(rtt.Microseconds()) / 1000
+				b.ReportMetric(n.ProbeEchoP50MS-want, "p50+ms")
+				b.ReportMetric(n.ProbeEchoP99MS-want, "p99+ms")
+				b.ReportMetric(n.ProbeEchoMaxMS-want, "max+ms")
+				b.ReportMetric(n.ProbeConnectMS, "connect-ms")
+				b.ReportMetric(n.TcpiRTTMS, "tcpi-rtt-ms")
+				b.ReportMetric(n.ProbeBulkMBps, "bulk-MB/s")
+				require.NotNil(b, n.Peer)
+				b.ReportMetric(n.Peer.EchoP50MS-want, "toxiproxy-p50+ms")
+				b.ReportMetric(n.Peer.EchoP99MS-want, "toxiproxy-p99+ms")
+				b.ReportMetric(n.Peer.EchoMaxMS-want, "toxiproxy-max+ms")
+				b.ReportMetric(n.Peer.ConnectMS[0], "toxiproxy-connect-ms")
+				b.ReportMetric(100*n.Server.CPUMS/n.Server.UpMS, "server-agent-cpu-%")
+				b.ReportMetric(100*n.Client.CPUMS/n.Client.UpMS, "client-agent-cpu-%")
+				js, _ := json.Marshal(n)
+				b.Logf("%s", js)
+			}
+		})
+	}
+}
+
+// A delay line that dies mid-run (its agent killed) must not stall the
+// traffic (the queue rule's bypass flag lets it through, undelayed), and
+// the run must fail saying so: a result never passes on an impairment that
+// did not happen.
+func TestImpairAgentDies(t *testing.T) {
+	t.Parallel()
+	if lab == nil {
+		t.Skip(noLab)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": "100ms", "impair.crash": "kill"})
+	require.Error(t, err)
+	require.NotNil(t, res)
+	assert.Contains(t, res.Error, "impairment did not hold: server agent at the end of the run")
+	assert.False(t, res.OK)
+	// The scenario itself ran through the dead delay line: half of the
+	// round trip (the client's ingress) was still held, the server's not.
+	for _, c := range res.Checks {
+		assert.True(t, c.OK, "%s: %s", c.Name, c.Detail)
+	}
+	o := obs[scenarios.ReadPartialObs](t, res)
+	took := o.ReturnedAfterMS
+	t.Logf("error: %s; read returned after %.1f ms", res.Error, took)
+	assert.Less(t, took, 100.0, "the server side no longer delays: at most the client's half (50 ms) plus scheduling")
+}
+
+// Jitter and loss through the same mechanisms: with a delay, loss is the
+// delay line's (each side drops on its ingress); alone, nf_tables random
+// drops in the server's namespace. Either way the drops are counted.
+func TestImpairLossJitter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		knobs scenario.Knobs
+		mech  string
+	}{
+		{"delay line", scenario.Knobs{"impair.rtt": "20ms", "impair.jitter": "10ms", "impair.loss": "0.05", "impair.probe": "200"}, "delayline"},
+		{"nftables", scenario.Knobs{"impair.loss": "0.05", "impair.probe": "200"}, "nftables"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, "write-success", tc.knobs)
+			n := r.Network
+			require.NotNil(t, n)
+			b, _ := json.Marshal(n)
+			t.Logf("network: %s", b)
+			assert.Equal(t, tc.mech, r.Mechanism)
+			assert.Equal(t, 200, n.ProbeEchoes)
+			if tc.mech == "delayline" {
+				lost := n.Server.DelayLine.Lost + n.Client.DelayLine.Lost
+				assert.Positive(t, lost, "5 %% of hundreds of packets")
+				// RTT 20 ms ± 10 ms, never reordered: no round trip under 10 ms.
+				assert.GreaterOrEqual(t, n.ProbeEchoP50MS, 10.0)
+				assert.Less(t, n.ProbeEchoP50MS, 35.0)
+			} else {
+				assert.Positive(t, n.Server.Dropped, "5 %% of hundreds of packets")
+				assert.Nil(t, n.Client, "loss alone needs no client agent")
+			}
+		})
+	}
+}
+
+// The server's agent dies during a bulk transfer through a +100 ms delay
+// line. Either way the transfer completes undelayed on that side (bypass)
+// and the run fails; a clean stop (SIGTERM: rules flushed, every held
+// packet released, then the table deleted) loses nothing, while a killed
+// agent's held packets are left to the kernel.
+func TestImpairAgentStops(t *testing.T) {
+	t.Parallel()
+	if lab == nil {
+		t.Skip(noLab)
+	}
+	for _, tc := range []struct {
+		mode    string
+		retrans bool // the bulk connection had to retransmit
+	}{{"term", false}, {"kill", true}} {
+		mode := tc.mode
+		t.Run(mode, func(t *testing.T) {
+			var res *scenario.Result
+			// Under CPU starvation a release late by 100 ms sets off TCP's
+			// tail loss probe, a retransmission the stop did not cause:
+			// when the client's agent says it was starved, try again.
+			for attempt := 1; ; attempt++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+				var err error
+				res, err = lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": "100ms", "impair.crash": mode,
+					"impair.crash_after": "300ms", "impair.probe_bulk": fmt.Sprint(64 << 20)})
+				cancel()
+				require.Error(t, err)
+				require.NotNil(t, res)
+				require.NotNil(t, res.Network)
+				b, _ := json.Marshal(res.Network)
+				t.Logf("%s attempt %d: %s\nnetwork: %s", mode, attempt, res.Error, b)
+				if tc.retrans || res.Network.ProbeBulkRetrans == 0 || attempt == 3 || !starved(res.Network) {
+					break
+				}
+				t.Logf("%s attempt %d: retransmissions while the agents were starved of CPU; again", mode, attempt)
+			}
+			assert.Contains(t, res.Error, "impairment did not hold: server agent at the end of the run")
+			assert.Equal(t, 64<<20, res.Network.ProbeBulkBytes, "the transfer completed")
+			assert.Equal(t, tc.retrans, res.Network.ProbeBulkRetrans > 0, "retransmissions: %d", res.Network.ProbeBulkRetrans)
+		})
+	}
+}
+
+// impair.rate limits each direction with TBF: a bulk transfer's goodput is
+// never above the rate (payload is less than the wire's bytes) and at most
+// 15 % below it (headers, slow start, the final answer's round trip).
+func TestImpairRate(t *testing.T) {
+	t.Parallel()
+	for _, kbit := range []int{8000} {
+		t.Run(fmt.Sprintf("%dkbit", kbit), func(t *testing.T) {
+			r := run(t, "write-success", scenario.Knobs{"impair.rate": fmt.Sprint(kbit), "impair.probe_bulk": fmt.Sprint(2_000_000)})
+			n := r.Network
+			require.NotNil(t, n)
+			assert.Equal(t, "tbf", r.Mechanism)
+			rate := float64(kbit) * 1000 / 8 / 1e6 // MB/s
+			assert.LessOrEqual(t, n.ProbeBulkMBps, rate, "never above the rate")
+			assert.GreaterOrEqual(t, n.ProbeBulkMBps, 0.85*rate, "at most 15 %% below the rate")
+		})
+	}
+}
