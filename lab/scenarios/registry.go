@@ -41,6 +41,8 @@ var registry = []*scenario.Scenario{
 	closeSelf,
 	closePeer,
 	closeHalf,
+	proxyBacklog,
+	proxyRefused,
 }
 
 // All returns the scenarios in catalogue order.

@@ -72,6 +72,18 @@ var mutations = []mutation{
 		old:  "c.(*net.TCPConn).CloseWrite()", new: "c.(*net.TCPConn).Close()",
 		tests: "^TestCloseHalf$",
 	},
+	{
+		name: "proxy-hold-short", why: "proxy-backlog's reads stop at the backend dial's give-up, before the proxy's close arrives",
+		file: "lab/scenarios/proxy_backlog.go",
+		old:  "return scenario.LateBound(giveUp, 1.0/8, 250*time.Millisecond) + time.Second", new: "return giveUp",
+		tests: "^TestProxyBacklog$",
+	},
+	{
+		name: "published-mechanism-mislabelled", why: "a host port where docker-proxy accepted every dial is called iptables DNAT",
+		file: "lab/scenarios/proxy_refused.go",
+		old:  "case p.Succeeded == n:\n\t\tp.Mechanism = viaDockerProxy", new: "case p.Succeeded == n:\n\t\tp.Mechanism = viaDNAT",
+		tests: "^TestProxyRefused$",
+	},
 }
 
 func main() {
