@@ -146,8 +146,10 @@ func probeProxy(ctx context.Context, addr string, n int, dialTimeout, hold time.
 		}
 		wg.Go(func() {
 			defer c.Close()
-			c.SetReadDeadline(start.Add(hold))
-			n, err := c.Read(make([]byte, 64))
+			n, err := 0, c.SetReadDeadline(start.Add(hold))
+			if err == nil {
+				n, err = c.Read(make([]byte, 64))
+			}
 			info := scenario.Classify(err)
 			out[i].ReadMS, out[i].Read, out[i].ReadN = scenario.Ms(time.Since(start)), &info, n
 			out[i].Fate = fate(n, err)
