@@ -22,6 +22,7 @@ var registry = []*scenario.Scenario{
 	dialLossy,
 	readNoData,
 	readPartial,
+	readDeadlinePast,
 	readEnough,
 	readCloseWithData,
 	readCloseNoData,

@@ -26,6 +26,7 @@ var weights = map[string]func(k scenario.Knobs) time.Duration{
 	"dial-lossy":              synGiveUp,
 	"read-no-data":            fixed(3700 * time.Millisecond),
 	"read-partial":            fixed(2700 * time.Millisecond),
+	"read-deadline-past":      fixed(2700 * time.Millisecond),
 	"read-enough":             fixed(2100 * time.Millisecond),
 	"read-close-with-data":    fixed(2300 * time.Millisecond),
 	"read-close-no-data":      fixed(2200 * time.Millisecond),
