@@ -18,13 +18,7 @@ var readDeadlinePast = &scenario.Scenario{
 	Title:   `a read deadline in the past: Read fails at once though "hi" waits; cleared, it reads "hi"`,
 	Timeout: 30 * time.Second,
 	Obs:     scenario.ObsOf[ReadDeadlinePastObs](),
-	Server: func(s *scenario.ServerEnv) error {
-		return acceptWith(s, func(c net.Conn) {
-			_, err := c.Write([]byte("hi"))
-			logErr("read-deadline-past write", err)
-			holdOpen(s)
-		})
-	},
+	Server:  sendAndHold("hi"),
 	Client: func(e *scenario.Env) error {
 		c, err := dialTCP(e)
 		if err != nil {

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -18,13 +17,7 @@ var readEnough = &scenario.Scenario{
 	Title:   `peer sends "abcdefghij12345", reader's buffer is 10 bytes: 10 then 5`,
 	Timeout: 30 * time.Second,
 	Obs:     scenario.ObsOf[ReadEnoughObs](),
-	Server: func(s *scenario.ServerEnv) error {
-		return acceptWith(s, func(c net.Conn) {
-			_, err := c.Write([]byte("abcdefghij12345"))
-			logErr("read-enough write", err)
-			holdOpen(s)
-		})
-	},
+	Server:  sendAndHold("abcdefghij12345"),
 	Client: func(e *scenario.Env) error {
 		const msg = "abcdefghij12345"
 		c, err := dialTCP(e)

@@ -31,6 +31,18 @@ func neverAccept(s *scenario.ServerEnv) error {
 	return nil
 }
 
+// sendAndHold sends msg on every connection and keeps it open until the run
+// ends: the reader decides when to Read.
+func sendAndHold(msg string) func(*scenario.ServerEnv) error {
+	return func(s *scenario.ServerEnv) error {
+		return acceptWith(s, func(c net.Conn) {
+			_, err := c.Write([]byte(msg))
+			logErr("sending "+msg, err)
+			holdOpen(s)
+		})
+	}
+}
+
 // acceptAll accepts every connection and holds it open until the run ends.
 func acceptAll(s *scenario.ServerEnv) error {
 	return acceptWith(s, func(c net.Conn) { <-s.Ctx.Done() })
