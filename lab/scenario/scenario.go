@@ -49,6 +49,10 @@ type Scenario struct {
 	// Exclusive asks to run alone: its figures are timer measurements a
 	// busy CPU would skew (the Nagle stall, latency percentiles).
 	Exclusive bool
+	// Published, when set, has the harness publish the server's
+	// PublishedPort on the host's 127.0.0.1 and run this probe from the
+	// host (the one place the host dials; compose leaves it out).
+	Published HostProbe
 }
 
 // Expected is the scenario's Weight for knobs k.

@@ -22,6 +22,7 @@ var registry = []*scenario.Scenario{
 	dialLossy,
 	readNoData,
 	readPartial,
+	readDeadlinePast,
 	readEnough,
 	readCloseWithData,
 	readCloseNoData,
@@ -41,6 +42,8 @@ var registry = []*scenario.Scenario{
 	closeSelf,
 	closePeer,
 	closeHalf,
+	proxyBacklog,
+	proxyRefused,
 }
 
 // All returns the scenarios in catalogue order.

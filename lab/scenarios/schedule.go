@@ -26,6 +26,7 @@ var weights = map[string]func(k scenario.Knobs) time.Duration{
 	"dial-lossy":              synGiveUp,
 	"read-no-data":            fixed(3700 * time.Millisecond),
 	"read-partial":            fixed(2700 * time.Millisecond),
+	"read-deadline-past":      fixed(2700 * time.Millisecond),
 	"read-enough":             fixed(2100 * time.Millisecond),
 	"read-close-with-data":    fixed(2300 * time.Millisecond),
 	"read-close-no-data":      fixed(2200 * time.Millisecond),
@@ -45,6 +46,12 @@ var weights = map[string]func(k scenario.Knobs) time.Duration{
 	"close-self":              fixed(2 * time.Second),
 	"close-peer":              fixed(2600 * time.Millisecond),
 	"close-half":              fixed(2200 * time.Millisecond),
+	// The host probe and the client each wait one hold (measured 11.5–13 s
+	// with tcp_syn_retries 1).
+	"proxy-backlog": func(k scenario.Knobs) time.Duration {
+		return 2*proxyHold(scenario.SynGiveUp(k.Int("server.tcp_syn_retries"))) + startup
+	},
+	"proxy-refused": fixed(3 * time.Second),
 }
 
 // exclusive scenarios measure timers a busy CPU would skew, so a parallel
