@@ -15,6 +15,7 @@ import (
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
 	"github.com/tcplab/tcplab/lab/topology"
+	"github.com/tcplab/tcplab/lab/vm"
 )
 
 // TestParse: --kernel's names, and the one-line errors of bad input.
@@ -102,6 +103,21 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := kernelrun.Config(tp); !errors.Is(err, kernelrun.ErrUnsupported) {
 		t.Errorf("capture: %v, want ErrUnsupported", err)
+	}
+	// A scenario that shows Docker's port publishing is planned with its
+	// published network, and refused without booting anything.
+	for _, s := range scenarios.All() {
+		if s.Published == nil {
+			continue
+		}
+		r := &kernelrun.Runtime{Machine: &vm.Machine{Kernel: &debian.Kernel{Release: "6.1.0-56-cloud-amd64"}}}
+		tp, err := r.Plan(s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Run(context.Background(), tp); !errors.Is(err, kernelrun.ErrUnsupported) {
+			t.Errorf("%s: %v, want ErrUnsupported", s.ID, err)
+		}
 	}
 }
 

@@ -49,6 +49,9 @@ func New(name string, k *debian.Kernel, binary string) (*Runtime, error) {
 // kernel without them that fails the run in one line).
 func (r *Runtime) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...topology.Option) (*topology.Topology, error) {
 	base := []topology.Option{topology.WithImage("vm:" + r.Machine.Kernel.Release), topology.WithLinearSynTimeouts(r.Linear && r.Pin)}
+	if sc.Published != nil { // planned as the harness plans it; Run then says a VM cannot
+		base = append(base, topology.WithPublished())
+	}
 	return topology.Plan(sc, overrides, append(base, opts...)...)
 }
 
