@@ -46,6 +46,10 @@ type Merged struct {
 	Sets   []*Set       `json:"sets"`
 	Rows   []*MergedRow `json:"rows"`
 	Flags  int          `json:"flags"` // verdicts, checks, figures and rows that differ
+	// Notes explain differences between kernels (ExplainKernels).
+	Notes []string `json:"notes,omitempty"`
+
+	src map[*MergedRow][]*Row // each merged row's rows, per set
 }
 
 // MergedRow is one scenario case as each set saw it.
@@ -57,6 +61,9 @@ type MergedRow struct {
 	Figures  []MergedFigure `json:"figures"`
 	Checks   []MergedCheck  `json:"checks"`
 	Differs  bool           `json:"differs"` // the row is missing somewhere or its verdicts differ
+	// Kernel holds the kernel settings that explain the row, per set
+	// (ExplainKernels; only in a per-kernel comparison).
+	Kernel []Fact `json:"kernel,omitempty"`
 }
 
 // MergedFigure is one figure per set; a nil cell means the set lacks it.
@@ -201,10 +208,10 @@ func pairs(k scenario.Knobs) string {
 
 // Merge lines the sets up row by row and flags every difference. Sets are
 // labelled by platform, with the directory added where platforms repeat
-// or are unknown.
+// or are unknown, unless they come labelled (by kernel).
 func Merge(sets []*Set) *Merged {
 	label(sets)
-	m := &Merged{Schema: MergedSchema, Sets: sets}
+	m := &Merged{Schema: MergedSchema, Sets: sets, src: map[*MergedRow][]*Row{}}
 	byKey := map[string]*MergedRow{}
 	rows := map[string][]*Row{}
 	var keys []string
@@ -227,19 +234,24 @@ func Merge(sets []*Set) *Merged {
 	}
 	for i, mr := range m.Rows {
 		mergeRow(mr, rows[keys[i]])
+		m.src[mr] = rows[keys[i]]
 		m.Flags += mr.flags()
 	}
 	return m
 }
 
 func label(sets []*Set) {
-	seen := map[string]int{}
+	seen, kernels := map[string]int{}, map[string]int{}
 	for _, s := range sets {
 		seen[s.Platform]++
+		kernels[s.Kernel]++
 	}
 	for _, s := range sets {
 		base := filepath.Base(filepath.Clean(s.Dir))
 		switch {
+		case s.Label != "":
+		case seen[s.Platform] > 1 && s.Kernel != "" && kernels[s.Kernel] == 1:
+			s.Label = s.Kernel // sets of one platform on different kernels
 		case s.Platform == "":
 			s.Label = base
 		case seen[s.Platform] > 1:
