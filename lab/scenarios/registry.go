@@ -41,6 +41,10 @@ var registry = []*scenario.Scenario{
 	closeSelf,
 	closePeer,
 	closeHalf,
+	latencyDial,
+	latencyBDP,
+	latencyNoDelay,
+	lossRetransmit,
 }
 
 // All returns the scenarios in catalogue order.
