@@ -66,6 +66,6 @@ func rttMS(e *scenario.Env) float64 { return msOf(e.Knobs.Duration("impair.rtt")
 // minus the jitter, at most 3 ms above it (the delay line's release
 // precision plus the path's own RTT).
 func within3(tcpi time.Duration, e *scenario.Env) bool {
-	rtt, jit := e.Knobs.Duration("impair.rtt"), e.Knobs.Duration("impair.jitter")
-	return tcpi >= rtt-jit && tcpi <= rtt+3*time.Millisecond
+	im := e.Knobs.Impairment() // unset impair.* knobs are absent, not zero
+	return tcpi >= im.RTT-im.Jitter && tcpi <= im.RTT+3*time.Millisecond
 }
