@@ -13,10 +13,12 @@ import (
 // lossRetransmit: request/response on one connection at a fixed RTT while
 // a fraction of the lab port's packets is lost in each direction. Most
 // requests take one RTT; a lost request or response stalls until the
-// sender recovers: a tail loss probe after about 2×SRTT (Linux adds
-// tcp_rto_min when one segment is in flight, capped by the RTO), or a
-// retransmission timeout of at least 200 ms (TCP_RTO_MIN). A lost SYN
-// costs 1 s. The tail of the latency distribution is those recoveries, so
+// sender recovers. The catalogue's "tail loss probe ≈ 2×SRTT" holds with
+// several segments in flight; a request or response is one segment, and
+// then Linux arms the probe at 2×SRTT + tcp_rto_min, capped by the RTO
+// (SRTT + at least 200 ms): measured here, every stall was SRTT + 200 to
+// 210 ms (TCPLossProbes counted them, not TCPTimeouts). A lost probe ends
+// in a retransmission timeout, doubled each time. A lost SYN costs 1 s. The tail of the latency distribution is those recoveries, so
 // the result records them from both ends: each connection's tcp_info and
 // each namespace's TcpExt counters over the requests.
 var lossRetransmit = &scenario.Scenario{
@@ -109,13 +111,13 @@ var lossRetransmit = &scenario.Scenario{
 		}
 		s := sortedCopy(obs.LatencyMS)
 		obs.P50MS, obs.P99MS, obs.MaxMS = quantile(s, 0.5), quantile(s, 0.99), s[len(s)-1]
-		// A stall is a request slower than the RTT by more than scheduling
-		// noise (10 % + 10 ms); a loss probe waits at least 2×SRTT.
-		noise := msOf(rtt)*0.1 + 10
-		probe := 2 * obs.Client.SRTTMS
+		// A stall is a request slower than the RTT by at least the earliest
+		// loss probe, 2×SRTT less a jiffy (4 ms); anything less is the
+		// scheduler, not TCP.
+		srtt := min(obs.Client.SRTTMS, obs.Server.SRTTMS)
 		obs.MinStallMS = -1
 		for _, v := range obs.LatencyMS {
-			if stall := v - obs.RTTMS; stall > noise {
+			if stall := v - obs.RTTMS; stall >= 2*srtt-4 {
 				obs.Stalled++
 				if obs.MinStallMS < 0 || stall < obs.MinStallMS {
 					obs.MinStallMS = round2(stall)
@@ -132,15 +134,17 @@ var lossRetransmit = &scenario.Scenario{
 		e.Expect("the handshake: one RTT, or a lost SYN's 1 s", obs.ConnectMS >= msOf(rtt) &&
 			(obs.ConnectMS <= msOf(rtt)*1.1+5 || obs.ConnectMS >= 1000+msOf(rtt)), "connect %.2f ms", obs.ConnectMS)
 		if loss == 0 {
-			e.Expect("no loss: no retransmission and no tail (p99 ≤ RTT + 10 % + 5 ms)", retrans == 0 && obs.P99MS <= msOf(rtt)*1.1+5,
-				"%d retransmitted, p99 %.2f ms", retrans, obs.P99MS)
+			e.Expect("no loss: no retransmission and no stall", retrans == 0 && obs.Stalled == 0,
+				"%d retransmitted, %d stalled, max %.2f ms", retrans, obs.Stalled, obs.MaxMS)
 		}
 		e.Expect("every stall has a retransmission behind it", obs.Stalled <= retrans,
 			"%d stalled requests, %d segments retransmitted (client %d, server %d)", obs.Stalled, retrans, obs.Client.Retrans, obs.Server.Retrans)
 		if obs.Stalled > 0 {
-			// Never earlier than a loss probe: 2×SRTT, less a jiffy (4 ms).
-			e.Expect("no stall shorter than a loss probe (2×SRTT)", obs.MinStallMS >= probe-4,
-				"shortest stall %.2f ms, 2×SRTT %.2f ms", obs.MinStallMS, probe)
+			// One segment in flight: the probe timer (2×SRTT + tcp_rto_min)
+			// is capped by the RTO, itself SRTT + at least 200 ms, so no
+			// recovery comes before SRTT + 200 ms (less a jiffy).
+			e.Expect("each stall waits for the probe timer: ≥ SRTT + 200 ms (one segment in flight)", obs.MinStallMS >= srtt+200-4,
+				"shortest stall %.2f ms, SRTT %.2f ms", obs.MinStallMS, srtt)
 		}
 		if rtos > 0 {
 			e.Expect("a retransmission timeout shows in the tail (≥ RTT + 200 ms)", obs.MaxMS >= msOf(rtt)+200,
@@ -202,8 +206,9 @@ type LossRetransmitObs struct {
 	P50MS     float64   `json:"p50_ms"`
 	P99MS     float64   `json:"p99_ms"`
 	MaxMS     float64   `json:"max_ms"`
-	// Stalled requests took more than the RTT + 10 % + 10 ms; MinStallMS is
-	// the shortest such excess (-1 for none).
+	// Stalled requests took longer than the RTT + 2×SRTT − 4 ms (the
+	// earliest loss probe); MinStallMS is the shortest such excess (-1 for
+	// none).
 	Stalled    int      `json:"stalled"`
 	MinStallMS float64  `json:"min_stall_ms"`
 	Client     LossSide `json:"client"`
