@@ -64,8 +64,12 @@ var weights = map[string]func(k scenario.Knobs) time.Duration{
 // run gives them the machine alone: the Nagle stall (a 40 ms delayed-ACK
 // timer), model-scale's echo latency percentiles and RSS per conn, and
 // dial-timeout's T ±5 % (seen 150 ms late on 2 s beside other runs), and
-// latency-nodelay's Nagle stall under RTT (a delayed-ACK timer again).
-var exclusive = map[string]bool{"model-scale": true, "opt-nodelay": true, "dial-timeout": true, "latency-nodelay": true}
+// latency-nodelay's Nagle stall under RTT (a delayed-ACK timer again);
+// latency-dial's +2 ms and loss-retransmit's stalls, which a starved delay
+// line would fake (its late release looks like a stall, or fires a
+// spurious loss probe).
+var exclusive = map[string]bool{"model-scale": true, "opt-nodelay": true, "dial-timeout": true,
+	"latency-nodelay": true, "latency-dial": true, "loss-retransmit": true}
 
 func fixed(d time.Duration) func(scenario.Knobs) time.Duration {
 	return func(scenario.Knobs) time.Duration { return d }
