@@ -21,12 +21,13 @@ var columns = []string{"RESULT", "SCENARIO", "KNOBS", "OBSERVED", "FIGURES (min/
 // rowView is a row as the tables show it.
 type rowView struct {
 	Verdict, Scenario, Knobs, Headline string
+	Network                            string   // mechanism and measured RTT of an impaired row (networkText)
 	Figures                            []string // key figures, one phrase each
 	Article                            string
 }
 
 func viewOf(row *Row) rowView {
-	v := rowView{Verdict: row.Verdict, Scenario: row.Scenario, Knobs: knobText(row), Article: row.Article}
+	v := rowView{Verdict: row.Verdict, Scenario: row.Scenario, Knobs: knobText(row), Article: row.Article, Network: networkText(row)}
 	if len(row.Results) > 0 && row.Results[0] != nil {
 		v.Headline = row.Results[0].Headline
 		if n := len(row.Results); n > 1 {

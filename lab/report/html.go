@@ -79,7 +79,7 @@ pre{white-space:pre-wrap;margin:0;font-size:12px}ul.failures li{margin:4px 0}
 {{range .Sections}}<section>
 <h2>{{.Name}}</h2>
 <table><thead><tr>{{range $.Columns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
-{{range .Rows}}<tr{{if .Fail}} class="fail"{{end}}><td class="verdict">{{.Verdict}}</td><td>{{.Scenario}}{{if .Title}}<div class="sub">{{.Title}}</div>{{end}}</td><td>{{range .Pairs}}<div class="knob"><code>{{.}}</code></div>{{end}}</td><td>{{.Headline}}</td>
+{{range .Rows}}<tr{{if .Fail}} class="fail"{{end}}><td class="verdict">{{.Verdict}}</td><td>{{.Scenario}}{{if .Title}}<div class="sub">{{.Title}}</div>{{end}}</td><td>{{range .Pairs}}<div class="knob"><code>{{.}}</code></div>{{end}}{{if .Network}}<div class="sub">{{.Network}}</div>{{end}}</td><td>{{.Headline}}</td>
 <td>{{range .Figures}}<div>{{.}}</div>{{end}}{{if .All}}<details><summary>all {{len .All}} figures</summary><table>{{range .All}}<tr><td>{{.Name}}</td><td>{{range $i, $v := .Values}}{{if $i}}, {{end}}{{num $v}}{{end}}</td><td>{{.Reproducibility}}</td></tr>{{end}}</table></details>{{end}}</td>
 <td>{{.Article}}</td></tr>
 {{end}}</tbody></table>
