@@ -44,9 +44,9 @@ func networkText(row *Row) string {
 		return ""
 	}
 	slices.Sort(rtts)
-	rtt := num(rtts[0])
+	rtt := fmt.Sprintf("%.1f", rtts[0])
 	if rtts[len(rtts)-1] != rtts[0] {
-		rtt += "–" + num(rtts[len(rtts)-1])
+		rtt += fmt.Sprintf("–%.1f", rtts[len(rtts)-1])
 	}
 	s := strings.Join(mechs, ", ")
 	if asked != "" {
