@@ -57,10 +57,11 @@ func knobPairs(row *Row) []string {
 	return out
 }
 
-// chartFigure names the figure a sweep plots: the first that counts
-// successes, a give-up time or bytes, else the first figure.
+// chartFigure names the figure a sweep plots: the first that is a
+// throughput or a connect time (the latency scenarios), counts successes,
+// a give-up time or bytes, else the first figure.
 func chartFigure(figs []Figure) (Figure, bool) {
-	for _, key := range []string{"succeeded", "failed_after", "bytes"} {
+	for _, key := range []string{"throughput", "connect_ms_p50", "succeeded", "failed_after", "bytes"} {
 		for _, f := range figs {
 			if strings.Contains(f.Name, key) {
 				return f, true
