@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -55,8 +56,8 @@ func echoes(c net.Conn, n int) error {
 
 // isIOTimeout: the error a Go deadline gives, "i/o timeout" with Timeout().
 func isIOTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout() && strings.HasSuffix(err.Error(), "i/o timeout")
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() && strings.HasSuffix(err.Error(), "i/o timeout")
 }
 
 // rttMS is the asked RTT in ms.
