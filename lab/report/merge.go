@@ -54,13 +54,16 @@ type Merged struct {
 
 // MergedRow is one scenario case as each set saw it.
 type MergedRow struct {
-	Scenario string         `json:"scenario"`
-	Knobs    string         `json:"knobs"`    // the overrides, sorted k=v
-	Verdicts []string       `json:"verdicts"` // per set: PASS, FAIL, or "" when the set lacks the row
-	Headline []string       `json:"headline"` // per set: the first repetition's headline
-	Figures  []MergedFigure `json:"figures"`
-	Checks   []MergedCheck  `json:"checks"`
-	Differs  bool           `json:"differs"` // the row is missing somewhere or its verdicts differ
+	Scenario string   `json:"scenario"`
+	Knobs    string   `json:"knobs"`    // the overrides, sorted k=v
+	Verdicts []string `json:"verdicts"` // per set: PASS, FAIL, or "" when the set lacks the row
+	Headline []string `json:"headline"` // per set: the first repetition's headline
+	// Network is per set the mechanism and measured RTT of an impaired
+	// row (networkText), "" where none was impaired.
+	Network []string       `json:"network,omitempty"`
+	Figures []MergedFigure `json:"figures"`
+	Checks  []MergedCheck  `json:"checks"`
+	Differs bool           `json:"differs"` // the row is missing somewhere or its verdicts differ
 	// Kernel holds the kernel settings that explain the row, per set
 	// (ExplainKernels; only in a per-kernel comparison).
 	Kernel []Fact `json:"kernel,omitempty"`
@@ -264,7 +267,7 @@ func label(sets []*Set) {
 
 func mergeRow(mr *MergedRow, rows []*Row) {
 	n := len(rows)
-	mr.Verdicts, mr.Headline = make([]string, n), make([]string, n)
+	mr.Verdicts, mr.Headline, mr.Network = make([]string, n), make([]string, n), make([]string, n)
 	figs := map[string][]*Figure{}
 	checks := map[string]*MergedCheck{}
 	var figNames, checkNames []string
@@ -273,7 +276,7 @@ func mergeRow(mr *MergedRow, rows []*Row) {
 			mr.Differs = true
 			continue
 		}
-		mr.Verdicts[i] = row.Verdict
+		mr.Verdicts[i], mr.Network[i] = row.Verdict, networkText(row)
 		if len(row.Results) > 0 && row.Results[0] != nil {
 			mr.Headline[i] = row.Results[0].Headline
 		}

@@ -33,6 +33,8 @@ func mergedLines(m *Merged, all bool) []mergedLine {
 			if v == "" {
 				v = "—"
 				l.Status = Missing + " in " + m.Sets[i].Label
+			} else if i < len(mr.Network) && mr.Network[i] != "" {
+				v += " [" + mr.Network[i] + "]"
 			}
 			l.Cells = append(l.Cells, v)
 		}

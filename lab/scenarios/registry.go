@@ -44,6 +44,10 @@ var registry = []*scenario.Scenario{
 	closeHalf,
 	proxyBacklog,
 	proxyRefused,
+	latencyDial,
+	latencyBDP,
+	latencyNoDelay,
+	lossRetransmit,
 }
 
 // All returns the scenarios in catalogue order.

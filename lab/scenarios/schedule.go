@@ -52,13 +52,31 @@ var weights = map[string]func(k scenario.Knobs) time.Duration{
 		return 2*proxyHold(scenario.SynGiveUp(k.Int("server.tcp_syn_retries"))) + startup
 	},
 	"proxy-refused": fixed(3 * time.Second),
+	// The latency scenarios: start-up, the RTT probe, then their own timers.
+	"latency-dial": func(k scenario.Knobs) time.Duration {
+		return startup + 3*time.Second + time.Duration(k.Int("client.dials")+12)*k.Duration("impair.rtt")
+	},
+	"latency-bdp": func(k scenario.Knobs) time.Duration {
+		return startup + 3*time.Second + k.Duration("client.warmup") + k.Duration("client.measure")
+	},
+	"latency-nodelay": func(k scenario.Knobs) time.Duration {
+		return startup + 3*time.Second + time.Duration(k.Int("client.rounds"))*(3*k.Duration("impair.rtt")+40*time.Millisecond)
+	},
+	"loss-retransmit": func(k scenario.Knobs) time.Duration {
+		return startup + 4*time.Second + time.Duration(k.Int("client.requests"))*k.Duration("impair.rtt")*6/5
+	},
 }
 
 // exclusive scenarios measure timers a busy CPU would skew, so a parallel
 // run gives them the machine alone: the Nagle stall (a 40 ms delayed-ACK
 // timer), model-scale's echo latency percentiles and RSS per conn, and
-// dial-timeout's T ±5 % (seen 150 ms late on 2 s beside other runs).
-var exclusive = map[string]bool{"model-scale": true, "opt-nodelay": true, "dial-timeout": true}
+// dial-timeout's T ±5 % (seen 150 ms late on 2 s beside other runs), and
+// latency-nodelay's Nagle stall under RTT (a delayed-ACK timer again);
+// latency-dial's +2 ms and loss-retransmit's stalls, which a starved delay
+// line would fake (its late release looks like a stall, or fires a
+// spurious loss probe).
+var exclusive = map[string]bool{"model-scale": true, "opt-nodelay": true, "dial-timeout": true,
+	"latency-nodelay": true, "latency-dial": true, "loss-retransmit": true}
 
 func fixed(d time.Duration) func(scenario.Knobs) time.Duration {
 	return func(scenario.Knobs) time.Duration { return d }
