@@ -178,6 +178,30 @@ func (a *Agent) Clear() error {
 	return errors.Join(errs...)
 }
 
+// Crash is impair.crash's fault drill, inside the agent, so the network
+// namespace the agent's container owns stays up: "kill" abandons the delay
+// line as a dying consumer would (held packets lost, later ones bypass it),
+// "term" stops it the clean way (rules, then every held packet, then the
+// table), as SIGTERM does. Either way the run's end-of-run check finds no
+// delay line doing its work and fails the run.
+func (a *Agent) Crash(mode string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.line == nil {
+		return errors.New("impair: crash: no delay line runs")
+	}
+	switch mode {
+	case "kill":
+		a.line.crash() // kept: its counters carry the failure
+		return nil
+	case "term":
+		err := a.line.stop()
+		a.line = nil
+		return err
+	}
+	return fmt.Errorf("impair: crash: unknown mode %q", mode)
+}
+
 // ClearDrops removes the nf_tables drop rules (a scenario's own SYN or
 // connection drops) and leaves the run's delay, loss and rate in place.
 func (a *Agent) ClearDrops() error {

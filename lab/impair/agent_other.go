@@ -14,6 +14,7 @@ func (a *Agent) Init() error                     { return ErrUnsupported }
 func (a *Agent) Apply(Spec) (Applied, error)     { return Applied{}, ErrUnsupported }
 func (a *Agent) Clear() error                    { return ErrUnsupported }
 func (a *Agent) ClearDrops() error               { return ErrUnsupported }
+func (a *Agent) Crash(string) error              { return ErrUnsupported }
 func (a *Agent) Counters() (Counters, error)     { return Counters{}, ErrUnsupported }
 func NetemAvailable() bool                       { return false }
 func TCPInfoRTT(net.Conn) (time.Duration, error) { return 0, ErrUnsupported }

@@ -53,6 +53,7 @@ type delayLine struct {
 	held     []heldPacket // FIFO; due times never decrease, so the head is next
 	last     time.Time    // due time of the newest packet: no reordering
 	stopping bool
+	crashed  bool // crash abandoned the queue; stop only removes the rules
 	failure  string
 	wake     chan struct{}
 	quit     chan struct{}
@@ -266,8 +267,30 @@ func (l *delayLine) counters() LineCounters {
 // and the table deleted.
 func (l *delayLine) stop() error {
 	err := flushQueueRules()
-	l.shutdown()
+	l.mu.Lock()
+	crashed := l.crashed
+	l.mu.Unlock()
+	if !crashed {
+		l.shutdown()
+	}
 	return errors.Join(err, deleteQueueTable())
+}
+
+// crash abandons the queue as a dying consumer would: the socket closes
+// with packets still held (the kernel drops them) and the rules stay, so
+// the queue rule's bypass flag lets every later packet through undelayed.
+func (l *delayLine) crash() {
+	l.mu.Lock()
+	l.failure = "the delay line died (impair.crash=kill): its queue was abandoned with packets held, and later packets bypassed it undelayed"
+	l.held, l.stopping, l.crashed = nil, true, true
+	l.mu.Unlock()
+	l.cancel()
+	l.nf.Close()
+	close(l.quit)
+	<-l.done
+	if l.stampFD >= 0 {
+		unix.Close(l.stampFD)
+	}
 }
 
 func (l *delayLine) shutdown() {

@@ -219,9 +219,9 @@ var ImpairKnobs = []Knob{
 	{Name: "impair.probe_peer", Default: "false", Kind: Bool,
 		Help: "also run the probe's round trips through toxiproxy's latency toxic (same RTT, unimpaired port), for comparison"},
 	{Name: "impair.crash", Default: "none", Kind: Text, Choices: []string{"none", "kill", "term"},
-		Help: "fault drill: the server's agent dies (kill: at once; term: SIGTERM, its clean stop) after the probe's round trips; the run must fail"},
+		Help: "fault drill: the server's delay line dies (kill: its queue abandoned) or stops (term: the clean stop) after the probe's round trips; the run must fail"},
 	{Name: "impair.crash_after", Default: "0s", Kind: Duration, Min: 0, Max: 60,
-		Help: "fault drill: how long after the round trips the agent dies (during impair.probe_bulk, for instance)"},
+		Help: "fault drill: how long after the round trips the delay line dies (during impair.probe_bulk, for instance)"},
 	{Name: "impair.probe_bulk", Default: "0", Kind: Int, Min: 0, Max: 1 << 30,
 		Help: "bytes the probe sends in bulk to measure throughput through the impairment; 0 is none"},
 }

@@ -156,9 +156,9 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 		case "route_out":
 			return egress.Probe(), nil
 		case "crash":
-			// impair.crash: "kill" dies like a killed agent, leaving rules
-			// and held packets to the kernel (the queue's bypass flag);
-			// "term" sends itself SIGTERM, the clean stop.
+			// impair.crash: the delay line dies ("kill": abandoned, the
+			// queue's bypass flag takes over) or stops ("term": the clean
+			// stop); the agent itself stays, as it owns the namespace.
 			var c struct {
 				Mode  string
 				After time.Duration
@@ -168,13 +168,10 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 			}
 			go func() {
 				time.Sleep(c.After)
-				fmt.Fprintf(os.Stderr, "tcplab agent: %s on request (impair.crash)\n", c.Mode)
-				if c.Mode == "term" {
-					if self, err := os.FindProcess(os.Getpid()); err == nil && self.Signal(syscall.SIGTERM) == nil {
-						return
-					}
+				fmt.Fprintf(os.Stderr, "tcplab agent: delay line %s on request (impair.crash)\n", c.Mode)
+				if err := a.Crash(c.Mode); err != nil {
+					fmt.Fprintln(os.Stderr, "tcplab agent: impair.crash:", err)
 				}
-				os.Exit(3)
 			}()
 			return nil, nil
 		case "quit":
