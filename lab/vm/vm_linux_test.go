@@ -106,6 +106,9 @@ func skipSlow(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("boots QEMU: not under -short or -race")
 	}
+	if os.Getenv("TCPLAB_VM_TESTS") == "" {
+		t.Skip("boots QEMU (software emulation loads every core): set TCPLAB_VM_TESTS=1, as .ci/run does after the scenario tests")
+	}
 }
 
 func console(r *vm.Run) string {
