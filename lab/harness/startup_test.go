@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/tcplab/tcplab/lab/scenarios"
 	"github.com/tcplab/tcplab/lab/topology"
@@ -26,7 +27,8 @@ import (
 // strategies do (logs every 50 ms, state every 100 ms). "docker-floor" is
 // what no runtime can beat here: a container created, started and waited
 // for with three raw API calls, running a process that prints one line and
-// exits, on no network.
+// exits, on no network; "docker-floor-net" the same on an internal
+// network (what an agent owning a namespace costs Docker).
 //
 //	go test ./lab/harness -run '^$' -bench Startup -benchtime 20x
 func BenchmarkStartup(b *testing.B) {
@@ -43,7 +45,7 @@ func BenchmarkStartup(b *testing.B) {
 		b.Fatal(err)
 	}
 	roles := []string{"server-agent", "server", "client-agent", "client"}
-	for _, variant := range []string{"follow", "poll", "docker-floor"} {
+	for _, variant := range []string{"follow", "poll", "docker-floor", "docker-floor-net"} {
 		b.Run(variant, func(b *testing.B) {
 			var mu sync.Mutex
 			took := map[string][]time.Duration{}
@@ -54,9 +56,18 @@ func BenchmarkStartup(b *testing.B) {
 				took[n.Name] = append(took[n.Name], d)
 			}
 			defer func() { l.poll, l.started = false, nil }()
+			network := "none"
+			if variant == "docker-floor-net" {
+				nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(l.labels()), tcnetwork.WithInternal())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer nw.Remove(ctx)
+				network = nw.Name
+			}
 			for b.Loop() {
-				if variant == "docker-floor" {
-					took["container"] = append(took["container"], l.floorOnce(ctx, b))
+				if network != "none" || variant == "docker-floor" {
+					took["container"] = append(took["container"], l.floorOnce(ctx, b, network))
 					continue
 				}
 				t, err := l.Plan(sc, nil)
@@ -67,10 +78,11 @@ func BenchmarkStartup(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if variant == "docker-floor" {
-				roles = []string{"container"}
+			names := roles
+			if variant != "follow" && variant != "poll" {
+				names = []string{"container"}
 			}
-			for _, role := range roles {
+			for _, role := range names {
 				b.ReportMetric(percentile(took[role], 50), role+"-p50-ms")
 				b.ReportMetric(percentile(took[role], 99), role+"-p99-ms")
 			}
@@ -80,13 +92,13 @@ func BenchmarkStartup(b *testing.B) {
 }
 
 // floorOnce times create, start and exit of a container printing one line
-// ("verdict"), with the daemon's API alone, on no network; removal is not
-// timed.
-func (l *Lab) floorOnce(ctx context.Context, b *testing.B) time.Duration {
+// ("verdict"), with the daemon's API alone, on network ("none" for none);
+// removal is not timed.
+func (l *Lab) floorOnce(ctx context.Context, b *testing.B, network string) time.Duration {
 	t0 := time.Now()
 	c, err := l.docker.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config:     &container.Config{Image: l.Image, Cmd: []string{"verdict"}, Labels: l.labels()},
-		HostConfig: &container.HostConfig{NetworkMode: "none", CapDrop: []string{"ALL"}},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network), CapDrop: []string{"ALL"}},
 	})
 	if err != nil {
 		b.Fatal(err)
