@@ -50,9 +50,14 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	}
 	r := &run{t: t, lab: d.lab}
 	defer func() {
-		for i := len(r.order) - 1; i >= 0; i-- {
-			terminate(r.order[i])
+		// All at once: a run is over, so no order is owed, and each
+		// removal waits on the daemon (one after another was about a
+		// second of every run).
+		var wg sync.WaitGroup
+		for _, c := range r.order {
+			wg.Go(func() { terminate(c) })
 		}
+		wg.Wait()
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = nw.Remove(rctx)
