@@ -75,11 +75,9 @@ func run(t *testing.T, id string, knobs scenario.Knobs) *scenario.Result {
 // missing, unknown or mistyped field fails the test.
 func obs[T any](t *testing.T, r *scenario.Result) T {
 	t.Helper()
-	var read func(*scenario.Result) (T, error) = scenario.Observations
-	o, err := read(r)
+	o, err := scenario.ReadObs[T](r)
 	require.NoError(t, err)
 	return o
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 func millis(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"testing"
@@ -37,14 +38,14 @@ func TestInternalNetworkStillRoutes(t *testing.T) {
 	ctx := t.Context()
 	nw, err := tcnetwork.New(ctx, tcnetwork.WithInternal(), tcnetwork.WithLabels(map[string]string{"tcplab": "1", "tcplab.test": t.Name()}))
 	require.NoError(t, err)
-	defer nw.Remove(ctx)
+	defer func() { assert.NoError(t, nw.Remove(context.Background())) }()
 	c, err := testcontainers.Run(ctx, lab.Image, testcontainers.WithCmd("probe"),
 		testcontainers.WithLabels(map[string]string{"tcplab": "1", "tcplab.test": t.Name()}),
 		tcnetwork.WithNetwork([]string{"probe"}, nw),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.CapDrop = []string{"ALL"} }),
 		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(30*time.Second)))
 	if c != nil {
-		defer c.Terminate(ctx, testcontainers.StopTimeout(0))
+		defer func() { assert.NoError(t, c.Terminate(context.Background(), testcontainers.StopTimeout(0))) }()
 	}
 	require.NoError(t, err)
 	rc, err := c.Logs(ctx)

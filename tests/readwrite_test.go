@@ -195,3 +195,14 @@ func TestWriteTimeout(t *testing.T) {
 		})
 	}
 }
+
+func TestReadDeadlinePast(t *testing.T) {
+	t.Parallel()
+	o := obs[scenarios.ReadDeadlinePastObs](t, run(t, "read-deadline-past", nil))
+	assert.Equal(t, 2, o.WaitingBytes, `"hi" waited in the receive queue`)
+	assert.Equal(t, 0, o.Past.N, "a stale deadline reads nothing")
+	assert.Equal(t, "ErrDeadlineExceeded", o.Past.Err.Kind)
+	assert.True(t, o.Past.Err.Timeout)
+	assert.Less(t, o.PastMS, 100.0, "it fails at once")
+	assert.Equal(t, "hi", o.Cleared.Data, "the cleared deadline reads the data")
+}

@@ -111,10 +111,12 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 
 // Call sends op with args and decodes the reply's data into out (may be nil).
 func (c *Client) Call(ctx context.Context, op string, args, out any) error {
-	if dl, ok := ctx.Deadline(); ok {
-		c.conn.SetDeadline(dl)
-	} else {
-		c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(30 * time.Second)
+	}
+	if err := c.conn.SetDeadline(dl); err != nil {
+		return err
 	}
 	req := request{Op: op}
 	if args != nil {

@@ -75,7 +75,9 @@ func archive(t *testing.T, tamper string) (*httptest.Server, []debian.Source) {
 		if tamper != "" && strings.HasSuffix(r.URL.Path, tamper) {
 			b[len(b)/2] ^= 1
 		}
-		w.Write(b)
+		if _, err := w.Write(b); err != nil {
+			t.Error(err)
+		}
 	}))
 	t.Cleanup(srv.Close)
 	for i := range sources {

@@ -217,26 +217,3 @@ func removeSession(ctx context.Context, cli *client.Client, id string) error {
 	}
 	return errors.Join(errs...)
 }
-
-// Cleanup removes every container and network carrying label=value.
-func Cleanup(ctx context.Context, cli *client.Client, label, value string) error {
-	f := client.Filters{}.Add("label", label+"="+value)
-	var errs []error
-	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return err
-	}
-	for _, c := range cs.Items {
-		_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-		errs = append(errs, err)
-	}
-	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return err
-	}
-	for _, n := range ns.Items {
-		_, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}

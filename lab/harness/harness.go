@@ -275,7 +275,11 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 		l.alone.RLock()
 		defer l.alone.RUnlock()
 	}
-	return l.Runtime().Run(ctx, t)
+	rt, err := l.runtime(sc, overrides)
+	if err != nil {
+		return nil, err
+	}
+	return rt.Run(ctx, t)
 }
 
 // Plan declares a run of sc on this lab: its image, and linear SYN
@@ -288,6 +292,9 @@ func (l *Lab) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Opti
 	topts := []topology.Option{topology.WithImage(l.Image), topology.WithLinearSynTimeouts(l.Linear)}
 	if o.pcap != "" {
 		topts = append(topts, topology.WithCapture(o.pcap))
+	}
+	if sc.Published != nil {
+		topts = append(topts, topology.WithPublished())
 	}
 	return topology.Plan(sc, overrides, topts...)
 }

@@ -22,12 +22,15 @@ import (
 
 // Runtime returns the Docker runtime of this lab: it runs a planned
 // topology with testcontainers-go.
-func (l *Lab) Runtime() topology.Runtime { return docker{l} }
+func (l *Lab) Runtime() topology.Runtime { return docker{lab: l} }
 
 // docker runs a topology as containers: one internal network per run, each
 // host's owner on it under the host's name, the other nodes in their
 // owner's network namespace.
-type docker struct{ lab *Lab }
+type docker struct {
+	lab *Lab
+	pub hostProbe // the scenario's host probe, for a published network
+}
 
 var _ topology.Runtime = docker{}
 
@@ -37,18 +40,23 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	if len(t.Networks) != 1 {
-		return nil, fmt.Errorf("%s: the docker runtime runs one network per run, not %d (published networks are not supported yet)", t.Scenario, len(t.Networks))
-	}
 	labels := d.lab.labels()
 	for k, v := range t.Labels {
 		labels[k] = v
+	}
+	pub, err := d.publish(ctx, t) // nil unless t has a published network
+	if err != nil {
+		return nil, err
+	}
+	defer pub.remove() // after the containers, which the next defer removes
+	if len(t.Networks) != 1+pub.count() {
+		return nil, fmt.Errorf("%s: the docker runtime runs one internal network per run (and a published one), not %d", t.Scenario, len(t.Networks))
 	}
 	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels), tcnetwork.WithInternal())
 	if err != nil {
 		return nil, fmt.Errorf("creating the lab network: %w", err)
 	}
-	r := &run{t: t, lab: d.lab}
+	r := &run{t: t, lab: d.lab, pub: pub}
 	defer func() {
 		// All at once: a run is over, so no order is owed, and each
 		// removal waits on the daemon (one after another was about a
@@ -85,10 +93,16 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
 	}
+	if err := pub.run(ctx, r.container(t.Owner(t.ByRole(topology.Server).Host).Name)); err != nil {
+		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
+	}
 	if err := r.start(ctx, t.Image, nw, labels, *cl); err != nil {
 		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
 	}
-	return r.result(ctx)
+	if res, err = r.result(ctx); err == nil {
+		err = pub.apply(res)
+	}
+	return res, err
 }
 
 // start runs node n and waits for it: an owner on the network under its
@@ -104,6 +118,7 @@ func (r *run) start(ctx context.Context, image string, nw *testcontainers.Docker
 	netns := ""
 	if n.Owner {
 		opts = append(opts, tcnetwork.WithNetwork([]string{n.Host}, nw))
+		opts = append(opts, r.pub.options(r.t.Host(n.Host))...)
 		sysctls = r.t.Host(n.Host).Sysctls
 	} else {
 		netns = r.container(r.t.Owner(n.Host).Name).GetContainerID()
@@ -175,6 +190,7 @@ func (l *Lab) waitFor(w topology.Wait) wait.Strategy {
 type run struct {
 	t     *topology.Topology
 	lab   *Lab
+	pub   *published // nil unless the run has a published network
 	mu    sync.Mutex
 	order []testcontainers.Container // as started
 	names []string                   // their nodes' names

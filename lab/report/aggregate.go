@@ -93,8 +93,7 @@ func figures(r *scenario.Result) (map[string]float64, error) {
 // decode reads res's observations as T, strictly (scenario.Observations);
 // a chart leaves out a result that does not read, and Aggregate reports it.
 func decode[T any](res *scenario.Result) (T, error) {
-	var read func(*scenario.Result) (T, error) = scenario.Observations
-	return read(res)
+	return scenario.ReadObs[T](res)
 }
 
 func newFigure(name string, vs []float64) Figure {

@@ -12,6 +12,8 @@ const (
 	chartProgress      = "write-progress"
 	chartSweep         = "sweep"
 	chartTimeline      = "timeline"
+	chartConnectRTT    = "connect-vs-rtt"
+	chartBDP           = "throughput-vs-window"
 )
 
 // chart is one SVG figure of the HTML page, shown in its rows' section.
@@ -22,7 +24,8 @@ type chart struct {
 }
 
 // charts draws every chart the report's data supports, grouped by scenario
-// in report order: histograms, bars, progress, sweep, then timelines.
+// in report order: histograms, bars, progress, sweep, timelines, then the
+// latency charts (connect time against RTT, throughput against window/RTT).
 func charts(r *Report) []chart {
 	var out []chart
 	add := func(kind, section string, p *plot, title, subtitle string) {
@@ -44,6 +47,10 @@ func charts(r *Report) []chart {
 		p, title, sub = sweepChart(g)
 		add(chartSweep, g[0].Section, p, title, sub)
 		perRow(chartTimeline, g, timelineChart)
+		p, title, sub = connectRTTChart(g)
+		add(chartConnectRTT, g[0].Section, p, title, sub)
+		p, title, sub = bdpChart(g)
+		add(chartBDP, g[0].Section, p, title, sub)
 	}
 	return out
 }

@@ -20,6 +20,8 @@ var chartShapes = map[string]string{
 	chartProgress:      "<polyline",
 	chartSweep:         "<polyline",
 	chartTimeline:      "<circle",
+	chartConnectRTT:    "<circle",
+	chartBDP:           "<circle",
 }
 
 // TestHTMLInChromium renders the page in headless Chromium and checks the

@@ -21,12 +21,13 @@ var columns = []string{"RESULT", "SCENARIO", "KNOBS", "OBSERVED", "FIGURES (min/
 // rowView is a row as the tables show it.
 type rowView struct {
 	Verdict, Scenario, Knobs, Headline string
+	Network                            string   // mechanism and measured RTT of an impaired row (networkText)
 	Figures                            []string // key figures, one phrase each
 	Article                            string
 }
 
 func viewOf(row *Row) rowView {
-	v := rowView{Verdict: row.Verdict, Scenario: row.Scenario, Knobs: knobText(row), Article: row.Article}
+	v := rowView{Verdict: row.Verdict, Scenario: row.Scenario, Knobs: knobText(row), Article: row.Article, Network: networkText(row)}
 	if len(row.Results) > 0 && row.Results[0] != nil {
 		v.Headline = row.Results[0].Headline
 		if n := len(row.Results); n > 1 {
@@ -56,10 +57,11 @@ func knobPairs(row *Row) []string {
 	return out
 }
 
-// chartFigure names the figure a sweep plots: the first that counts
-// successes, a give-up time or bytes, else the first figure.
+// chartFigure names the figure a sweep plots: the first that is a
+// throughput or a connect time (the latency scenarios), counts successes,
+// a give-up time or bytes, else the first figure.
 func chartFigure(figs []Figure) (Figure, bool) {
-	for _, key := range []string{"succeeded", "failed_after", "bytes"} {
+	for _, key := range []string{"throughput", "connect_ms_p50", "succeeded", "failed_after", "bytes"} {
 		for _, f := range figs {
 			if strings.Contains(f.Name, key) {
 				return f, true

@@ -66,7 +66,7 @@ svg .value,svg .marker,svg .legend{font-size:11px;fill:#333}
 svg .grid{stroke:#eee}svg .axis{stroke:#444}svg .bar{fill:#4e79a7}svg .whisker{stroke:#222;stroke-width:1.5}
 svg .slot{stroke:#e15759;stroke-width:1.5;stroke-dasharray:5 3}svg text.slot{fill:#c03a3c;stroke:none}
 svg .giveup{stroke:#222;stroke-width:1.5;stroke-dasharray:2 2}svg text.giveup{fill:#222;stroke:none}
-svg .series{fill:none;stroke-width:2}
+svg .series{fill:none;stroke-width:2}svg .ideal{stroke:#888;stroke-width:1.5;stroke-dasharray:4 3}svg .band{stroke:#bbb;stroke-width:1;stroke-dasharray:2 3}
 svg .s0{stroke:#4e79a7}svg .s1{stroke:#f28e2b}svg .s2{stroke:#59a14f}svg .s3{stroke:#e15759}svg .s4{stroke:#76b7b2}svg .s5{stroke:#b07aa1}
 svg .dot{stroke-width:1.5;fill:#fff}svg text.legend{stroke:none;font-weight:600}
 svg text.s0{fill:#4e79a7}svg text.s1{fill:#f28e2b}svg text.s2{fill:#59a14f}svg text.s3{fill:#e15759}svg text.s4{fill:#76b7b2}svg text.s5{fill:#b07aa1}
@@ -79,7 +79,7 @@ pre{white-space:pre-wrap;margin:0;font-size:12px}ul.failures li{margin:4px 0}
 {{range .Sections}}<section>
 <h2>{{.Name}}</h2>
 <table><thead><tr>{{range $.Columns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
-{{range .Rows}}<tr{{if .Fail}} class="fail"{{end}}><td class="verdict">{{.Verdict}}</td><td>{{.Scenario}}{{if .Title}}<div class="sub">{{.Title}}</div>{{end}}</td><td>{{range .Pairs}}<div class="knob"><code>{{.}}</code></div>{{end}}</td><td>{{.Headline}}</td>
+{{range .Rows}}<tr{{if .Fail}} class="fail"{{end}}><td class="verdict">{{.Verdict}}</td><td>{{.Scenario}}{{if .Title}}<div class="sub">{{.Title}}</div>{{end}}</td><td>{{range .Pairs}}<div class="knob"><code>{{.}}</code></div>{{end}}{{if .Network}}<div class="sub">{{.Network}}</div>{{end}}</td><td>{{.Headline}}</td>
 <td>{{range .Figures}}<div>{{.}}</div>{{end}}{{if .All}}<details><summary>all {{len .All}} figures</summary><table>{{range .All}}<tr><td>{{.Name}}</td><td>{{range $i, $v := .Values}}{{if $i}}, {{end}}{{num $v}}{{end}}</td><td>{{.Reproducibility}}</td></tr>{{end}}</table></details>{{end}}</td>
 <td>{{.Article}}</td></tr>
 {{end}}</tbody></table>

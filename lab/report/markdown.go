@@ -21,7 +21,11 @@ func Markdown(w io.Writer, r *Report) error {
 			if v.Verdict != "PASS" {
 				verdict = "❌ " + v.Verdict
 			}
-			cells := []string{verdict, "`" + v.Scenario + "`", code(v.Knobs), v.Headline, strings.Join(v.Figures, "<br>"), v.Article}
+			knobs := code(v.Knobs)
+			if v.Network != "" {
+				knobs = strings.TrimPrefix(knobs+"<br>"+v.Network, "<br>")
+			}
+			cells := []string{verdict, "`" + v.Scenario + "`", knobs, v.Headline, strings.Join(v.Figures, "<br>"), v.Article}
 			for i := range cells {
 				cells[i] = mdCell(cells[i])
 			}

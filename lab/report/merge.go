@@ -46,17 +46,27 @@ type Merged struct {
 	Sets   []*Set       `json:"sets"`
 	Rows   []*MergedRow `json:"rows"`
 	Flags  int          `json:"flags"` // verdicts, checks, figures and rows that differ
+	// Notes explain differences between kernels (ExplainKernels).
+	Notes []string `json:"notes,omitempty"`
+
+	src map[*MergedRow][]*Row // each merged row's rows, per set
 }
 
 // MergedRow is one scenario case as each set saw it.
 type MergedRow struct {
-	Scenario string         `json:"scenario"`
-	Knobs    string         `json:"knobs"`    // the overrides, sorted k=v
-	Verdicts []string       `json:"verdicts"` // per set: PASS, FAIL, or "" when the set lacks the row
-	Headline []string       `json:"headline"` // per set: the first repetition's headline
-	Figures  []MergedFigure `json:"figures"`
-	Checks   []MergedCheck  `json:"checks"`
-	Differs  bool           `json:"differs"` // the row is missing somewhere or its verdicts differ
+	Scenario string   `json:"scenario"`
+	Knobs    string   `json:"knobs"`    // the overrides, sorted k=v
+	Verdicts []string `json:"verdicts"` // per set: PASS, FAIL, or "" when the set lacks the row
+	Headline []string `json:"headline"` // per set: the first repetition's headline
+	// Network is per set the mechanism and measured RTT of an impaired
+	// row (networkText), "" where none was impaired.
+	Network []string       `json:"network,omitempty"`
+	Figures []MergedFigure `json:"figures"`
+	Checks  []MergedCheck  `json:"checks"`
+	Differs bool           `json:"differs"` // the row is missing somewhere or its verdicts differ
+	// Kernel holds the kernel settings that explain the row, per set
+	// (ExplainKernels; only in a per-kernel comparison).
+	Kernel []Fact `json:"kernel,omitempty"`
 }
 
 // MergedFigure is one figure per set; a nil cell means the set lacks it.
@@ -201,10 +211,10 @@ func pairs(k scenario.Knobs) string {
 
 // Merge lines the sets up row by row and flags every difference. Sets are
 // labelled by platform, with the directory added where platforms repeat
-// or are unknown.
+// or are unknown, unless they come labelled (by kernel).
 func Merge(sets []*Set) *Merged {
 	label(sets)
-	m := &Merged{Schema: MergedSchema, Sets: sets}
+	m := &Merged{Schema: MergedSchema, Sets: sets, src: map[*MergedRow][]*Row{}}
 	byKey := map[string]*MergedRow{}
 	rows := map[string][]*Row{}
 	var keys []string
@@ -227,19 +237,24 @@ func Merge(sets []*Set) *Merged {
 	}
 	for i, mr := range m.Rows {
 		mergeRow(mr, rows[keys[i]])
+		m.src[mr] = rows[keys[i]]
 		m.Flags += mr.flags()
 	}
 	return m
 }
 
 func label(sets []*Set) {
-	seen := map[string]int{}
+	seen, kernels := map[string]int{}, map[string]int{}
 	for _, s := range sets {
 		seen[s.Platform]++
+		kernels[s.Kernel]++
 	}
 	for _, s := range sets {
 		base := filepath.Base(filepath.Clean(s.Dir))
 		switch {
+		case s.Label != "":
+		case seen[s.Platform] > 1 && s.Kernel != "" && kernels[s.Kernel] == 1:
+			s.Label = s.Kernel // sets of one platform on different kernels
 		case s.Platform == "":
 			s.Label = base
 		case seen[s.Platform] > 1:
@@ -252,7 +267,7 @@ func label(sets []*Set) {
 
 func mergeRow(mr *MergedRow, rows []*Row) {
 	n := len(rows)
-	mr.Verdicts, mr.Headline = make([]string, n), make([]string, n)
+	mr.Verdicts, mr.Headline, mr.Network = make([]string, n), make([]string, n), make([]string, n)
 	figs := map[string][]*Figure{}
 	checks := map[string]*MergedCheck{}
 	var figNames, checkNames []string
@@ -261,7 +276,7 @@ func mergeRow(mr *MergedRow, rows []*Row) {
 			mr.Differs = true
 			continue
 		}
-		mr.Verdicts[i] = row.Verdict
+		mr.Verdicts[i], mr.Network[i] = row.Verdict, networkText(row)
 		if len(row.Results) > 0 && row.Results[0] != nil {
 			mr.Headline[i] = row.Results[0].Headline
 		}

@@ -33,6 +33,8 @@ func mergedLines(m *Merged, all bool) []mergedLine {
 			if v == "" {
 				v = "—"
 				l.Status = Missing + " in " + m.Sets[i].Label
+			} else if i < len(mr.Network) && mr.Network[i] != "" {
+				v += " [" + mr.Network[i] + "]"
 			}
 			l.Cells = append(l.Cells, v)
 		}
@@ -40,6 +42,16 @@ func mergedLines(m *Merged, all bool) []mergedLine {
 			l.Status = "verdicts " + Differs
 		}
 		out = append(out, l)
+		for _, k := range mr.Kernel {
+			kl := mergedLine{Name: "kernel: " + k.Name, Cells: k.Cells, Status: Same, Flagged: k.Differs}
+			switch {
+			case k.Differs:
+				kl.Status = Differs + ": " + k.Explain
+			case k.Explain != "":
+				kl.Status = k.Explain
+			}
+			out = append(out, kl)
+		}
 		for _, f := range mr.Figures {
 			if !all && f.Status == Same {
 				continue
@@ -138,6 +150,9 @@ func MergedTerminal(w io.Writer, m *Merged) error {
 	}
 	tw.Flush()
 	fmt.Fprintln(&b, mergedSummary(m))
+	for _, n := range m.Notes {
+		fmt.Fprintln(&b, "note: "+n)
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }
@@ -166,6 +181,12 @@ func MergedMarkdown(w io.Writer, m *Merged) error {
 			cells[i] = mdCell(cells[i])
 		}
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(append(cells, mdCell(l.Status)), " | "))
+	}
+	if len(m.Notes) > 0 {
+		b.WriteString("\n")
+	}
+	for _, n := range m.Notes {
+		fmt.Fprintf(&b, "- %s\n", n)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -211,6 +232,9 @@ func MergedHTML(w io.Writer, m *Merged) error {
 		fmt.Fprintf(&b, "<td>%s</td></tr>\n", e(l.Status))
 	}
 	b.WriteString("</table>\n")
+	for _, n := range m.Notes {
+		fmt.Fprintf(&b, "<p>%s</p>\n", e(n))
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }

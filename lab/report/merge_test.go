@@ -226,7 +226,9 @@ func TestMergeLabels(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	empty := t.TempDir()
 	wrong := t.TempDir()
-	os.WriteFile(filepath.Join(wrong, "report.json"), []byte(`{"schema":"tcplab.report/v0"}`), 0o644)
+	if err := os.WriteFile(filepath.Join(wrong, "report.json"), []byte(`{"schema":"tcplab.report/v0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct{ name, dir, want string }{
 		{"no results", empty, "no report.json and no tcplab result files"},
 		{"other schema", wrong, `schema "tcplab.report/v0"`},

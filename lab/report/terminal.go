@@ -17,7 +17,11 @@ func Terminal(w io.Writer, r *Report) error {
 	fmt.Fprintln(tw, strings.Join(columns, "\t"))
 	for _, row := range r.Rows {
 		v := viewOf(row)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Verdict, v.Scenario, v.Knobs, v.Headline,
+		knobs := v.Knobs
+		if v.Network != "" {
+			knobs = strings.TrimSpace(knobs + " [" + v.Network + "]")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Verdict, v.Scenario, knobs, v.Headline,
 			strings.Join(v.Figures, "; "), clip(v.Article, 60))
 	}
 	tw.Flush()

@@ -250,17 +250,30 @@ func SynSchedule(retries, linear int) (sends []time.Duration, giveUp time.Durati
 	}
 }
 
-// LocalSynSchedule is SynSchedule for this container's own sysctls.
+// LocalSynSchedule is SynSchedule for this container's own sysctls. A
+// kernel without tcp_syn_linear_timeouts (< 6.5) gives linear 0, which is
+// its schedule; LocalLinearTimeouts tells the two apart.
 func LocalSynSchedule() (sends []time.Duration, giveUp time.Duration, retries, linear int) {
-	retries, linear = 6, 0
+	retries = 6
 	if v, ok := kernel.Sysctl("net.ipv4.tcp_syn_retries"); ok {
 		retries, _ = strconv.Atoi(v)
 	}
-	if v, ok := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts"); ok {
-		linear, _ = strconv.Atoi(v)
-	}
+	linear, _ = LocalLinearTimeouts()
 	sends, giveUp = SynSchedule(retries, linear)
 	return sends, giveUp, retries, linear
+}
+
+// LocalLinearTimeouts is this namespace's tcp_syn_linear_timeouts and
+// whether the kernel has it at all: absent (6.1) and 0 (pinned on 6.12)
+// give the same schedule but are different kernels, and a per-kernel
+// report must say which it saw.
+func LocalLinearTimeouts() (linear int, present bool) {
+	v, ok := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
+	if !ok {
+		return 0, false
+	}
+	linear, _ = strconv.Atoi(v)
+	return linear, true
 }
 
 // Mechanisms lists the impairment mechanisms used, or "none".

@@ -192,7 +192,10 @@ func dialMode(ctx context.Context, addr string, mode byte) (net.Conn, time.Durat
 		return nil, took, err
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
+		if err := c.SetDeadline(dl); err != nil {
+			c.Close()
+			return nil, took, err
+		}
 	}
 	if _, err := c.Write([]byte{mode}); err != nil {
 		c.Close()
@@ -233,7 +236,9 @@ func (e *Env) bulk(ctx context.Context, size int) (time.Duration, uint32, error)
 			return 0, 0, err
 		}
 	}
-	c.(*net.TCPConn).CloseWrite()
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return 0, 0, err
+	}
 	ans := make([]byte, 8)
 	if _, err := io.ReadFull(c, ans); err != nil {
 		return 0, 0, err

@@ -35,6 +35,9 @@ func Observations[T any](r *Result) (T, error) {
 	return v, err
 }
 
+// ReadObs is Observations under the name tests and reports use.
+func ReadObs[T any](r *Result) (T, error) { return Observations[T](r) }
+
 // DecodeObs decodes r's observations into a new value of s's observation
 // type (a pointer to the struct), strictly as Observations does.
 func (s *Scenario) DecodeObs(r *Result) (any, error) {

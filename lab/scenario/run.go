@@ -108,7 +108,11 @@ func RunAgent(lifetime time.Duration, pcapPath string) error {
 	if err := a.Init(); err != nil {
 		return err
 	}
-	defer a.Clear()
+	defer func() {
+		if err := a.Clear(); err != nil {
+			fmt.Fprintln(os.Stderr, "tcplab agent: clearing the impairment:", err)
+		}
+	}()
 	captured := make(chan error, 1)
 	if pcapPath != "" {
 		capCtx, stopCapture := context.WithCancel(context.Background())

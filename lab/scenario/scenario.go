@@ -49,6 +49,10 @@ type Scenario struct {
 	// Exclusive asks to run alone: its figures are timer measurements a
 	// busy CPU would skew (the Nagle stall, latency percentiles).
 	Exclusive bool
+	// Published, when set, has the harness publish the server's
+	// PublishedPort on the host's 127.0.0.1 and run this probe from the
+	// host (the one place the host dials; compose leaves it out).
+	Published HostProbe
 }
 
 // Expected is the scenario's Weight for knobs k.
@@ -155,6 +159,12 @@ type Result struct {
 	// failed with "network is unreachable" in both the client's and the
 	// server's namespace: the run had no way out of the lab.
 	RouteOut string `json:"route_out"`
+	// Sysctls and Counters are what a VM runtime read in each host's
+	// namespace (host → name → value; a sysctl the kernel lacks is not
+	// there), so a per-kernel report explains a difference from the
+	// kernel's own settings. Empty for container runs.
+	Sysctls  map[string]map[string]string `json:"sysctls,omitempty"`
+	Counters map[string]map[string]int64  `json:"counters,omitempty"`
 }
 
 // Failed lists the checks that did not hold, and the driver error if any.

@@ -33,6 +33,8 @@ var backlogSynTimeout = &scenario.Scenario{
 			return fmt.Errorf("could not fill the accept queue: %d of %d", len(conns), s+1)
 		}
 		_, giveUp, r, linear := scenario.LocalSynSchedule()
+		_, present := scenario.LocalLinearTimeouts()
+		absent := !present
 		start := time.Now()
 		var d net.Dialer // no Timeout: only the kernel ends this dial (the context is a safety net)
 		c, err := d.DialContext(e.Ctx, "tcp", e.Addr())
@@ -40,7 +42,7 @@ var backlogSynTimeout = &scenario.Scenario{
 		if c != nil {
 			c.Close()
 		}
-		if err := e.Record(&BacklogSynTimeoutObs{TCPSynRetries: r, TCPSynLinearTimeouts: linear,
+		if err := e.Record(&BacklogSynTimeoutObs{TCPSynRetries: r, TCPSynLinearTimeouts: linear, TCPSynLinearTimeoutsAbsent: absent,
 			FailedAfterMS: scenario.Ms(took), ExpectedMS: scenario.Ms(giveUp), Error: scenario.Classify(err)}); err != nil {
 			return err
 		}
@@ -59,9 +61,12 @@ var backlogSynTimeout = &scenario.Scenario{
 
 // BacklogSynTimeoutObs is what backlog-syn-timeout observed.
 type BacklogSynTimeoutObs struct {
-	TCPSynRetries        int              `json:"tcp_syn_retries"`         // the client's sysctl in force
-	TCPSynLinearTimeouts int              `json:"tcp_syn_linear_timeouts"` // 0 where the kernel lacks it
-	FailedAfterMS        float64          `json:"failed_after_ms"`
-	ExpectedMS           float64          `json:"expected_ms"` // the SYN schedule's give-up
-	Error                scenario.ErrInfo `json:"error"`
+	TCPSynRetries        int `json:"tcp_syn_retries"`         // the client's sysctl in force
+	TCPSynLinearTimeouts int `json:"tcp_syn_linear_timeouts"` // 0 where the kernel lacks it
+	// TCPSynLinearTimeoutsAbsent is true on a kernel without the sysctl
+	// (< 6.5): the 0 above is then the kernel's schedule, not a pin.
+	TCPSynLinearTimeoutsAbsent bool             `json:"tcp_syn_linear_timeouts_absent,omitempty"`
+	FailedAfterMS              float64          `json:"failed_after_ms"`
+	ExpectedMS                 float64          `json:"expected_ms"` // the SYN schedule's give-up
+	Error                      scenario.ErrInfo `json:"error"`
 }

@@ -21,7 +21,7 @@ var closeHalf = &scenario.Scenario{
 	Obs:     scenario.ObsOf[CloseHalfObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			logErr("close-half deadline", c.SetDeadline(time.Now().Add(10*time.Second)))
 			var r halfReport
 			req, err := io.ReadAll(c) // until io.EOF (ReadAll returns nil for it)
 			r.Request, r.ReadErr = string(req), scenario.Classify(err)
@@ -40,7 +40,9 @@ var closeHalf = &scenario.Scenario{
 			return err
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			return err
+		}
 		const req = "request"
 		if _, err := c.Write([]byte(req)); err != nil {
 			return err

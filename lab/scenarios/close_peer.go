@@ -31,7 +31,9 @@ var closePeer = &scenario.Scenario{
 			return err
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			return err
+		}
 		_, rerr := c.Read(make([]byte, 32))
 		var writes []PeerWrite
 		failedAt, gap := 0, e.Knobs.Duration("client.write_gap")

@@ -26,7 +26,10 @@ var concurrentRead = &scenario.Scenario{
 	Obs: scenario.ObsOf[ConcurrentReadObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		p := readPlan(s.Knobs)
-		return acceptWith(s, func(c net.Conn) { c.Write(p.stream(0)) })
+		return acceptWith(s, func(c net.Conn) {
+			_, err := c.Write(p.stream(0))
+			logErr("concurrent-read stream", err)
+		})
 	},
 	Client: func(e *scenario.Env) error {
 		p := readPlan(e.Knobs)
@@ -36,7 +39,9 @@ var concurrentRead = &scenario.Scenario{
 			return err
 		}
 		defer c.Close()
-		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			return err
+		}
 		chunks, err := readConcurrent(c, k, buf)
 		if err != nil {
 			return err

@@ -46,7 +46,7 @@ func writePlan(k scenario.Knobs) plan {
 func readAndCheck(s *scenario.ServerEnv) error {
 	p := writePlan(s.Knobs)
 	return acceptWith(s, func(c net.Conn) {
-		c.SetReadDeadline(time.Now().Add(time.Minute))
+		logErr("concurrent-write deadline", c.SetReadDeadline(time.Now().Add(time.Minute)))
 		buf := make([]byte, 0, p.bytes()+1)
 		for {
 			n, err := c.Read(buf[len(buf):cap(buf)])

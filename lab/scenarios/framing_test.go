@@ -76,7 +76,9 @@ func TestConcurrentReaders(t *testing.T) {
 	p := plan{Writers: 1, Messages: 140, Sizes: sizesUpTo(64 << 10)}
 	c, s := pair(t)
 	go func() {
-		s.Write(p.stream(0))
+		if _, err := s.Write(p.stream(0)); err != nil {
+			t.Error(err)
+		}
 		s.Close()
 	}()
 	chunks, err := readConcurrent(c, 8, 64)

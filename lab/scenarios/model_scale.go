@@ -200,8 +200,10 @@ func echo(e *scenario.Env, conns []net.Conn, w int, d time.Duration) ([]time.Dur
 				}
 				c := conns[i]
 				t := time.Now()
-				c.SetDeadline(t.Add(5 * time.Second))
-				_, err := c.Write(msg)
+				err := c.SetDeadline(t.Add(5 * time.Second))
+				if err == nil {
+					_, err = c.Write(msg)
+				}
 				if err == nil {
 					_, err = io.ReadFull(c, buf)
 				}

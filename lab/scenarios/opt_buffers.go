@@ -101,7 +101,9 @@ func bytesBeforeBlock(e *scenario.Env, sndbuf int, blockAfter time.Duration) (to
 	granted, _ = sockInt(tc, soSndBuf)
 	chunk := make([]byte, 64<<10)
 	for total < 64<<20 {
-		c.SetWriteDeadline(time.Now().Add(blockAfter))
+		if err := c.SetWriteDeadline(time.Now().Add(blockAfter)); err != nil {
+			return 0, 0, err
+		}
 		n, err := c.Write(chunk)
 		total += n
 		if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -77,7 +77,9 @@ var optKeepAlive = &scenario.Scenario{
 		}
 		impaired := time.Since(t0)
 		want := idle + time.Duration(count)*interval
-		c.SetReadDeadline(t0.Add(want + 10*time.Second)) // a safety net only
+		if err := c.SetReadDeadline(t0.Add(want + 10*time.Second)); err != nil { // a safety net only
+			return err
+		}
 		_, rerr := c.Read(make([]byte, 1))
 		took := time.Since(t0)
 		dropped, _ := e.Dropped()

@@ -27,7 +27,7 @@ var optLinger = &scenario.Scenario{
 				return
 			}
 			if mode[0] == 'l' { // "linger0"
-				c.(*net.TCPConn).SetLinger(0)
+				logErr("SetLinger(0)", c.(*net.TCPConn).SetLinger(0))
 			}
 		})
 	},
@@ -38,7 +38,10 @@ var optLinger = &scenario.Scenario{
 			if err != nil {
 				return err
 			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				c.Close()
+				return err
+			}
 			if _, err := c.Write([]byte(mode[:1])); err != nil {
 				c.Close()
 				return err

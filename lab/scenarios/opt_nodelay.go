@@ -61,7 +61,10 @@ var optNoDelay = &scenario.Scenario{
 				c.Close()
 				return err
 			}
-			c.SetDeadline(time.Now().Add(20 * time.Second))
+			if err := c.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+				c.Close()
+				return err
+			}
 			req, resp := make([]byte, part), make([]byte, 8)
 			var rtts []float64
 			for range rounds {

@@ -33,8 +33,14 @@ var optReuseAddr = &scenario.Scenario{
 			if err != nil {
 				return err
 			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			c.Write([]byte{1})
+			if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				c.Close()
+				return err
+			}
+			if _, err := c.Write([]byte{1}); err != nil {
+				c.Close()
+				return err
+			}
 			_, err = c.Read(make([]byte, 1)) // the server closes first
 			c.Close()
 			if err != io.EOF {
@@ -108,8 +114,14 @@ func restartListener(s *scenario.ServerEnv) error {
 			}
 			go func() {
 				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				c.Read(make([]byte, 1))
+				if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+					logErr("reuseaddr deadline", err)
+					return
+				}
+				_, err := c.Read(make([]byte, 1)) // until the client closes
+				if err != io.EOF {
+					logErr("reuseaddr read", err)
+				}
 			}()
 		}
 	}

@@ -18,7 +18,10 @@ var readCloseWithData = &scenario.Scenario{
 	Timeout: 30 * time.Second,
 	Obs:     scenario.ObsOf[ReadCloseWithDataObs](),
 	Server: func(s *scenario.ServerEnv) error {
-		return acceptWith(s, func(c net.Conn) { c.Write([]byte("hello")) })
+		return acceptWith(s, func(c net.Conn) {
+			_, err := c.Write([]byte("hello"))
+			logErr("read-close-with-data write", err)
+		})
 	},
 	Client: func(e *scenario.Env) error {
 		c, err := dialTCP(e)
@@ -57,7 +60,9 @@ var readCloseWithData = &scenario.Scenario{
 // deadline (a hang becomes a failure), and times it.
 func timedRead(c net.Conn, size int, bound time.Duration) (readResult, time.Duration) {
 	start := time.Now()
-	c.SetReadDeadline(start.Add(bound))
+	if err := c.SetReadDeadline(start.Add(bound)); err != nil {
+		return readResult{Err: scenario.Classify(err)}, time.Since(start)
+	}
 	buf := make([]byte, size)
 	n, err := c.Read(buf)
 	return readResult{N: n, Err: scenario.Classify(err), Data: string(buf[:n])}, time.Since(start)

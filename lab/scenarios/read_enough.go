@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -18,12 +17,7 @@ var readEnough = &scenario.Scenario{
 	Title:   `peer sends "abcdefghij12345", reader's buffer is 10 bytes: 10 then 5`,
 	Timeout: 30 * time.Second,
 	Obs:     scenario.ObsOf[ReadEnoughObs](),
-	Server: func(s *scenario.ServerEnv) error {
-		return acceptWith(s, func(c net.Conn) {
-			c.Write([]byte("abcdefghij12345"))
-			holdOpen(s)
-		})
-	},
+	Server:  sendAndHold("abcdefghij12345"),
 	Client: func(e *scenario.Env) error {
 		const msg = "abcdefghij12345"
 		c, err := dialTCP(e)
@@ -41,10 +35,12 @@ var readEnough = &scenario.Scenario{
 		var got []string
 		buf := make([]byte, 10)
 		for range 2 {
-			c.SetReadDeadline(time.Now().Add(step))
+			if err := c.SetReadDeadline(time.Now().Add(step)); err != nil {
+				return err
+			}
 			n, err := c.Read(buf)
 			if err != nil {
-				return fmt.Errorf("Read %d: %w", len(ns)+1, err)
+				return fmt.Errorf("read %d: %w", len(ns)+1, err)
 			}
 			ns = append(ns, n)
 			got = append(got, string(buf[:n]))

@@ -26,7 +26,8 @@ var readNoData = &scenario.Scenario{
 				return
 			}
 			time.Sleep(s.Knobs.Duration("server.delay"))
-			c.Write([]byte("hi"))
+			_, err := c.Write([]byte("hi"))
+			logErr("read-no-data write", err)
 			holdOpen(s)
 		})
 	},
@@ -41,12 +42,14 @@ var readNoData = &scenario.Scenario{
 		if err := e.Signal("send"); err != nil {
 			return err
 		}
-		c.SetReadDeadline(start.Add(d + step)) // the step bound: fail, not hang
+		if err := c.SetReadDeadline(start.Add(d + step)); err != nil { // the step bound: fail, not hang
+			return err
+		}
 		buf := make([]byte, 10)
 		n, err := c.Read(buf)
 		took := time.Since(start)
 		if err != nil {
-			return fmt.Errorf("Read after %v: %w", took, err)
+			return fmt.Errorf("read after %v: %w", took, err)
 		}
 		// The server's sleep starts after the signal, so D is a hard lower
 		// bound; above it only the signal's and the data's trip and

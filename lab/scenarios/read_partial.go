@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"net"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -16,12 +15,7 @@ var readPartial = &scenario.Scenario{
 	Title:   `peer sends "hi", reader's buffer is 10 bytes: Read returns 2 at once`,
 	Timeout: 30 * time.Second,
 	Obs:     scenario.ObsOf[ReadPartialObs](),
-	Server: func(s *scenario.ServerEnv) error {
-		return acceptWith(s, func(c net.Conn) {
-			c.Write([]byte("hi"))
-			holdOpen(s)
-		})
-	},
+	Server:  sendAndHold("hi"),
 	Client: func(e *scenario.Env) error {
 		c, err := dialTCP(e)
 		if err != nil {

@@ -22,6 +22,7 @@ var registry = []*scenario.Scenario{
 	dialLossy,
 	readNoData,
 	readPartial,
+	readDeadlinePast,
 	readEnough,
 	readCloseWithData,
 	readCloseNoData,
@@ -41,6 +42,12 @@ var registry = []*scenario.Scenario{
 	closeSelf,
 	closePeer,
 	closeHalf,
+	proxyBacklog,
+	proxyRefused,
+	latencyDial,
+	latencyBDP,
+	latencyNoDelay,
+	lossRetransmit,
 }
 
 // All returns the scenarios in catalogue order.

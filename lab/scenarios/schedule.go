@@ -26,6 +26,7 @@ var weights = map[string]func(k scenario.Knobs) time.Duration{
 	"dial-lossy":              synGiveUp,
 	"read-no-data":            fixed(3700 * time.Millisecond),
 	"read-partial":            fixed(2700 * time.Millisecond),
+	"read-deadline-past":      fixed(2700 * time.Millisecond),
 	"read-enough":             fixed(2100 * time.Millisecond),
 	"read-close-with-data":    fixed(2300 * time.Millisecond),
 	"read-close-no-data":      fixed(2200 * time.Millisecond),
@@ -45,13 +46,37 @@ var weights = map[string]func(k scenario.Knobs) time.Duration{
 	"close-self":              fixed(2 * time.Second),
 	"close-peer":              fixed(2600 * time.Millisecond),
 	"close-half":              fixed(2200 * time.Millisecond),
+	// The host probe and the client each wait one hold (measured 11.5–13 s
+	// with tcp_syn_retries 1).
+	"proxy-backlog": func(k scenario.Knobs) time.Duration {
+		return 2*proxyHold(scenario.SynGiveUp(k.Int("server.tcp_syn_retries"))) + startup
+	},
+	"proxy-refused": fixed(3 * time.Second),
+	// The latency scenarios: start-up, the RTT probe, then their own timers.
+	"latency-dial": func(k scenario.Knobs) time.Duration {
+		return startup + 3*time.Second + time.Duration(k.Int("client.dials")+12)*k.Duration("impair.rtt")
+	},
+	"latency-bdp": func(k scenario.Knobs) time.Duration {
+		return startup + 3*time.Second + k.Duration("client.warmup") + k.Duration("client.measure")
+	},
+	"latency-nodelay": func(k scenario.Knobs) time.Duration {
+		return startup + 3*time.Second + time.Duration(k.Int("client.rounds"))*(3*k.Duration("impair.rtt")+40*time.Millisecond)
+	},
+	"loss-retransmit": func(k scenario.Knobs) time.Duration {
+		return startup + 4*time.Second + time.Duration(k.Int("client.requests"))*k.Duration("impair.rtt")*6/5
+	},
 }
 
 // exclusive scenarios measure timers a busy CPU would skew, so a parallel
 // run gives them the machine alone: the Nagle stall (a 40 ms delayed-ACK
 // timer), model-scale's echo latency percentiles and RSS per conn, and
-// dial-timeout's T ±5 % (seen 150 ms late on 2 s beside other runs).
-var exclusive = map[string]bool{"model-scale": true, "opt-nodelay": true, "dial-timeout": true}
+// dial-timeout's T ±5 % (seen 150 ms late on 2 s beside other runs), and
+// latency-nodelay's Nagle stall under RTT (a delayed-ACK timer again);
+// latency-dial's +2 ms and loss-retransmit's stalls, which a starved delay
+// line would fake (its late release looks like a stall, or fires a
+// spurious loss probe).
+var exclusive = map[string]bool{"model-scale": true, "opt-nodelay": true, "dial-timeout": true,
+	"latency-nodelay": true, "latency-dial": true, "loss-retransmit": true}
 
 func fixed(d time.Duration) func(scenario.Knobs) time.Duration {
 	return func(scenario.Knobs) time.Duration { return d }

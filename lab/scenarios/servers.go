@@ -1,13 +1,23 @@
 package scenarios
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 // Server behaviours shared by several scenarios.
+
+// logErr reports a server-side failure in a handler that has no caller to
+// return it to: the server's log is in every failing run's error message.
+func logErr(what string, err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tcplab server: %s: %v\n", what, err)
+	}
+}
 
 // neverAccept listens and never calls Accept: the kernel completes
 // handshakes into the accept queue until it is full.
@@ -19,6 +29,18 @@ func neverAccept(s *scenario.ServerEnv) error {
 	defer ln.Close()
 	<-s.Ctx.Done()
 	return nil
+}
+
+// sendAndHold sends msg on every connection and keeps it open until the run
+// ends: the reader decides when to Read.
+func sendAndHold(msg string) func(*scenario.ServerEnv) error {
+	return func(s *scenario.ServerEnv) error {
+		return acceptWith(s, func(c net.Conn) {
+			_, err := c.Write([]byte(msg))
+			logErr("sending "+msg, err)
+			holdOpen(s)
+		})
+	}
 }
 
 // acceptAll accepts every connection and holds it open until the run ends.

@@ -80,7 +80,10 @@ func readEvery(s *scenario.ServerEnv, c net.Conn) {
 			return
 		case <-time.After(every):
 		}
-		c.SetReadDeadline(time.Now().Add(every))
+		if err := c.SetReadDeadline(time.Now().Add(every)); err != nil {
+			logErr("sink deadline", err)
+			return
+		}
 		if _, err := c.Read(buf); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
 		}

@@ -21,7 +21,7 @@ var writeSuccess = &scenario.Scenario{
 	Obs: scenario.ObsOf[WriteSuccessObs](),
 	Server: func(s *scenario.ServerEnv) error {
 		return acceptWith(s, func(c net.Conn) {
-			c.SetReadDeadline(time.Now().Add(step))
+			logErr("write-success deadline", c.SetReadDeadline(time.Now().Add(step)))
 			n, _ := io.ReadFull(c, make([]byte, s.Knobs.Int("client.size")))
 			s.Publish("received", n)
 			holdOpen(s)
@@ -34,7 +34,9 @@ var writeSuccess = &scenario.Scenario{
 			return err
 		}
 		defer c.Close()
-		c.SetWriteDeadline(time.Now().Add(step))
+		if err := c.SetWriteDeadline(time.Now().Add(step)); err != nil {
+			return err
+		}
 		n, err := c.Write(make([]byte, size))
 		var got int
 		if gerr := e.GetWait("received", &got, step); gerr != nil {

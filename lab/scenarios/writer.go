@@ -39,7 +39,10 @@ func startWriter(c net.Conn, chunk int, perWrite time.Duration) *writer {
 		for {
 			start := time.Now()
 			if perWrite > 0 {
-				c.SetWriteDeadline(start.Add(perWrite))
+				if err := c.SetWriteDeadline(start.Add(perWrite)); err != nil {
+					w.last <- wresult{err: err, at: time.Now()}
+					return
+				}
 			}
 			n, err := c.Write(buf)
 			if err != nil {
@@ -81,7 +84,7 @@ func (w *writer) blocked(e *scenario.Env, c net.Conn, quiet, max time.Duration) 
 			return acc, since, nil
 		}
 		if time.Now().After(end) || e.Ctx.Err() != nil {
-			return 0, since, fmt.Errorf("Write never blocked: %d bytes accepted after %v", acc, max)
+			return 0, since, fmt.Errorf("the Write never blocked: %d bytes accepted after %v", acc, max)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

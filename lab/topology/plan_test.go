@@ -175,7 +175,11 @@ func TestEveryScenarioPlans(t *testing.T) {
 			require.NotNil(t, c)
 			assert.Equal(t, top.Host(top.ByRole(topology.Server).Host).Name, c.Args[3], "the client dials the server's host by name")
 			assert.True(t, strings.HasPrefix(c.Name, sc.ID+"-"))
-			assert.Equal(t, sc.Timeout+30*time.Second, c.Wait.Timeout)
+			// A scenario whose defaults impair the network (latency-dial's
+			// impair.rtt) gets the impairment's budget on top.
+			resolved, err := sc.Resolve(k)
+			require.NoError(t, err)
+			assert.Equal(t, sc.Timeout+resolved.Impairment().Budget()+30*time.Second, c.Wait.Timeout)
 		}
 	}
 }

@@ -46,7 +46,7 @@ const (
 const LinearSysctl = "net.ipv4.tcp_syn_linear_timeouts"
 
 // LabelPublished marks a network with a port published to the host.
-const LabelPublished = "tcplab.published"
+const LabelPublished = scenario.LabelPublished
 
 // Topology is one run, declared.
 type Topology struct {

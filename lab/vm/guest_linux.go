@@ -276,11 +276,18 @@ func runRoles(ctx context.Context, roles []Role, nets map[string]netns.NsHandle)
 	defer func() {
 		for _, c := range cmds { // the server and agent end on the client's quit; this is the backstop
 			done := make(chan struct{})
-			go func() { c.Wait(); close(done) }()
+			go func() {
+				if err := c.Wait(); err != nil {
+					fmt.Fprintf(os.Stderr, "tcplab-vm: %s ended: %v\n", c.Args[1], err)
+				}
+				close(done)
+			}()
 			select {
 			case <-done:
 			case <-time.After(3 * time.Second):
-				c.Process.Kill()
+				if err := c.Process.Kill(); err != nil {
+					fmt.Fprintf(os.Stderr, "tcplab-vm: killing %s: %v\n", c.Args[1], err)
+				}
 				<-done
 			}
 		}

@@ -48,15 +48,16 @@ var mutations = []mutation{
 		tests: "^TestDialTimeout$",
 	},
 	{
-		name: "read-deadline-unset", why: "the read deadline of each read-timeout trial is not set",
-		file: "lab/scenarios/read_timeout.go",
-		old:  "\t\t\tc.SetReadDeadline(time.Now().Add(dl))\n", new: "\n",
+		name: "read-deadline-unset", why: "read-timeout's trial deadline is not set (an older one applies)",
+		file:  "lab/scenarios/read_timeout.go",
+		old:   "if err := c.SetReadDeadline(time.Now().Add(dl)); err != nil { // the idle Read's",
+		new:   "if err := error(nil); err != nil {",
 		tests: "^TestReadTimeout$",
 	},
 	{
 		name: "write-deadline-unset", why: "the writer never sets its write deadline",
 		file: "lab/scenarios/writer.go",
-		old:  "c.SetWriteDeadline(start.Add(perWrite))", new: "_ = start",
+		old:  "if perWrite > 0 {", new: "if perWrite < 0 {",
 		tests: "^TestWriteTimeout$",
 	},
 	{
@@ -70,6 +71,18 @@ var mutations = []mutation{
 		file: "lab/scenarios/close_half.go",
 		old:  "c.(*net.TCPConn).CloseWrite()", new: "c.(*net.TCPConn).Close()",
 		tests: "^TestCloseHalf$",
+	},
+	{
+		name: "proxy-hold-short", why: "proxy-backlog's reads stop at the backend dial's give-up, before the proxy's close arrives",
+		file: "lab/scenarios/proxy_backlog.go",
+		old:  "return scenario.LateBound(giveUp, 1.0/8, 250*time.Millisecond) + time.Second", new: "return giveUp",
+		tests: "^TestProxyBacklog$",
+	},
+	{
+		name: "published-mechanism-mislabelled", why: "a host port where docker-proxy accepted every dial is called iptables DNAT",
+		file: "lab/scenarios/proxy_refused.go",
+		old:  "case p.Succeeded == n:\n\t\tp.Mechanism = viaDockerProxy", new: "case p.Succeeded == n:\n\t\tp.Mechanism = viaDNAT",
+		tests: "^TestProxyRefused$",
 	},
 }
 

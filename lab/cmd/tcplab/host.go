@@ -29,7 +29,7 @@ func init() {
 	hostCommands["clean"] = cleanCmd
 	hostUsage = `
   run [SCENARIO…] [--set KNOB=VALUE]… [--vary KNOB=V1,V2,…]… [--count N] [--out DIR] [--pcap]
-      [--parallel N] [--platform linux/amd64|linux/arm64]
+      [--parallel N] [--platform linux/amd64|linux/arm64] [--kernel 6.1,6.12,host]
                                     run scenarios in containers and report (all by default),
                                     N at once (default 6), longest first, exclusive ones alone
   clean [--all]                     remove the containers and networks of dead lab sessions
@@ -54,6 +54,8 @@ type runFlags struct {
 	// platform overrides the daemon's platform for the lab's containers
 	// (as $TCPLAB_PLATFORM does).
 	platform string
+	// kernels run every row once per named kernel (kernels.go).
+	kernels []string
 }
 
 type varyKnob struct {
@@ -74,6 +76,7 @@ func parseRun(args []string) (*runFlags, error) {
 	fs.BoolVar(&f.pcap, "pcap", false, "capture packets")
 	fs.IntVar(&f.parallel, "parallel", defaultParallel, "runs at once")
 	fs.StringVar(&f.platform, "platform", "", "linux/amd64 or linux/arm64 (default: the daemon's)")
+	kernels := fs.String("kernel", "", "6.1,6.12,host: run on these kernels")
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
@@ -102,7 +105,21 @@ func parseRun(args []string) (*runFlags, error) {
 		if !ok || vs == "" {
 			return nil, fmt.Errorf("--vary %q: want KNOB=V1,V2,…", s)
 		}
+		if k == kernelKnob { // a pseudo-knob: the kernel is not the scenario's
+			*kernels = joinKernels(*kernels, vs)
+			continue
+		}
 		f.vary = append(f.vary, varyKnob{k, strings.Split(vs, ",")})
+	}
+	if v, ok := f.set[kernelKnob]; ok {
+		*kernels = joinKernels(*kernels, v)
+		delete(f.set, kernelKnob)
+	}
+	if *kernels != "" {
+		var err error
+		if f.kernels, err = parseKernels(*kernels); err != nil {
+			return nil, fmt.Errorf("--kernel: %w", err)
+		}
 	}
 	if f.platform != "" {
 		if _, err := harness.ParsePlatform(f.platform); err != nil {
@@ -208,6 +225,9 @@ func runCmd(args []string) {
 	}
 	if f.platform != "" {
 		os.Setenv(harness.EnvPlatform, f.platform) // harness.New reads it
+	}
+	if len(f.kernels) > 0 {
+		os.Exit(runKernels(f, rows))
 	}
 	ctx := context.Background()
 	lab, err := harness.New(ctx)

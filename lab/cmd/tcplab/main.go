@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/compose"
+	"github.com/tcplab/tcplab/lab/egress"
 	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/report"
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -52,12 +53,12 @@ func main() {
 	case "list":
 		list()
 	case "serve":
-		fs := flag.NewFlagSet("serve", flag.ExitOnError)
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		lifetime := fs.Duration("lifetime", 0, "exit after this long even without the client's quit (default: the scenario's timeout + 1m)")
 		if len(args) == 0 {
 			fail(2, "tcplab serve: which scenario?")
 		}
-		fs.Parse(args[1:])
+		parseFlags(fs, args[1:])
 		sc, k := scenarioArgs(cmd, append([]string{args[0]}, fs.Args()...))
 		if *lifetime == 0 {
 			*lifetime = sc.Timeout + time.Minute
@@ -66,14 +67,14 @@ func main() {
 			fail(1, "tcplab serve: "+err.Error())
 		}
 	case "client":
-		fs := flag.NewFlagSet("client", flag.ExitOnError)
+		fs := flag.NewFlagSet("client", flag.ContinueOnError)
 		server := fs.String("server", "server", "the server's host name")
 		out := fs.String("out", "", "also write the result to this file")
 		quiet := fs.Bool("quiet", false, "print one line of progress instead of the JSON result")
 		if len(args) == 0 {
 			fail(2, "tcplab client: which scenario?")
 		}
-		fs.Parse(args[1:])
+		parseFlags(fs, args[1:])
 		sc, k := scenarioArgs(cmd, append([]string{args[0]}, fs.Args()...))
 		if *out != "" {
 			_ = os.Remove(*out) // a stale result must not stand in for this run's
@@ -95,10 +96,10 @@ func main() {
 			}
 		}
 	case "agent":
-		fs := flag.NewFlagSet("agent", flag.ExitOnError)
+		fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 		pcapPath := fs.String("pcap", "", "capture the port under test's packets to this file (needs CAP_NET_RAW)")
 		lifetime := fs.Duration("lifetime", 10*time.Minute, "exit after this long even without the client's quit")
-		fs.Parse(args)
+		parseFlags(fs, args)
 		if err := scenario.RunAgent(*lifetime, *pcapPath); err != nil {
 			fail(1, "tcplab agent: "+err.Error())
 		}
@@ -107,14 +108,14 @@ func main() {
 			mergeCmd(args) // tcplab report DIR…: merge result sets
 			return
 		}
-		fs := flag.NewFlagSet("report", flag.ExitOnError)
+		fs := flag.NewFlagSet("report", flag.ContinueOnError)
 		dir := fs.String("dir", "/results", "directory of result files")
-		fs.Parse(args)
+		parseFlags(fs, args)
 		os.Exit(reportDir(*dir, fs.Args()))
 	case "compose":
-		fs := flag.NewFlagSet("compose", flag.ExitOnError)
+		fs := flag.NewFlagSet("compose", flag.ContinueOnError)
 		pre65 := fs.Bool("pre-6.5", false, "for kernels without tcp_syn_linear_timeouts (compose/docker-compose.pre-6.5.yml)")
-		fs.Parse(args)
+		parseFlags(fs, args)
 		f := compose.Files[0]
 		if *pre65 {
 			f = compose.Files[1]
@@ -127,7 +128,16 @@ func main() {
 	case "vminit":
 		vm.Init()
 	case "probe":
-		json.NewEncoder(os.Stdout).Encode(kernel.Probe(runtime.GOARCH))
+		// The kernel's facts, and whether this namespace has a route out
+		// (the preflight runs it with no network; TestInternalNetworkStillRoutes
+		// on an internal network, without the agent's cut).
+		probe := struct {
+			kernel.Facts
+			RouteOut string `json:"route_out"`
+		}{kernel.Probe(runtime.GOARCH), egress.Probe()}
+		if err := json.NewEncoder(os.Stdout).Encode(probe); err != nil {
+			fail(1, "tcplab probe: "+err.Error())
+		}
 	case "-h", "--help", "help":
 		fmt.Println(usage + hostUsage)
 	default:
@@ -260,4 +270,11 @@ func readResult(path string) (*scenario.Result, error) {
 		return nil, fmt.Errorf("%s: %v", filepath.Base(path), err)
 	}
 	return &r, nil
+}
+
+// parseFlags parses a role's flags; a bad flag is bad input (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) {
+	if err := fs.Parse(args); err != nil {
+		fail(2, "tcplab "+fs.Name()+": "+err.Error())
+	}
 }

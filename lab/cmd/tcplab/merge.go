@@ -48,6 +48,9 @@ func mergeCmd(args []string) {
 		sets = append(sets, s)
 	}
 	m := report.Merge(sets)
+	if report.KernelsDiffer(sets) {
+		report.ExplainKernels(m) // tcplab run --kernel's sets, or any on several kernels
+	}
 	if err := report.MergedTerminal(os.Stdout, m); err != nil {
 		fail(1, "tcplab report: "+err.Error())
 	}

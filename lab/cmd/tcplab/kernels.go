@@ -1,0 +1,231 @@
+//go:build !container
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tcplab/tcplab/lab/harness"
+	"github.com/tcplab/tcplab/lab/kernelrun"
+	"github.com/tcplab/tcplab/lab/report"
+	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/topology"
+	"github.com/tcplab/tcplab/lab/vm"
+)
+
+// kernelKnob is the pseudo-knob of --vary kernel=6.1,6.12,host and --set
+// kernel=6.12: the same as --kernel.
+const kernelKnob = "kernel"
+
+func joinKernels(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "," + b
+}
+
+func parseKernels(list string) ([]string, error) { return kernelrun.Parse(list) }
+
+// kernelSide is one column of the comparison: a named kernel in VMs, or
+// the host's kernel in containers.
+type kernelSide struct {
+	name    string
+	release string
+	run     func(ctx context.Context, sc *scenario.Scenario, set scenario.Knobs, pcap string) (*scenario.Result, error)
+	results [][]*scenario.Result
+	boots   []time.Duration
+	mu      sync.Mutex
+}
+
+// runKernels runs every row once per kernel (VMs for different kernels
+// side by side, at most --parallel runs at once), writes each kernel's
+// report to OUT/KERNEL/ and the per-kernel comparison to OUT/, and prints
+// the comparison. It returns the exit code: 2 for bad input (no QEMU),
+// 1 when a kernel could not be had or a row failed.
+func runKernels(f *runFlags, rows []plannedRow) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop() // Ctrl-C ends every run's context: QEMU is killed, its files removed
+	named := false
+	for _, k := range f.kernels {
+		named = named || k != kernelrun.Host
+	}
+	var bin string
+	if named {
+		if _, err := vm.QEMUPath(); err != nil {
+			fmt.Fprintln(os.Stderr, "tcplab run: "+err.Error())
+			return 2
+		}
+		tmp, err := os.MkdirTemp("", "tcplab-vmbin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tcplab run:", err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		bin = filepath.Join(tmp, "tcplab")
+		if err := harness.LabBinary(ctx, "amd64", bin); err != nil {
+			fmt.Fprintln(os.Stderr, "tcplab run: "+firstLine(err.Error()))
+			return 1
+		}
+	}
+	var sides []*kernelSide
+	var lab *harness.Lab
+	for _, name := range f.kernels {
+		s := &kernelSide{name: name, results: make([][]*scenario.Result, len(rows))}
+		if name == kernelrun.Host {
+			var err error
+			if lab, err = harness.New(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "tcplab run: host: "+firstLine(err.Error()))
+				return 1
+			}
+			defer lab.Close()
+			s.release = lab.Kernel
+			s.run = func(ctx context.Context, sc *scenario.Scenario, set scenario.Knobs, pcap string) (*scenario.Result, error) {
+				var opts []harness.Option
+				if pcap != "" {
+					opts = append(opts, harness.Capture(pcap))
+				}
+				return lab.Run(ctx, sc.ID, set, opts...)
+			}
+		} else {
+			spec, _ := kernelrun.Lookup(name) // parsed
+			k, err := kernelrun.Find(ctx, spec, nil)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "tcplab run: "+firstLine(err.Error()))
+				return 1
+			}
+			rt, err := kernelrun.New(name, k, bin)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "tcplab run: "+err.Error())
+				return 1
+			}
+			rt.Boots = func(boot, _ time.Duration) { s.mu.Lock(); s.boots = append(s.boots, boot); s.mu.Unlock() }
+			s.release = k.Release
+			s.run = func(ctx context.Context, sc *scenario.Scenario, set scenario.Knobs, pcap string) (*scenario.Result, error) {
+				var opts []topology.Option
+				if pcap != "" {
+					opts = append(opts, topology.WithCapture(pcap))
+				}
+				t, err := rt.Plan(sc, set, opts...)
+				if err != nil {
+					return nil, err
+				}
+				return rt.Run(ctx, t)
+			}
+		}
+		sides = append(sides, s)
+	}
+	prog := newProgress(os.Stderr, len(rows)*f.count*len(sides))
+	var jobs []job
+	for si, s := range sides {
+		for i, pr := range rows {
+			s.results[i] = make([]*scenario.Result, f.count)
+			k, _ := pr.sc.Resolve(pr.set)
+			for rep := 1; rep <= f.count; rep++ {
+				// row indexes every side's rows: si*len(rows)+i
+				jobs = append(jobs, job{row: si*len(rows) + i, rep: rep, weight: pr.sc.Expected(k), exclusive: pr.sc.Exclusive,
+					label: fmt.Sprintf("%s %s [kernel %s] rep %d/%d", pr.sc.ID, knobLine(pr.set), s.name, rep, f.count)})
+			}
+		}
+	}
+	schedule(jobs, f.parallel, func(j job) {
+		s, pr := sides[j.row/len(rows)], rows[j.row%len(rows)]
+		prog.start(j)
+		pcap := ""
+		if f.pcap {
+			pcap = filepath.Join(f.out, s.name, "pcap", fmt.Sprintf("%02d-%s-%d.pcap", j.row%len(rows)+1, pr.sc.ID, j.rep))
+			_ = os.MkdirAll(filepath.Dir(pcap), 0o755)
+		}
+		res, err := s.run(ctx, pr.sc, pr.set, pcap)
+		if res == nil {
+			res = &scenario.Result{Schema: scenario.Schema, Scenario: pr.sc.ID, Knobs: pr.set, Kernel: s.release, Started: time.Now().UTC()}
+		}
+		if err != nil && res.Error == "" {
+			res.Error = err.Error()
+			if errors.Is(err, kernelrun.ErrUnsupported) {
+				res.Headline = "not run: " + err.Error()
+			}
+		}
+		res.OK = res.OK && res.Error == ""
+		s.results[j.row%len(rows)][j.rep-1] = res
+		prog.done(j, res)
+	})
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "tcplab run: interrupted: every VM stopped; the runs cut short fail below")
+	}
+	var sets []*report.Set
+	failed := 0
+	for _, s := range sides {
+		rep := &report.Report{Schema: report.Schema, Kernel: s.release, Started: prog.start0.UTC(), Finished: time.Now().UTC()}
+		for i, pr := range rows {
+			row := report.NewRow(pr.sc, pr.set, pr.vary, s.results[i])
+			rep.Rows = append(rep.Rows, row)
+			for _, r := range s.results[i] {
+				if rep.Platform == "" && r != nil {
+					rep.Platform = r.Platform
+				}
+			}
+		}
+		_, fl := rep.Counts()
+		failed += fl
+		dir := filepath.Join(f.out, s.name)
+		sets = append(sets, &report.Set{Label: s.name, Dir: dir, Platform: rep.Platform, Kernel: s.release, Report: rep})
+		if f.out == "" {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "tcplab run:", err)
+			return 1
+		}
+		for name, render := range map[string]func(io.Writer, *report.Report) error{
+			"report.json": report.JSON, "report.md": report.Markdown, "report.html": report.HTML,
+		} {
+			if err := writeFile(filepath.Join(dir, name), rep, render); err != nil {
+				fmt.Fprintln(os.Stderr, "tcplab run:", err)
+				return 1
+			}
+		}
+	}
+	for _, s := range sides {
+		if len(s.boots) > 0 {
+			var sum time.Duration
+			for _, b := range s.boots {
+				sum += b
+			}
+			fmt.Fprintf(os.Stderr, "kernel %s (%s): %d boots, mean %v to /init\n", s.name, s.release, len(s.boots), (sum / time.Duration(len(s.boots))).Round(time.Millisecond))
+		}
+	}
+	m := report.Merge(sets)
+	report.ExplainKernels(m)
+	if err := report.MergedTerminal(os.Stdout, m); err != nil {
+		fmt.Fprintln(os.Stderr, "tcplab run:", err)
+		return 1
+	}
+	if f.out != "" {
+		for name, render := range map[string]func(io.Writer, *report.Merged) error{
+			"report.json": report.MergedJSON, "report.md": report.MergedMarkdown, "report.html": report.MergedHTML,
+		} {
+			if err := writeMerged(filepath.Join(f.out, name), m, render); err != nil {
+				fmt.Fprintln(os.Stderr, "tcplab run:", err)
+				return 1
+			}
+		}
+		fmt.Printf("per-kernel comparison: %s/report.{json,md,html}; each kernel's report in %s/{%s}/\n", f.out, f.out, strings.Join(f.kernels, ","))
+	}
+	if ctx.Err() != nil {
+		return 130
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}

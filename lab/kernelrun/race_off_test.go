@@ -1,0 +1,5 @@
+//go:build !race
+
+package kernelrun_test
+
+const raceEnabled = false
