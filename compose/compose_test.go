@@ -94,3 +94,43 @@ func TestReadmeListsEveryScenario(t *testing.T) {
 		require.Contains(t, string(readme), "| "+sc.ID+" |", "README.md's scenario table lacks %s", sc.ID)
 	}
 }
+
+// The exclusive runs go one after another before anything else; the rest
+// wait for them and then go in at most compose.Lanes chains.
+func TestAfterRunsExclusiveAloneThenLanes(t *testing.T) {
+	runs := compose.Runs(scenarios.All())
+	after := compose.After(runs)
+	var exclusive []string
+	for _, r := range runs {
+		if r.Scenario.Exclusive {
+			exclusive = append(exclusive, r.Name+"-client")
+		}
+	}
+	require.NotEmpty(t, exclusive)
+	lastExclusive := exclusive[len(exclusive)-1]
+	heads := 0
+	for _, r := range runs {
+		deps := after[r.Name]
+		if r.Scenario.Exclusive {
+			if r.Name+"-client" == exclusive[0] {
+				assert.Empty(t, deps, "the first exclusive run waits for no client")
+			} else {
+				assert.Len(t, deps, 1, "%s follows one exclusive run", r.Name)
+				assert.Contains(t, exclusive, deps[0])
+			}
+			continue
+		}
+		require.Len(t, deps, 1, "%s waits for one client", r.Name)
+		if deps[0] == lastExclusive {
+			heads++
+		}
+		// Following the chain back always reaches the last exclusive run.
+		for c, n := deps[0], 0; c != lastExclusive; n++ {
+			require.Less(t, n, len(runs), "%s: a cycle", r.Name)
+			d := after[strings.TrimSuffix(c, "-client")]
+			require.Len(t, d, 1, "%s's chain breaks at %s", r.Name, c)
+			c = d[0]
+		}
+	}
+	assert.Equal(t, compose.Lanes, heads, "lanes starting after the exclusive runs")
+}

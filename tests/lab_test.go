@@ -5,6 +5,7 @@ package tests
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -22,7 +23,18 @@ var (
 	noLab string // why container tests skip
 )
 
+// parallel is how many tests run at once unless -test.parallel says
+// otherwise: most wait on kernel timers, not the CPU, so more than the
+// cores overlap well (as `tcplab run --parallel`'s default).
+const parallel = 6
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", fmt.Sprint(parallel))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	var err error
 	lab, err = harness.New(ctx)

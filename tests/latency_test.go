@@ -97,7 +97,12 @@ func TestLatencyDial(t *testing.T) {
 // latency-bdp: with the receiver's buffer locked by SetReadBuffer, the
 // transfer runs at window / RTT (±25 %), the window being the share of the
 // granted SO_RCVBUF the kernel advertises; a bigger buffer is faster.
+// Parallel: latency-bdp is not exclusive (a throughput over 50 ms round
+// trips, which runTimed repeats when the delay line itself ran late), so
+// it leaves the sequential phase to the exclusive tests; its cases stay in
+// order (each must be faster than the last).
 func TestLatencyBDP(t *testing.T) {
+	t.Parallel()
 	last := 0.0
 	for _, b := range []int{16384, 65536, 262144} {
 		t.Run(fmt.Sprint("read_buffer=", b), func(t *testing.T) {

@@ -14,8 +14,9 @@ import (
 
 // §4 Socket options.
 
+// Not parallel: opt-nodelay is exclusive (a 40 ms timer a busy CPU
+// skews), so it runs before the parallel tests, alone.
 func TestOptNoDelay(t *testing.T) {
-	t.Parallel()
 	o := obs[scenarios.OptNoDelayObs](t, run(t, "opt-nodelay", nil))
 	off, on := o.NoDelayFalseP50MS, o.NoDelayTrueP50MS
 	// Linux's delayed-ACK timer is TCP_DELACK_MIN = 40 ms while the RTT is
@@ -83,6 +84,7 @@ func TestOptReuseAddr(t *testing.T) {
 	t.Parallel()
 	for _, s := range []int{128, 512} {
 		t.Run(fmt.Sprintf("somaxconn=%d", s), func(t *testing.T) {
+			t.Parallel()
 			o := obs[scenarios.OptReuseAddrObs](t, run(t, "opt-reuseaddr", scenario.Knobs{"server.somaxconn": fmt.Sprint(s)}))
 			assert.GreaterOrEqual(t, o.TimeWaitBeforeRestart, 5)
 			assert.Equal(t, "", o.ListenError)

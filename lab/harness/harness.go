@@ -69,6 +69,10 @@ type Lab struct {
 	// alone is held for writing by a run of an Exclusive scenario and for
 	// reading by every other run, so parallel tests cannot skew its timers.
 	alone sync.RWMutex
+	// For BenchmarkStartup: started is told how long each node took from
+	// the start request to ready; poll waits the way testcontainers does.
+	started func(topology.Node, time.Duration)
+	poll    bool
 }
 
 var (

@@ -5,23 +5,30 @@ import (
 	"errors"
 	"math"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/testcontainers/testcontainers-go"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
-	"github.com/testcontainers/testcontainers-go/wait"
 
-	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/topology"
 )
 
-// BenchmarkStartup measures container start to ready for each role of a
-// run, as the harness starts them: the server (until its ready line), the
-// impairment sidecar in the server's namespace (until its ready line), and
-// the client of dial-refused (until it exited with its result: its own
-// work is five refused dials, well under a millisecond). "poll" waits the
-// way topology.go does today (wait.ForLog every 50 ms, wait.ForExit every
-// 100 ms); "follow" waits on the daemon's log stream and ContainerWait.
+// BenchmarkStartup measures container start to ready for each node of a
+// run, as the Docker runtime starts them (topology.go), on dial-refused's
+// plan: the server's agent and the client's agent (until their ready line:
+// routes cut), the server (its ready line) and the client (until it exited
+// with its result; its own work is five refused dials, well under a
+// millisecond). "follow" waits on the daemon's log stream and
+// ContainerWait, as the runtime does; "poll" waits the way testcontainers'
+// strategies do (logs every 50 ms, state every 100 ms). "docker-floor" is
+// what no runtime can beat here: a container created, started and waited
+// for with three raw API calls, running a process that prints one line and
+// exits, on no network; "docker-floor-net" the same on an internal
+// network (what an agent owning a namespace costs Docker).
 //
 //	go test ./lab/harness -run '^$' -bench Startup -benchtime 20x
 func BenchmarkStartup(b *testing.B) {
@@ -33,66 +40,80 @@ func BenchmarkStartup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name        string
-		ready, exit wait.Strategy
-	}{
-		{"poll",
-			wait.ForLog(scenario.ReadyLine).WithStartupTimeout(30 * time.Second).WithPollInterval(50 * time.Millisecond),
-			wait.ForExit().WithExitTimeout(30 * time.Second).WithPollInterval(100 * time.Millisecond)},
-		{"follow", l.ForLine(scenario.ReadyLine, 30*time.Second), l.ForExit(30 * time.Second)},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			var server, sidecar, client []time.Duration
+	sc, err := scenarios.Lookup("dial-refused")
+	if err != nil {
+		b.Fatal(err)
+	}
+	roles := []string{"server-agent", "server", "client-agent", "client"}
+	for _, variant := range []string{"follow", "poll", "docker-floor", "docker-floor-net"} {
+		b.Run(variant, func(b *testing.B) {
+			var mu sync.Mutex
+			took := map[string][]time.Duration{}
+			l.poll = variant == "poll"
+			l.started = func(n topology.Node, d time.Duration) {
+				mu.Lock()
+				defer mu.Unlock()
+				took[n.Name] = append(took[n.Name], d)
+			}
+			defer func() { l.poll, l.started = false, nil }()
+			network := "none"
+			if variant == "docker-floor-net" {
+				nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(l.labels()), tcnetwork.WithInternal())
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer nw.Remove(ctx)
+				network = nw.Name
+			}
 			for b.Loop() {
-				s, sc, c := l.startOnce(ctx, b, tc.ready, tc.exit)
-				server, sidecar, client = append(server, s), append(sidecar, sc), append(client, c)
+				if network != "none" || variant == "docker-floor" {
+					took["container"] = append(took["container"], l.floorOnce(ctx, b, network))
+					continue
+				}
+				t, err := l.Plan(sc, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.Runtime().Run(ctx, t); err != nil {
+					b.Fatal(err)
+				}
 			}
-			for _, m := range []struct {
-				role string
-				ds   []time.Duration
-			}{{"server", server}, {"sidecar", sidecar}, {"client", client}} {
-				b.ReportMetric(percentile(m.ds, 50), m.role+"-p50-ms")
-				b.ReportMetric(percentile(m.ds, 99), m.role+"-p99-ms")
+			names := roles
+			if variant != "follow" && variant != "poll" {
+				names = []string{"container"}
 			}
-			b.ReportMetric(0, "ns/op") // the whole iteration is not the figure
+			for _, role := range names {
+				b.ReportMetric(percentile(took[role], 50), role+"-p50-ms")
+				b.ReportMetric(percentile(took[role], 99), role+"-p99-ms")
+			}
+			b.ReportMetric(0, "ns/op") // the whole run is not the figure
 		})
 	}
 }
 
-// startOnce starts server, sidecar and client on a fresh network and
-// returns how long each took from the start request to ready; everything
-// is removed before it returns (not timed).
-func (l *Lab) startOnce(ctx context.Context, b *testing.B, ready, exit wait.Strategy) (server, sidecar, client time.Duration) {
-	b.StopTimer()
-	labels := l.labels()
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
+// floorOnce times create, start and exit of a container printing one line
+// ("verdict"), with the daemon's API alone, on network ("none" for none);
+// removal is not timed.
+func (l *Lab) floorOnce(ctx context.Context, b *testing.B, network string) time.Duration {
+	t0 := time.Now()
+	c, err := l.docker.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: l.Image, Cmd: []string{"verdict"}, Labels: l.labels()},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network), CapDrop: []string{"ALL"}},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
-		b.StopTimer()
-		_ = removeSession(ctx, l.docker, l.session)
-		b.StartTimer()
-	}()
-	b.StartTimer()
-	start := func(d *time.Duration, w wait.Strategy, netns string, caps []string, opts ...testcontainers.ContainerCustomizer) testcontainers.Container {
-		opts = append(opts, testcontainers.WithLabels(labels), testcontainers.WithWaitStrategy(w),
-			testcontainers.WithHostConfigModifier(hostConfig(nil, netns, caps...)))
-		t0 := time.Now()
-		c, err := testcontainers.Run(ctx, l.Image, opts...)
-		*d = time.Since(t0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return c
+	defer l.docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+	if _, err := l.docker.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+		b.Fatal(err)
 	}
-	srv := start(&server, ready, "", nil, testcontainers.WithCmd("serve", "dial-refused", "-lifetime", "2m"),
-		tcnetwork.WithNetwork([]string{"server"}, nw))
-	start(&sidecar, ready, srv.GetContainerID(), []string{"NET_ADMIN"}, testcontainers.WithCmd("agent", "-lifetime", "2m"))
-	start(&client, exit, "", nil, testcontainers.WithCmd("client", "dial-refused", "-server", "server"),
-		tcnetwork.WithNetwork([]string{"client"}, nw))
-	return server, sidecar, client
+	w := l.docker.ContainerWait(ctx, c.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case <-w.Result:
+	case err := <-w.Error:
+		b.Fatal(err)
+	}
+	return time.Since(t0)
 }
 
 // percentile is the nearest-rank p-th percentile of ds, in milliseconds.

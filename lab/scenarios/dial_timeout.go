@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/impair"
@@ -38,25 +39,32 @@ var dialTimeout = &scenario.Scenario{
 		if err := e.Impair(impair.Spec{DropSYN: 1}); err != nil {
 			return err
 		}
-		var tookMS []float64
-		var last error
+		// The dials run side by side: each is its own socket and its own
+		// deadline, so one T of waiting shows all n.
+		tookMS := make([]float64, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				start := time.Now()
+				c, err := net.DialTimeout("tcp", e.Addr(), t)
+				tookMS[i], errs[i] = scenario.Ms(time.Since(start)), err
+				if c != nil {
+					c.Close()
+				}
+			})
+		}
+		wg.Wait()
+		last := errs[n-1]
 		timeouts, onTime, osSentinel, ctxSentinel := 0, 0, 0, 0
-		for range n {
-			start := time.Now()
-			c, err := net.DialTimeout("tcp", e.Addr(), t)
-			took := time.Since(start)
-			if c != nil {
-				c.Close()
-			}
-			last = err
-			tookMS = append(tookMS, scenario.Ms(took))
+		for i, err := range errs {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && strings.HasSuffix(err.Error(), "i/o timeout") {
 				timeouts++
 			}
 			// Go arms the deadline inside the call, after start: never
 			// early; late by timer and scheduling only.
-			if scenario.OnTime(took, t, 1.0/20, 50*time.Millisecond) {
+			if scenario.OnTime(time.Duration(tookMS[i]*float64(time.Millisecond)), t, 1.0/20, 50*time.Millisecond) {
 				onTime++
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -22,7 +22,7 @@ func TestWeights(t *testing.T) {
 	}{
 		{"backlog-syn-timeout", scenario.Knobs{"client.tcp_syn_retries": "1"}, 3*time.Second + startup},
 		{"backlog-syn-timeout", scenario.Knobs{"client.tcp_syn_retries": "3"}, 15*time.Second + startup},
-		{"dial-timeout", scenario.Knobs{"client.dial_timeout": "2s", "client.dials": "3"}, 6*time.Second + startup},
+		{"dial-timeout", scenario.Knobs{"client.dial_timeout": "2s", "client.dials": "3"}, 2*time.Second + startup}, // side by side
 	} {
 		sc, err := Lookup(tc.id)
 		require.NoError(t, err)
