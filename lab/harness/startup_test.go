@@ -62,7 +62,11 @@ func BenchmarkStartup(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer nw.Remove(ctx)
+				defer func() {
+					if err := nw.Remove(ctx); err != nil {
+						b.Error(err)
+					}
+				}()
 				network = nw.Name
 			}
 			for b.Loop() {
@@ -103,7 +107,11 @@ func (l *Lab) floorOnce(ctx context.Context, b *testing.B, network string) time.
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+	defer func() {
+		if _, err := l.docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			b.Error(err)
+		}
+	}()
 	if _, err := l.docker.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
 		b.Fatal(err)
 	}
