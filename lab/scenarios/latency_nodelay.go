@@ -26,21 +26,8 @@ var latencyNoDelay = &scenario.Scenario{
 		{Name: "client.rounds", Default: "20", Kind: scenario.Int, Min: 5, Max: 1000, Help: "requests per NoDelay setting"},
 		{Name: "client.part", Default: "16", Kind: scenario.Int, Min: 1, Max: 512, Help: "bytes in each of the two Writes"},
 	},
-	Obs: scenario.ObsOf[LatencyNoDelayObs](),
-	Server: func(s *scenario.ServerEnv) error {
-		part := s.Knobs.Int("client.part")
-		return acceptWith(s, func(c net.Conn) {
-			req := make([]byte, 2*part)
-			for {
-				if _, err := io.ReadFull(c, req); err != nil {
-					return
-				}
-				if _, err := c.Write(req[:8]); err != nil {
-					return
-				}
-			}
-		})
-	},
+	Obs:    scenario.ObsOf[LatencyNoDelayObs](),
+	Server: answerTwoParts,
 	Client: func(e *scenario.Env) error {
 		rounds, part := e.Knobs.Int("client.rounds"), e.Knobs.Int("client.part")
 		rtt := e.Knobs.Duration("impair.rtt")

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -41,6 +42,23 @@ func sendAndHold(msg string) func(*scenario.ServerEnv) error {
 			holdOpen(s)
 		})
 	}
+}
+
+// answerTwoParts reads requests of two client.part-byte Writes and answers
+// each with 8 bytes: the request/response of the Nagle scenarios.
+func answerTwoParts(s *scenario.ServerEnv) error {
+	part := s.Knobs.Int("client.part")
+	return acceptWith(s, func(c net.Conn) {
+		req := make([]byte, 2*part)
+		for {
+			if _, err := io.ReadFull(c, req); err != nil {
+				return
+			}
+			if _, err := c.Write(req[:8]); err != nil {
+				return
+			}
+		}
+	})
 }
 
 // acceptAll accepts every connection and holds it open until the run ends.
