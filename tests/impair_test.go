@@ -186,7 +186,10 @@ func TestImpairLossJitter(t *testing.T) {
 // packet released, then the table deleted) loses nothing, while a killed
 // agent's held packets are left to the kernel.
 func TestImpairAgentStops(t *testing.T) {
-	t.Parallel()
+	// Not parallel: "a clean stop retransmits nothing" is a timer claim, and
+	// five runs beside it starve the delay line into tail loss probes (seen
+	// in a full CI run: releases 30–90 ms late on all three attempts), so
+	// Go runs it first, alone, with the exclusive scenarios' tests.
 	if lab == nil {
 		t.Skip(noLab)
 	}
