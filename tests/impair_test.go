@@ -20,7 +20,8 @@ import (
 // estimate (tcpi_rtt) of a connection on that path shows it. Early is
 // always wrong; late is bounded by 3 ms (the target for tcpi_rtt).
 func TestImpairRTT(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its bounds are the delay line's timing, which runs
+	// beside it would starve; Go runs it first, alone.
 	for _, tc := range []struct {
 		scenario string
 		rtt      time.Duration
@@ -122,7 +123,8 @@ func BenchmarkImpairRTT(b *testing.B) {
 // the run must fail saying so: a result never passes on an impairment that
 // did not happen.
 func TestImpairAgentDies(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its bounds are the delay line's timing, which runs
+	// beside it would starve; Go runs it first, alone.
 	if lab == nil {
 		t.Skip(noLab)
 	}
@@ -148,7 +150,8 @@ func TestImpairAgentDies(t *testing.T) {
 // delay line's (each side drops on its ingress); alone, nf_tables random
 // drops in the server's namespace. Either way the drops are counted.
 func TestImpairLossJitter(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its bounds are the delay line's timing, which runs
+	// beside it would starve; Go runs it first, alone.
 	for _, tc := range []struct {
 		name  string
 		knobs scenario.Knobs
