@@ -115,7 +115,13 @@ var latencyBDP = &scenario.Scenario{
 			"SO_RCVBUF %d for SetReadBuffer(%d)", obs.RcvBufGranted, obs.ReadBuffer)
 		e.Expect("the advertised window is part of the granted buffer (0 < window ≤ SO_RCVBUF)",
 			obs.SndWnd > 0 && obs.SndWnd <= obs.RcvBufGranted, "tcpi_snd_wnd %d, SO_RCVBUF %d", obs.SndWnd, obs.RcvBufGranted)
-		e.Expect("tcpi_rtt within +3 ms of the RTT (never below RTT − jitter)", within3(p2.RTT, e), "tcpi_rtt %.2f ms", obs.TcpiRTTMS)
+		// The bulk connection's own RTT also carries the delay line's work
+		// on a window of packets each round trip, and the runs beside it:
+		// never below RTT − jitter, late by at most 10 % + 3 ms (a compose
+		// run in lanes measured 53.9 ms at +50 ms).
+		im := e.Knobs.Impairment()
+		e.Expect("bulk tcpi_rtt within RTT + 10 % + 3 ms (never below RTT − jitter)",
+			p2.RTT >= im.RTT-im.Jitter && p2.RTT <= im.RTT+im.RTT/10+3*time.Millisecond, "tcpi_rtt %.2f ms", obs.TcpiRTTMS)
 		e.Expect("throughput ≈ window / RTT (±25 %)", math.Abs(ratio-1) <= 0.25,
 			"%.2f MB/s measured, %d B / %.2f ms = %.2f MB/s (×%.2f)", obs.ThroughputMBps, obs.SndWnd, obs.TcpiRTTMS, obs.WindowOverRTTMBps, ratio)
 		e.Headline("+%v RTT, SetReadBuffer(%d) → SO_RCVBUF %d, window %d B (%.0f %%): %.2f MB/s, window/RTT %.2f MB/s",
