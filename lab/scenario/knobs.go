@@ -244,7 +244,7 @@ type Impairment struct {
 	Probe       int           // round trips of the RTT probe
 	ProbeBulk   int           // bytes of the probe's bulk transfer
 	ProbePeer   bool          // the probe's round trips through toxiproxy too
-	Crash       string        // fault drill: "kill" or "term" the server's agent after the round trips
+	Crash       string        // fault drill: "kill" or "term" the server's delay line after the round trips
 	CrashAfter  time.Duration // … this long after them
 }
 
@@ -252,35 +252,36 @@ type Impairment struct {
 // validated by Resolve.
 func (k Knobs) Impairment() Impairment {
 	im := Impairment{Mechanism: "auto", Probe: 10}
-	if v, ok := k["impair.rtt"]; ok {
-		im.RTT, _ = time.ParseDuration(v)
+	set := func(name string) bool { _, ok := k[name]; return ok }
+	if set("impair.rtt") {
+		im.RTT = k.Duration("impair.rtt")
 	}
-	if v, ok := k["impair.jitter"]; ok {
-		im.Jitter, _ = time.ParseDuration(v)
+	if set("impair.jitter") {
+		im.Jitter = k.Duration("impair.jitter")
 	}
-	if v, ok := k["impair.loss"]; ok {
-		im.Loss, _ = strconv.ParseFloat(v, 64)
+	if set("impair.loss") {
+		im.Loss = k.Float("impair.loss")
 	}
-	if v, ok := k["impair.rate"]; ok {
-		im.RateKbit, _ = strconv.Atoi(v)
+	if set("impair.rate") {
+		im.RateKbit = k.Int("impair.rate")
 	}
-	if v, ok := k["impair.mechanism"]; ok && v != "" {
+	if v := k.Str("impair.mechanism"); v != "" {
 		im.Mechanism = v
 	}
-	if v, ok := k["impair.probe"]; ok {
-		im.Probe, _ = strconv.Atoi(v)
+	if set("impair.probe") {
+		im.Probe = k.Int("impair.probe")
 	}
-	if v, ok := k["impair.probe_peer"]; ok {
-		im.ProbePeer, _ = strconv.ParseBool(v)
+	if set("impair.probe_peer") {
+		im.ProbePeer = k.Bool("impair.probe_peer")
 	}
-	if v, ok := k["impair.crash"]; ok && v != "none" {
+	if v := k.Str("impair.crash"); v != "" && v != "none" {
 		im.Crash = v
 	}
-	if v, ok := k["impair.crash_after"]; ok {
-		im.CrashAfter, _ = time.ParseDuration(v)
+	if set("impair.crash_after") {
+		im.CrashAfter = k.Duration("impair.crash_after")
 	}
-	if v, ok := k["impair.probe_bulk"]; ok {
-		im.ProbeBulk, _ = strconv.Atoi(v)
+	if set("impair.probe_bulk") {
+		im.ProbeBulk = k.Int("impair.probe_bulk")
 	}
 	return im
 }
