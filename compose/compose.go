@@ -104,7 +104,7 @@ func After(runs []Run) map[string][]string {
 	prev := ""
 	var rest []Run
 	for _, r := range runs {
-		if !r.Scenario.Exclusive {
+		if !r.Scenario.Exclusive() {
 			rest = append(rest, r)
 			continue
 		}
@@ -227,7 +227,7 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 				for _, c := range after[r.Name] {
 					deps[c] = "service_completed_successfully"
 				}
-				if r.Scenario.Exclusive && firstExclusive {
+				if r.Scenario.Exclusive() && firstExclusive {
 					firstExclusive = false
 					for _, o := range plans {
 						for _, m := range o.Nodes {

@@ -102,7 +102,7 @@ func TestAfterRunsExclusiveAloneThenLanes(t *testing.T) {
 	after := compose.After(runs)
 	var exclusive []string
 	for _, r := range runs {
-		if r.Scenario.Exclusive {
+		if r.Scenario.Exclusive() {
 			exclusive = append(exclusive, r.Name+"-client")
 		}
 	}
@@ -111,7 +111,7 @@ func TestAfterRunsExclusiveAloneThenLanes(t *testing.T) {
 	heads := 0
 	for _, r := range runs {
 		deps := after[r.Name]
-		if r.Scenario.Exclusive {
+		if r.Scenario.Exclusive() {
 			if r.Name+"-client" == exclusive[0] {
 				assert.Empty(t, deps, "the first exclusive run waits for no client")
 			} else {

@@ -20,8 +20,7 @@ import (
 // estimate (tcpi_rtt) of a connection on that path shows it. Early is
 // always wrong; late is bounded by 3 ms (the target for tcpi_rtt).
 func TestImpairRTT(t *testing.T) {
-	// Not parallel: its bounds are the delay line's timing, which runs
-	// beside it would starve; Go runs it first, alone.
+	t.Parallel() // Quiet runs: the harness paces the others' start-ups
 	for _, tc := range []struct {
 		scenario string
 		rtt      time.Duration
@@ -30,6 +29,7 @@ func TestImpairRTT(t *testing.T) {
 		{"read-partial", 10 * time.Millisecond},
 	} {
 		t.Run(fmt.Sprintf("%s rtt=%v", tc.scenario, tc.rtt), func(t *testing.T) {
+			t.Parallel()
 			want := float64(tc.rtt.Milliseconds())
 			var r *scenario.Result
 			// On a starved machine (the agents' own counters show releases
@@ -123,8 +123,7 @@ func BenchmarkImpairRTT(b *testing.B) {
 // the run must fail saying so: a result never passes on an impairment that
 // did not happen.
 func TestImpairAgentDies(t *testing.T) {
-	// Not parallel: its bounds are the delay line's timing, which runs
-	// beside it would starve; Go runs it first, alone.
+	t.Parallel()
 	if lab == nil {
 		t.Skip(noLab)
 	}
@@ -150,8 +149,7 @@ func TestImpairAgentDies(t *testing.T) {
 // delay line's (each side drops on its ingress); alone, nf_tables random
 // drops in the server's namespace. Either way the drops are counted.
 func TestImpairLossJitter(t *testing.T) {
-	// Not parallel: its bounds are the delay line's timing, which runs
-	// beside it would starve; Go runs it first, alone.
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		knobs scenario.Knobs
@@ -161,6 +159,7 @@ func TestImpairLossJitter(t *testing.T) {
 		{"nftables", scenario.Knobs{"impair.loss": "0.05", "impair.probe": "200"}, "nftables"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			r := run(t, "write-success", tc.knobs)
 			n := r.Network
 			require.NotNil(t, n)
@@ -189,10 +188,11 @@ func TestImpairLossJitter(t *testing.T) {
 // packet released, then the table deleted) loses nothing, while a killed
 // agent's held packets are left to the kernel.
 func TestImpairAgentStops(t *testing.T) {
-	// Not parallel: "a clean stop retransmits nothing" is a timer claim, and
-	// five runs beside it starve the delay line into tail loss probes (seen
-	// in a full CI run: releases 30–90 ms late on all three attempts), so
-	// Go runs it first, alone, with the exclusive scenarios' tests.
+	// "A clean stop retransmits nothing" is a timer claim: five runs
+	// starting beside it starved the delay line into tail loss probes
+	// (releases 30–90 ms late on all three attempts, in a full CI run), so
+	// its runs are Quiet and the harness paces the others' start-ups.
+	t.Parallel()
 	if lab == nil {
 		t.Skip(noLab)
 	}
@@ -202,6 +202,7 @@ func TestImpairAgentStops(t *testing.T) {
 	}{{"term", false}, {"kill", true}} {
 		mode := tc.mode
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			var res *scenario.Result
 			// Under CPU starvation a release late by 100 ms sets off TCP's
 			// tail loss probe, a retransmission the stop did not cause:

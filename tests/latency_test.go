@@ -69,8 +69,10 @@ func lineLate(n *impair.Network) bool {
 // DialTimeout of half the RTT times out at its deadline while the same dial
 // without one connects after one RTT.
 func TestLatencyDial(t *testing.T) {
+	t.Parallel()
 	for _, rtt := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond} {
 		t.Run("rtt="+rtt.String(), func(t *testing.T) {
+			t.Parallel()
 			r := runTimed(t, "latency-dial", scenario.Knobs{"impair.rtt": rtt.String()})
 			o := obs[scenarios.LatencyDialObs](t, r)
 			assert.True(t, scenario.OnTime(millis(o.ConnectMSP50), rtt, 0, 2*time.Millisecond), "connect p50 %.2f ms at +%v", o.ConnectMSP50, rtt)
@@ -97,10 +99,7 @@ func TestLatencyDial(t *testing.T) {
 // latency-bdp: with the receiver's buffer locked by SetReadBuffer, the
 // transfer runs at window / RTT (±25 %), the window being the share of the
 // granted SO_RCVBUF the kernel advertises; a bigger buffer is faster.
-// Parallel: latency-bdp is not exclusive (a throughput over 50 ms round
-// trips, which runTimed repeats when the delay line itself ran late), so
-// it leaves the sequential phase to the exclusive tests; its cases stay in
-// order (each must be faster than the last).
+// Its cases stay in order: each must be faster than the last.
 func TestLatencyBDP(t *testing.T) {
 	t.Parallel()
 	last := 0.0
@@ -122,6 +121,7 @@ func TestLatencyBDP(t *testing.T) {
 // latency-nodelay: NoDelay=true costs one RTT per write-write-read request;
 // NoDelay=false one more RTT, plus at most the delayed ACK (max(SRTT, 40 ms)).
 func TestLatencyNoDelay(t *testing.T) {
+	t.Parallel()
 	rtt := 50 * time.Millisecond
 	o := obs[scenarios.LatencyNoDelayObs](t, runTimed(t, "latency-nodelay", nil))
 	assert.True(t, scenario.OnTime(millis(o.NoDelayTrueP50MS), rtt, 0.1, 3*time.Millisecond), "NoDelay=true p50 %.2f ms", o.NoDelayTrueP50MS)
@@ -134,9 +134,11 @@ func TestLatencyNoDelay(t *testing.T) {
 // loss nothing is retransmitted; with it, every stall is a recovery and
 // none comes before SRTT + 200 ms (one segment in flight).
 func TestLossRetransmit(t *testing.T) {
+	t.Parallel()
 	rtt := 20 * time.Millisecond
 	for _, loss := range []string{"0", "0.01", "0.05"} {
 		t.Run("loss="+loss, func(t *testing.T) {
+			t.Parallel()
 			r := runTimed(t, "loss-retransmit", scenario.Knobs{"impair.loss": loss})
 			o := obs[scenarios.LossRetransmitObs](t, r)
 			require.NotNil(t, r.Network)

@@ -14,9 +14,10 @@ import (
 
 // §4 Socket options.
 
-// Not parallel: opt-nodelay is exclusive (a 40 ms timer a busy CPU
-// skews), so it runs before the parallel tests, alone.
+// opt-nodelay is Quiet (a 40 ms timer a busy CPU skews): the harness
+// paces the start-ups beside it.
 func TestOptNoDelay(t *testing.T) {
+	t.Parallel()
 	o := obs[scenarios.OptNoDelayObs](t, run(t, "opt-nodelay", nil))
 	off, on := o.NoDelayFalseP50MS, o.NoDelayTrueP50MS
 	// Linux's delayed-ACK timer is TCP_DELACK_MIN = 40 ms while the RTT is

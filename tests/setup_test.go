@@ -78,9 +78,10 @@ func TestBacklogSynTimeout(t *testing.T) {
 	}
 }
 
-// Not parallel: dial-timeout is exclusive (its T +5 % bound is a timer a
-// busy CPU skews), so it runs before the parallel tests, alone.
+// dial-timeout is Quiet (its T +5 % bound is a timer a busy CPU skews):
+// the harness paces the start-ups beside it.
 func TestDialTimeout(t *testing.T) {
+	t.Parallel()
 	r := run(t, "dial-timeout", scenario.Knobs{"client.dial_timeout": "2s"})
 	o := obs[scenarios.DialTimeoutObs](t, r)
 	e := o.Error

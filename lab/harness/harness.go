@@ -66,9 +66,9 @@ type Lab struct {
 	AgentImage string
 	session    string
 	sess       *session
-	// alone is held for writing by a run of an Exclusive scenario and for
-	// reading by every other run, so parallel tests cannot skew its timers.
-	alone sync.RWMutex
+	// pace overlaps runs as far as their scenarios' Load allows, so
+	// parallel tests cannot skew each other's timers.
+	pace *pacer
 	// For BenchmarkStartup: started is told how long each node took from
 	// the start request to ready; poll waits the way testcontainers does.
 	started func(topology.Node, time.Duration)
@@ -114,7 +114,7 @@ func setup(ctx context.Context) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess}
+	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess, pace: newPacer(maxOps)}
 	l.sweepDead(ctx)
 	if l.Platform, err = choosePlatform(info.Info.OSType, info.Info.Architecture); err != nil {
 		return nil, err
@@ -267,13 +267,6 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 	t, err := l.Plan(sc, overrides, opts...)
 	if err != nil {
 		return nil, err
-	}
-	if sc.Exclusive {
-		l.alone.Lock()
-		defer l.alone.Unlock()
-	} else {
-		l.alone.RLock()
-		defer l.alone.RUnlock()
 	}
 	rt, err := l.runtime(sc, overrides)
 	if err != nil {

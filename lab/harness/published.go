@@ -51,7 +51,7 @@ func (l *Lab) runtime(sc *scenario.Scenario, overrides scenario.Knobs) (topology
 	if err != nil {
 		return nil, err
 	}
-	return docker{lab: l, pub: hostProbe{probe: sc.Published, knobs: k}}, nil
+	return docker{lab: l, pub: hostProbe{probe: sc.Published, knobs: k}, load: sc.LoadWith(k)}, nil
 }
 
 // publish creates t's published network, if it has one.
@@ -65,7 +65,9 @@ func (d docker) publish(ctx context.Context, t *topology.Topology) (*published, 
 	}
 	labels := d.lab.labels()
 	maps.Copy(labels, t.Networks[i].Labels)
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels))
+	var nw *testcontainers.DockerNetwork
+	var err error
+	d.lab.pace.op(func() { nw, err = tcnetwork.New(ctx, tcnetwork.WithLabels(labels)) })
 	if err != nil {
 		return nil, fmt.Errorf("creating the published-port network: %w", err)
 	}

@@ -28,8 +28,9 @@ func (l *Lab) Runtime() topology.Runtime { return docker{lab: l} }
 // host's owner on it under the host's name, the other nodes in their
 // owner's network namespace.
 type docker struct {
-	lab *Lab
-	pub hostProbe // the scenario's host probe, for a published network
+	lab  *Lab
+	pub  hostProbe     // the scenario's host probe, for a published network
+	load scenario.Load // how the client's measurement is paced
 }
 
 var _ topology.Runtime = docker{}
@@ -52,7 +53,8 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if len(t.Networks) != 1+pub.count() {
 		return nil, fmt.Errorf("%s: the docker runtime runs one internal network per run (and a published one), not %d", t.Scenario, len(t.Networks))
 	}
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(labels), tcnetwork.WithInternal())
+	var nw *testcontainers.DockerNetwork
+	d.lab.pace.op(func() { nw, err = tcnetwork.New(ctx, tcnetwork.WithLabels(labels), tcnetwork.WithInternal()) })
 	if err != nil {
 		return nil, fmt.Errorf("creating the lab network: %w", err)
 	}
@@ -63,12 +65,12 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 		// second of every run).
 		var wg sync.WaitGroup
 		for _, c := range r.order {
-			wg.Go(func() { terminate(c) })
+			wg.Go(func() { d.lab.pace.op(func() { terminate(c) }) })
 		}
 		wg.Wait()
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = nw.Remove(rctx)
+		d.lab.pace.op(func() { _ = nw.Remove(rctx) })
 	}()
 	if err := checkInternal(ctx, d.lab.docker, nw.ID); err != nil {
 		return nil, err
@@ -82,7 +84,8 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 		wg.Go(func() {
 			for _, n := range t.Nodes {
 				if n.Host == h.Name && n.Name != cl.Name {
-					if errs[i] = r.start(ctx, t.Image, nw, labels, n); errs[i] != nil {
+					d.lab.pace.op(func() { errs[i] = r.start(ctx, t.Image, nw, labels, n, true) })
+					if errs[i] != nil {
 						return
 					}
 				}
@@ -96,8 +99,22 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if err := pub.run(ctx, r.container(t.Owner(t.ByRole(topology.Server).Host).Name)); err != nil {
 		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
 	}
-	if err := r.start(ctx, t.Image, nw, labels, *cl); err != nil {
-		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
+	// The client's start is an op; its run until exit is the measurement,
+	// paced by the scenario's load.
+	var t0 time.Time
+	d.lab.pace.measure(d.load, func() {
+		t0 = time.Now()
+		err = r.start(ctx, t.Image, nw, labels, *cl, false)
+	}, func() {
+		if err == nil {
+			err = r.lab.waitFor(cl.Wait).WaitUntilReady(ctx, r.container(cl.Name))
+			if r.lab.started != nil && err == nil {
+				r.lab.started(*cl, time.Since(t0))
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w%s", t.Scenario, cl.Name, err, r.logTail(ctx))
 	}
 	if res, err = r.result(ctx); err == nil {
 		err = pub.apply(res)
@@ -105,14 +122,16 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	return res, err
 }
 
-// start runs node n and waits for it: an owner on the network under its
-// host's name with the host's sysctls, any other node in its owner's
-// network namespace.
-func (r *run) start(ctx context.Context, image string, nw *testcontainers.DockerNetwork, labels map[string]string, n topology.Node) error {
+// start runs node n, and waits for it when ready says so: an owner on the
+// network under its host's name with the host's sysctls, any other node
+// in its owner's network namespace.
+func (r *run) start(ctx context.Context, image string, nw *testcontainers.DockerNetwork, labels map[string]string, n topology.Node, ready bool) error {
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithCmd(n.Args...),
 		testcontainers.WithLabels(labels),
-		testcontainers.WithWaitStrategy(r.lab.waitFor(n.Wait)),
+	}
+	if ready {
+		opts = append(opts, testcontainers.WithWaitStrategy(r.lab.waitFor(n.Wait)))
 	}
 	var sysctls map[string]string
 	netns := ""
@@ -131,7 +150,7 @@ func (r *run) start(ctx context.Context, image string, nw *testcontainers.Docker
 	}
 	t0 := time.Now()
 	c, err := testcontainers.Run(ctx, image, opts...)
-	if r.lab.started != nil && err == nil {
+	if r.lab.started != nil && err == nil && ready {
 		r.lab.started(n, time.Since(t0))
 	}
 	if c != nil {

@@ -46,13 +46,44 @@ type Scenario struct {
 	// Weight estimates one run's wall time with knobs k, start-up included,
 	// so a parallel run can start the longest first; nil means Timeout/4.
 	Weight func(k Knobs) time.Duration
-	// Exclusive asks to run alone: its figures are timer measurements a
-	// busy CPU would skew (the Nagle stall, latency percentiles).
-	Exclusive bool
+	// Load says how a run and the CPU load of runs beside it interact, so
+	// a parallel run can overlap what does not disturb each other.
+	Load Load
 	// Published, when set, has the harness publish the server's
 	// PublishedPort on the host's 127.0.0.1 and run this probe from the
 	// host (the one place the host dials; compose leaves it out).
 	Published HostProbe
+}
+
+// Load is how a scenario's run and the runs beside it disturb each other.
+type Load int
+
+const (
+	// Neutral runs wait on kernel timers with tolerances that CPU load
+	// does not reach (seconds of SYN backoff, deadlines of a second).
+	Neutral Load = iota
+	// Quiet runs measure timers a busy CPU would skew (a 40 ms delayed
+	// ACK, RTTs through the userspace delay line): while one measures,
+	// the runs beside it start and stop containers one at a time, the way
+	// its tolerances were measured.
+	Quiet
+	// Alone runs are quiet and also load the CPU themselves (thousands of
+	// connections): nothing else runs beside them.
+	Alone
+)
+
+// Exclusive reports whether a runtime without the harness's pacing
+// (compose, the VMs) must give the scenario the machine to itself.
+func (s *Scenario) Exclusive() bool { return s.Load != Neutral }
+
+// LoadWith is the scenario's Load for a run with knobs k: a Neutral
+// scenario becomes Quiet when packets wait in the userspace delay line,
+// whose releases a busy CPU makes late.
+func (s *Scenario) LoadWith(k Knobs) Load {
+	if im := k.Impairment(); s.Load == Neutral && (im.RTT > 0 || im.Jitter > 0) {
+		return Quiet
+	}
+	return s.Load
 }
 
 // Expected is the scenario's Weight for knobs k.

@@ -67,16 +67,18 @@ var weights = map[string]func(k scenario.Knobs) time.Duration{
 	},
 }
 
-// exclusive scenarios measure timers a busy CPU would skew, so a parallel
-// run gives them the machine alone: the Nagle stall (a 40 ms delayed-ACK
-// timer), model-scale's echo latency percentiles and RSS per conn, and
-// dial-timeout's T ±5 % (seen 150 ms late on 2 s beside other runs), and
-// latency-nodelay's Nagle stall under RTT (a delayed-ACK timer again);
-// latency-dial's +2 ms and loss-retransmit's stalls, which a starved delay
-// line would fake (its late release looks like a stall, or fires a
-// spurious loss probe).
-var exclusive = map[string]bool{"model-scale": true, "opt-nodelay": true, "dial-timeout": true,
-	"latency-nodelay": true, "latency-dial": true, "loss-retransmit": true}
+// loads: the scenarios whose figures a busy CPU would skew are Quiet: the
+// Nagle stall (a 40 ms delayed-ACK timer), dial-timeout's T ±5 % (seen
+// 150 ms late on 2 s beside five other runs), latency-nodelay's Nagle
+// stall under RTT, latency-dial's +2 ms and
+// loss-retransmit's stalls, which a starved delay line would fake (its
+// late release looks like a stall, or fires a spurious loss probe).
+// model-scale's echo percentiles and RSS per conn are skewed by a busy CPU
+// and its 10,000 connections keep one busy: Alone. Every other run with
+// the delay line in force is Quiet too (scenario.Impaired).
+var loads = map[string]scenario.Load{"model-scale": scenario.Alone, "opt-nodelay": scenario.Quiet,
+	"dial-timeout": scenario.Quiet, "latency-nodelay": scenario.Quiet, "latency-dial": scenario.Quiet,
+	"loss-retransmit": scenario.Quiet}
 
 func fixed(d time.Duration) func(scenario.Knobs) time.Duration {
 	return func(scenario.Knobs) time.Duration { return d }
@@ -90,6 +92,6 @@ func synGiveUp(k scenario.Knobs) time.Duration {
 
 func init() {
 	for _, sc := range registry {
-		sc.Weight, sc.Exclusive = weights[sc.ID], exclusive[sc.ID]
+		sc.Weight, sc.Load = weights[sc.ID], loads[sc.ID]
 	}
 }

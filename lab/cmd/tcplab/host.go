@@ -248,7 +248,7 @@ func runCmd(args []string) {
 		results[i], pcaps[i] = make([]*scenario.Result, f.count), make([]string, f.count)
 		k, _ := pr.sc.Resolve(pr.set) // validated by plan
 		for rep := 1; rep <= f.count; rep++ {
-			jobs = append(jobs, job{row: i, rep: rep, weight: pr.sc.Expected(k), exclusive: pr.sc.Exclusive,
+			jobs = append(jobs, job{row: i, rep: rep, weight: pr.sc.Expected(k), exclusive: pr.sc.Exclusive(),
 				label: fmt.Sprintf("%s %s rep %d/%d", pr.sc.ID, knobLine(pr.set), rep, f.count)})
 		}
 	}

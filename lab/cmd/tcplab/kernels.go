@@ -132,7 +132,7 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 			k, _ := pr.sc.Resolve(pr.set)
 			for rep := 1; rep <= f.count; rep++ {
 				// row indexes every side's rows: si*len(rows)+i
-				jobs = append(jobs, job{row: si*len(rows) + i, rep: rep, weight: pr.sc.Expected(k), exclusive: pr.sc.Exclusive,
+				jobs = append(jobs, job{row: si*len(rows) + i, rep: rep, weight: pr.sc.Expected(k), exclusive: pr.sc.Exclusive(),
 					label: fmt.Sprintf("%s %s [kernel %s] rep %d/%d", pr.sc.ID, knobLine(pr.set), s.name, rep, f.count)})
 			}
 		}

@@ -1,0 +1,114 @@
+package harness
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// paceWorld counts what runs at once, as the pacer's promises see it.
+type paceWorld struct {
+	ops, quiet, alone       atomic.Int32
+	maxOps, maxOpsBesideMsr atomic.Int32 // most ops at once; most beside a measurement
+	opsBesideAlone          atomic.Int32 // ops that ran while an Alone measured
+	quietBesideAlone        atomic.Int32
+	quietStartedBusy        atomic.Int32 // Quiet measurements begun with another op in flight
+}
+
+func raise(m *atomic.Int32, v int32) {
+	for {
+		old := m.Load()
+		if v <= old || m.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+func (w *paceWorld) op() {
+	n := w.ops.Add(1)
+	raise(&w.maxOps, n)
+	if w.quiet.Load() > 0 {
+		raise(&w.maxOpsBesideMsr, n)
+	}
+	if w.alone.Load() > 0 {
+		w.opsBesideAlone.Add(1)
+	}
+	time.Sleep(time.Millisecond)
+	w.ops.Add(-1)
+}
+
+func (w *paceWorld) measure(load scenario.Load) {
+	switch load {
+	case scenario.Quiet:
+		w.quiet.Add(1)
+		if w.alone.Load() > 0 {
+			w.quietBesideAlone.Add(1)
+		}
+		time.Sleep(3 * time.Millisecond)
+		w.quiet.Add(-1)
+	case scenario.Alone:
+		w.alone.Add(1)
+		if w.quiet.Load() > 0 {
+			w.quietBesideAlone.Add(1)
+		}
+		time.Sleep(3 * time.Millisecond)
+		w.alone.Add(-1)
+	default:
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestPacer runs many runs of every load at once and checks each promise
+// the pacer makes: ops stay within maxOps, one at a time beside a Quiet
+// measurement, none beside an Alone one, and a Quiet measurement begins on
+// an idle daemon (its own start the only op).
+func TestPacer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		loads []scenario.Load
+	}{
+		{"neutral only", []scenario.Load{scenario.Neutral}},
+		{"neutral and quiet", []scenario.Load{scenario.Neutral, scenario.Quiet}},
+		{"every load", []scenario.Load{scenario.Neutral, scenario.Quiet, scenario.Alone}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPacer(4)
+			var w paceWorld
+			var wg sync.WaitGroup
+			for i := range 60 {
+				load := tc.loads[i%len(tc.loads)]
+				wg.Go(func() {
+					p.op(w.op) // setup: network, server
+					p.op(w.op)
+					p.measure(load, func() {
+						if load != scenario.Neutral && w.ops.Load() != 0 {
+							w.quietStartedBusy.Add(1)
+						}
+						w.op()
+					}, func() { w.measure(load) })
+					p.op(w.op) // teardown
+				})
+			}
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the pacer deadlocked")
+			}
+			assert.LessOrEqual(t, w.maxOps.Load(), int32(4), "ops within maxOps")
+			assert.LessOrEqual(t, w.maxOpsBesideMsr.Load(), int32(1), "one op at a time beside a Quiet measurement")
+			assert.Zero(t, w.opsBesideAlone.Load(), "no op beside an Alone measurement")
+			assert.Zero(t, w.quietBesideAlone.Load(), "no Quiet measurement beside an Alone one")
+			assert.Zero(t, w.quietStartedBusy.Load(), "a measurement begins with no op in flight")
+			if len(tc.loads) == 1 {
+				assert.Equal(t, int32(4), w.maxOps.Load(), "neutral runs use every op slot")
+			}
+		})
+	}
+}
