@@ -114,7 +114,7 @@ func setup(ctx context.Context) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess, pace: newPacer(maxOps)}
+	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess, pace: newPacer(maxOpsFor(info.Info.NCPU), maxRuns)}
 	l.sweepDead(ctx)
 	if l.Platform, err = choosePlatform(info.Info.OSType, info.Info.Architecture); err != nil {
 		return nil, err

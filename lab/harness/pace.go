@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"os"
+	"strconv"
 	"sync"
 
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -17,13 +19,17 @@ import (
 //     go one at a time, the load its tolerances held under (measured here:
 //     TestLatencyDial, TestLatencyNoDelay and TestLossRetransmit passed
 //     without a delay-line retry beside one container create-remove loop,
-//     and needed retries beside three). Quiet measurements overlap each
-//     other: between them a few packets a round trip.
+//     and needed retries beside three). Up to maxQuiet Quiet
+//     measurements overlap: between them a few packets a round trip.
 //   - Alone: runs with no op and no other Quiet or Alone measurement.
 //
-// Waiting measurements go before new ops, so a measurement waits at most
-// for the ops already in flight; ops never wait on a measurement that
-// waits for them, so nothing deadlocks.
+// Quiet measurements are batched, since while one runs every start-up
+// waits its turn: runs that will measure (Quiet or Alone) get their place
+// and their ops before the others, and a Quiet measurement waits to begin
+// until no Quiet run is still starting or waiting for a place (unless
+// another already measures: then it joins it). Waiting measurements go before new ops, so a measurement
+// waits at most for the ops already in flight; ops never wait on a
+// measurement that waits for them, so nothing deadlocks.
 type pacer struct {
 	mu        sync.Mutex
 	cond      *sync.Cond
@@ -33,10 +39,78 @@ type pacer struct {
 	alone     bool
 	waitQuiet int // measurements waiting to begin
 	waitAlone int
+	starting  int // Quiet runs registered and not yet measuring
+	waitFirst int // ops of Quiet and Alone runs waiting to start
+	maxRuns   int // runs holding containers at once
+	runs      int
+	waitRuns  int // Quiet and Alone runs waiting for a place
+	prewait   int // Quiet measurements waiting for their batch
 }
 
-func newPacer(maxOps int) *pacer {
-	p := &pacer{maxOps: max(1, maxOps)}
+// run is one run's handle on the pacer, from its first op to its last.
+type paced struct {
+	p        *pacer
+	load     scenario.Load
+	starting bool // counted in p.starting
+}
+
+// begin waits for a place among the maxRuns runs (Quiet and Alone runs
+// first) and registers the run before its first op; end gives the place
+// back.
+func (p *pacer) begin(load scenario.Load) *paced {
+	r := &paced{p: p, load: load}
+	first := load != scenario.Neutral
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if first {
+		p.waitRuns++
+	}
+	for p.runs >= p.maxRuns || (!first && p.waitRuns > 0) {
+		p.cond.Wait()
+	}
+	if first {
+		p.waitRuns--
+	}
+	p.runs++
+	if load == scenario.Quiet {
+		p.starting++
+		r.starting = true
+	}
+	return r
+}
+
+// end gives the run's place back, after its last op.
+func (r *paced) end() {
+	r.started()
+	r.p.mu.Lock()
+	r.p.runs--
+	r.p.cond.Broadcast()
+	r.p.mu.Unlock()
+}
+
+// op runs f as one of the run's ops.
+func (r *paced) op(f func()) { r.p.op(r.load != scenario.Neutral, f) }
+
+// measure runs the client's start and its measurement (see pacer.measure).
+func (r *paced) measure(start, wait func()) {
+	r.started()
+	r.p.measure(r.load, start, wait)
+}
+
+// started takes the run out of p.starting (when its setup ends, or fails).
+func (r *paced) started() {
+	if !r.starting {
+		return
+	}
+	r.starting = false
+	r.p.mu.Lock()
+	r.p.starting--
+	r.p.cond.Broadcast()
+	r.p.mu.Unlock()
+}
+
+func newPacer(maxOps, maxRuns int) *pacer {
+	p := &pacer{maxOps: max(1, maxOps), maxRuns: max(1, maxRuns)}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -52,11 +126,18 @@ func (p *pacer) opLimit() int {
 	return p.maxOps
 }
 
-// op runs f as one op, when the pacer lets it.
-func (p *pacer) op(f func()) {
+// op runs f as one op, when the pacer lets it; first ops go before the
+// others.
+func (p *pacer) op(first bool, f func()) {
 	p.mu.Lock()
-	for p.ops >= p.opLimit() {
+	if first {
+		p.waitFirst++
+	}
+	for p.ops >= p.opLimit() || (!first && p.waitFirst > 0) {
 		p.cond.Wait()
+	}
+	if first {
+		p.waitFirst--
 	}
 	p.ops++
 	p.mu.Unlock()
@@ -75,7 +156,7 @@ func (p *pacer) release() {
 // measurement itself) as load asks.
 func (p *pacer) measure(load scenario.Load, start, wait func()) {
 	if load == scenario.Neutral {
-		p.op(start)
+		p.op(false, start)
 		wait()
 		return
 	}
@@ -88,8 +169,15 @@ func (p *pacer) measure(load scenario.Load, start, wait func()) {
 		p.waitAlone--
 		p.alone = true
 	} else {
+		// Batch with the Quiet runs still starting, and those waiting for
+		// a place unless every place is held by a run waiting here.
+		p.prewait++
+		for p.quiet == 0 && (p.starting > 0 || (p.waitRuns > 0 && p.prewait < p.runs)) {
+			p.cond.Wait()
+		}
+		p.prewait--
 		p.waitQuiet++
-		for p.alone || p.waitAlone > 0 || p.ops > 0 {
+		for p.alone || p.waitAlone > 0 || p.ops > 0 || p.quiet >= maxQuiet {
 			p.cond.Wait()
 		}
 		p.waitQuiet--
@@ -112,6 +200,23 @@ func (p *pacer) measure(load scenario.Load, start, wait func()) {
 	wait()
 }
 
-// maxOps is how many ops run at once while nothing measures: on 2 cores
-// more only queue in the daemon.
-const maxOps = 4
+// maxQuiet is how many Quiet measurements run at once: twenty at once
+// (each with two delay lines, one moving a bulk transfer) made each
+// other's releases late on 2 cores; up to eight did not.
+const maxQuiet = 4
+
+// maxRuns is how many runs of one process hold containers (and a network)
+// at once: Docker's default address pools give about 30 networks on a
+// host, which two processes must share, and beyond a dozen runs the
+// others only wait on ops.
+const maxRuns = 28
+
+// maxOpsFor is how many ops run at once while nothing measures, for a
+// daemon with ncpu CPUs: two per CPU keep them busy while one op waits on
+// the other's I/O; more only queue in the daemon. TCPLAB_MAX_OPS sets it.
+func maxOpsFor(ncpu int) int {
+	if n, err := strconv.Atoi(os.Getenv("TCPLAB_MAX_OPS")); err == nil && n > 0 {
+		return n
+	}
+	return 2 * max(1, ncpu)
+}

@@ -14,6 +14,7 @@ import (
 // paceWorld counts what runs at once, as the pacer's promises see it.
 type paceWorld struct {
 	ops, quiet, alone       atomic.Int32
+	runs, maxRuns           atomic.Int32
 	maxOps, maxOpsBesideMsr atomic.Int32 // most ops at once; most beside a measurement
 	opsBesideAlone          atomic.Int32 // ops that ran while an Alone measured
 	quietBesideAlone        atomic.Int32
@@ -77,21 +78,25 @@ func TestPacer(t *testing.T) {
 		{"every load", []scenario.Load{scenario.Neutral, scenario.Quiet, scenario.Alone}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPacer(4)
+			p := newPacer(4, 12)
 			var w paceWorld
 			var wg sync.WaitGroup
 			for i := range 60 {
 				load := tc.loads[i%len(tc.loads)]
 				wg.Go(func() {
-					p.op(w.op) // setup: network, server
-					p.op(w.op)
-					p.measure(load, func() {
+					r := p.begin(load)
+					raise(&w.maxRuns, w.runs.Add(1))
+					r.op(w.op) // setup: network, server
+					r.op(w.op)
+					r.measure(func() {
 						if load != scenario.Neutral && w.ops.Load() != 0 {
 							w.quietStartedBusy.Add(1)
 						}
 						w.op()
 					}, func() { w.measure(load) })
-					p.op(w.op) // teardown
+					r.op(w.op) // teardown
+					w.runs.Add(-1)
+					r.end()
 				})
 			}
 			done := make(chan struct{})
@@ -102,6 +107,7 @@ func TestPacer(t *testing.T) {
 				t.Fatal("the pacer deadlocked")
 			}
 			assert.LessOrEqual(t, w.maxOps.Load(), int32(4), "ops within maxOps")
+			assert.LessOrEqual(t, w.maxRuns.Load(), int32(12), "runs within maxRuns")
 			assert.LessOrEqual(t, w.maxOpsBesideMsr.Load(), int32(1), "one op at a time beside a Quiet measurement")
 			assert.Zero(t, w.opsBesideAlone.Load(), "no op beside an Alone measurement")
 			assert.Zero(t, w.quietBesideAlone.Load(), "no Quiet measurement beside an Alone one")

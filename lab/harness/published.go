@@ -55,7 +55,7 @@ func (l *Lab) runtime(sc *scenario.Scenario, overrides scenario.Knobs) (topology
 }
 
 // publish creates t's published network, if it has one.
-func (d docker) publish(ctx context.Context, t *topology.Topology) (*published, error) {
+func (d docker) publish(ctx context.Context, t *topology.Topology, pr *paced) (*published, error) {
 	i := slices.IndexFunc(t.Networks, func(n topology.Network) bool { return n.Published })
 	if i < 0 {
 		return nil, nil
@@ -65,9 +65,7 @@ func (d docker) publish(ctx context.Context, t *topology.Topology) (*published, 
 	}
 	labels := d.lab.labels()
 	maps.Copy(labels, t.Networks[i].Labels)
-	var nw *testcontainers.DockerNetwork
-	var err error
-	d.lab.pace.op(func() { nw, err = tcnetwork.New(ctx, tcnetwork.WithLabels(labels)) })
+	nw, err := newNetwork(ctx, pr, tcnetwork.WithLabels(labels))
 	if err != nil {
 		return nil, fmt.Errorf("creating the published-port network: %w", err)
 	}

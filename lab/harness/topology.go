@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,7 +46,9 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	for k, v := range t.Labels {
 		labels[k] = v
 	}
-	pub, err := d.publish(ctx, t) // nil unless t has a published network
+	pr := d.lab.pace.begin(d.load)
+	defer pr.end()
+	pub, err := d.publish(ctx, t, pr) // nil unless t has a published network
 	if err != nil {
 		return nil, err
 	}
@@ -53,8 +56,7 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if len(t.Networks) != 1+pub.count() {
 		return nil, fmt.Errorf("%s: the docker runtime runs one internal network per run (and a published one), not %d", t.Scenario, len(t.Networks))
 	}
-	var nw *testcontainers.DockerNetwork
-	d.lab.pace.op(func() { nw, err = tcnetwork.New(ctx, tcnetwork.WithLabels(labels), tcnetwork.WithInternal()) })
+	nw, err := newNetwork(ctx, pr, tcnetwork.WithLabels(labels), tcnetwork.WithInternal())
 	if err != nil {
 		return nil, fmt.Errorf("creating the lab network: %w", err)
 	}
@@ -65,12 +67,12 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 		// second of every run).
 		var wg sync.WaitGroup
 		for _, c := range r.order {
-			wg.Go(func() { d.lab.pace.op(func() { terminate(c) }) })
+			wg.Go(func() { pr.op(func() { terminate(c) }) })
 		}
 		wg.Wait()
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		d.lab.pace.op(func() { _ = nw.Remove(rctx) })
+		pr.op(func() { _ = nw.Remove(rctx) })
 	}()
 	if err := checkInternal(ctx, d.lab.docker, nw.ID); err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 		wg.Go(func() {
 			for _, n := range t.Nodes {
 				if n.Host == h.Name && n.Name != cl.Name {
-					d.lab.pace.op(func() { errs[i] = r.start(ctx, t.Image, nw, labels, n, true) })
+					pr.op(func() { errs[i] = r.start(ctx, t.Image, nw, labels, n, true) })
 					if errs[i] != nil {
 						return
 					}
@@ -99,17 +101,33 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if err := pub.run(ctx, r.container(t.Owner(t.ByRole(topology.Server).Host).Name)); err != nil {
 		return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
 	}
-	// The client's start is an op; its run until exit is the measurement,
-	// paced by the scenario's load.
+	// The client: a Neutral run's start is an op and its run to exit the
+	// measurement. A paced run's client starts with -gate as an op of its
+	// setup and waits at the gate; its measurement is the go to its exit,
+	// so a batch of them begins beside no start-up at all.
+	node := *cl
 	var t0 time.Time
-	d.lab.pace.measure(d.load, func() {
+	start := func() {
 		t0 = time.Now()
-		err = r.start(ctx, t.Image, nw, labels, *cl, false)
-	}, func() {
+		err = r.start(ctx, t.Image, nw, labels, node, false)
+	}
+	if d.load != scenario.Neutral {
+		node.Args = withGate(node.Args)
+		pr.op(func() {
+			if start(); err == nil {
+				err = r.lab.ForLine(scenario.GateLine, gateTimeout).WaitUntilReady(ctx, r.container(node.Name))
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w%s", t.Scenario, node.Name, err, r.logTail(ctx))
+		}
+		start = func() { err = r.lab.signal(ctx, r.container(node.Name), "USR1") }
+	}
+	pr.measure(start, func() {
 		if err == nil {
-			err = r.lab.waitFor(cl.Wait).WaitUntilReady(ctx, r.container(cl.Name))
+			err = r.lab.waitFor(node.Wait).WaitUntilReady(ctx, r.container(node.Name))
 			if r.lab.started != nil && err == nil {
-				r.lab.started(*cl, time.Since(t0))
+				r.lab.started(node, time.Since(t0))
 			}
 		}
 	})
@@ -120,6 +138,39 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 		err = pub.apply(res)
 	}
 	return res, err
+}
+
+// gateTimeout bounds a gated client's start-up, up to its gate line.
+const gateTimeout = time.Minute
+
+// withGate inserts -gate after "client SCENARIO" in a client's arguments.
+func withGate(args []string) []string {
+	return append(append(slices.Clip(args[:2]), "-gate"), args[2:]...)
+}
+
+// signal sends sig to c's main process.
+func (l *Lab) signal(ctx context.Context, c testcontainers.Container, sig string) error {
+	if _, err := l.docker.ContainerKill(ctx, c.GetContainerID(), client.ContainerKillOptions{Signal: sig}); err != nil {
+		return fmt.Errorf("sending %s: %w", sig, err)
+	}
+	return nil
+}
+
+// newNetwork creates a network as one op. While Docker's address pools
+// are used up (by other sessions' runs, say), it waits for one to be
+// given back rather than failing the run, until ctx ends.
+func newNetwork(ctx context.Context, pr *paced, opts ...tcnetwork.NetworkCustomizer) (nw *testcontainers.DockerNetwork, err error) {
+	for {
+		pr.op(func() { nw, err = tcnetwork.New(ctx, opts...) })
+		if err == nil || !strings.Contains(err.Error(), "could not find an available, non-overlapping IPv4 address pool") {
+			return nw, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (waited for one until the run's deadline)", err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // start runs node n, and waits for it when ready says so: an owner on the

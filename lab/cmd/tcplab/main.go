@@ -29,7 +29,7 @@ const usage = `usage: tcplab COMMAND [ARGS]
   list                              scenarios and their knobs
   serve SCENARIO [-lifetime D] [KNOB=VALUE…]
                                     a scenario's server (in the server container)
-  client SCENARIO -server HOST [-out FILE] [-quiet] [KNOB=VALUE…]
+  client SCENARIO -server HOST [-out FILE] [-quiet] [-gate] [KNOB=VALUE…]
                                     run a scenario's driver, print its JSON result
   agent [-pcap FILE] [-lifetime D]  the impairment agent (in the sidecar), optionally capturing
   report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
@@ -71,6 +71,7 @@ func main() {
 		server := fs.String("server", "server", "the server's host name")
 		out := fs.String("out", "", "also write the result to this file")
 		quiet := fs.Bool("quiet", false, "print one line of progress instead of the JSON result")
+		gate := fs.Bool("gate", false, "print the gate line and wait for SIGUSR1 before running (the harness's pacing)")
 		if len(args) == 0 {
 			fail(2, "tcplab client: which scenario?")
 		}
@@ -78,6 +79,11 @@ func main() {
 		sc, k := scenarioArgs(cmd, append([]string{args[0]}, fs.Args()...))
 		if *out != "" {
 			_ = os.Remove(*out) // a stale result must not stand in for this run's
+		}
+		if *gate {
+			if err := scenario.WaitGate(); err != nil {
+				fail(1, "tcplab client: "+err.Error())
+			}
 		}
 		res := scenario.RunClient(sc, k, *server)
 		b, _ := json.Marshal(res)
