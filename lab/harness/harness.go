@@ -48,6 +48,8 @@ const (
 	LabelSession = "tcplab.session"
 	LabelPID     = "tcplab.pid"
 	LabelHost    = "tcplab.host"
+	// LabelImage marks the images the harness builds (cached by hash).
+	LabelImage = "tcplab.image"
 )
 
 // Lab is a connection to Docker with the lab image built.
@@ -159,7 +161,8 @@ func buildImage(ctx context.Context, arch string) (string, error) {
 		return "", err
 	}
 	tag := fmt.Sprintf("dev-%x", sha256.Sum256(bin))[:16]
-	df := "FROM scratch\nCOPY tcplab /tcplab\nENTRYPOINT [\"/tcplab\"]\n"
+	ref := ImageRepo + ":" + tag
+	df := "FROM scratch\nLABEL " + LabelImage + "=1\nCOPY tcplab /tcplab\nENTRYPOINT [\"/tcplab\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		return "", err
 	}
@@ -168,13 +171,29 @@ func buildImage(ctx context.Context, arch string) (string, error) {
 		return "", fmt.Errorf("%w: %v", ErrNoDocker, err)
 	}
 	defer p.Close()
+	cli := p.Client()
+	if _, err := cli.ImageInspect(ctx, ref); err == nil {
+		return ref, nil // built before, by this binary's hash
+	}
+	// Two processes building the same tag at once (go test runs packages
+	// side by side) leave the loser's image untagged: remove those, here
+	// and now, unless a container still uses one.
+	defer func() {
+		l, err := cli.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("dangling", "true").Add("label", LabelImage+"=1")})
+		if err != nil {
+			return
+		}
+		for _, im := range l.Items {
+			_, _ = cli.ImageRemove(ctx, im.ID, client.ImageRemoveOptions{})
+		}
+	}()
 	_, err = p.BuildImage(ctx, &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
 		Context: dir, Repo: ImageRepo, Tag: tag, KeepImage: true,
 	}})
 	if err != nil {
-		return "", fmt.Errorf("building image %s:%s: %w", ImageRepo, tag, err)
+		return "", fmt.Errorf("building image %s: %w", ref, err)
 	}
-	return ImageRepo + ":" + tag, nil
+	return ref, nil
 }
 
 // labBinary puts the lab binary at dst: compiled from the checkout the

@@ -49,8 +49,9 @@ type runFlags struct {
 	count int
 	out   string
 	pcap  bool
-	// parallel is how many runs may go at once (exclusive scenarios run alone).
-	parallel int
+	// parallel is how many runs may go at once (on VMs, exclusive scenarios run alone).
+	parallel    int
+	parallelSet bool // --parallel given: else Docker runs all go at once, paced by the harness
 	// platform overrides the daemon's platform for the lab's containers
 	// (as $TCPLAB_PLATFORM does).
 	platform string
@@ -90,6 +91,7 @@ func parseRun(args []string) (*runFlags, error) {
 	if f.count < 1 || f.count > 1000 {
 		return nil, fmt.Errorf("--count %d: want 1 to 1000", f.count)
 	}
+	fs.Visit(func(fl *flag.Flag) { f.parallelSet = f.parallelSet || fl.Name == "parallel" })
 	if f.parallel < 1 || f.parallel > 64 {
 		return nil, fmt.Errorf("--parallel %d: want 1 to 64", f.parallel)
 	}
@@ -248,11 +250,16 @@ func runCmd(args []string) {
 		results[i], pcaps[i] = make([]*scenario.Result, f.count), make([]string, f.count)
 		k, _ := pr.sc.Resolve(pr.set) // validated by plan
 		for rep := 1; rep <= f.count; rep++ {
-			jobs = append(jobs, job{row: i, rep: rep, weight: pr.sc.Expected(k), exclusive: pr.sc.Exclusive(),
+			// Not exclusive: the harness paces Docker runs by load itself.
+			jobs = append(jobs, job{row: i, rep: rep, weight: pr.sc.Expected(k),
 				label: fmt.Sprintf("%s %s rep %d/%d", pr.sc.ID, knobLine(pr.set), rep, f.count)})
 		}
 	}
-	schedule(jobs, f.parallel, func(j job) {
+	parallel := f.parallel
+	if !f.parallelSet {
+		parallel = 64 // the harness holds at most a few dozen runs' containers at once
+	}
+	schedule(jobs, parallel, func(j job) {
 		pr := rows[j.row]
 		prog.start(j)
 		var opts []harness.Option
