@@ -47,7 +47,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "tcplab harness:", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if lab != nil {
+		// Every run removes its own; this catches what a failed removal
+		// left, so nothing outlives the process.
+		if err := lab.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "tcplab harness: clean-up:", err)
+		}
+	}
+	os.Exit(code)
 }
 
 // run runs a scenario in containers, requires that the driver ran and that

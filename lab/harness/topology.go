@@ -72,7 +72,16 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 		wg.Wait()
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		pr.op(func() { _ = nw.Remove(rctx) })
+		// The daemon may still be detaching a removed container's
+		// endpoint: try again briefly rather than leave the network.
+		for range 5 {
+			var rerr error
+			pr.op(func() { rerr = nw.Remove(rctx) })
+			if rerr == nil || rctx.Err() != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}()
 	if err := checkInternal(ctx, d.lab.docker, nw.ID); err != nil {
 		return nil, err
