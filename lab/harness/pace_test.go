@@ -44,24 +44,20 @@ func (w *paceWorld) op() {
 }
 
 func (w *paceWorld) measure(load scenario.Load) {
-	switch load {
-	case scenario.Quiet:
-		w.quiet.Add(1)
-		if w.alone.Load() > 0 {
-			w.quietBesideAlone.Add(1)
-		}
-		time.Sleep(3 * time.Millisecond)
-		w.quiet.Add(-1)
-	case scenario.Alone:
-		w.alone.Add(1)
-		if w.quiet.Load() > 0 {
-			w.quietBesideAlone.Add(1)
-		}
-		time.Sleep(3 * time.Millisecond)
-		w.alone.Add(-1)
-	default:
+	if load == scenario.Neutral {
 		time.Sleep(2 * time.Millisecond)
+		return
 	}
+	mine, other := &w.quiet, &w.alone
+	if load == scenario.Alone {
+		mine, other = &w.alone, &w.quiet
+	}
+	mine.Add(1)
+	if other.Load() > 0 {
+		w.quietBesideAlone.Add(1)
+	}
+	time.Sleep(3 * time.Millisecond)
+	mine.Add(-1)
 }
 
 // TestPacer runs many runs of every load at once and checks each promise
