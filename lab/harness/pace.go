@@ -2,8 +2,10 @@ package harness
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
 )
@@ -27,9 +29,12 @@ import (
 // waits its turn: runs that will measure (Quiet or Alone) get their place
 // and their ops before the others, and a Quiet measurement waits to begin
 // until no Quiet run is still starting or waiting for a place (unless
-// another already measures: then it joins it). Waiting measurements go before new ops, so a measurement
-// waits at most for the ops already in flight; ops never wait on a
-// measurement that waits for them, so nothing deadlocks.
+// another already measures: then it joins it). Among the others, the
+// runs expected to take longest get places and ops first, so the long
+// waits on kernel timers (SYN backoff) overlap everything else. Waiting
+// measurements go before new ops, so a measurement waits at most for the
+// ops already in flight; ops never wait on a measurement that waits for
+// them, so nothing deadlocks.
 type pacer struct {
 	mu        sync.Mutex
 	cond      *sync.Cond
@@ -40,34 +45,76 @@ type pacer struct {
 	waitQuiet int // measurements waiting to begin
 	waitAlone int
 	starting  int // Quiet runs registered and not yet measuring
-	waitFirst int // ops of Quiet and Alone runs waiting to start
 	maxRuns   int // runs holding containers at once
 	runs      int
-	waitRuns  int // Quiet and Alone runs waiting for a place
-	prewait   int // Quiet measurements waiting for their batch
+	waitRuns  int     // Quiet and Alone runs waiting for a place
+	prewait   int     // Quiet measurements waiting for their batch
+	placeQ    []*rank // runs waiting for a place
+	opQ       []*rank // ops waiting to start
+	seq       uint64
+}
+
+// rank orders waiters for places and ops: runs that will measure (Quiet
+// or Alone) first, then the longest expected, then the first come.
+type rank struct {
+	first  bool
+	weight time.Duration
+	seq    uint64
+}
+
+func (a *rank) before(b *rank) bool {
+	if a.first != b.first {
+		return a.first
+	}
+	if a.weight != b.weight {
+		return a.weight > b.weight
+	}
+	return a.seq < b.seq
+}
+
+// turn waits, p.mu held, until r is among the free() best-ranked waiters
+// of q, and takes it out of q.
+func (p *pacer) turn(q *[]*rank, r *rank, free func() int) {
+	p.seq++
+	r.seq = p.seq
+	*q = append(*q, r)
+	for {
+		if n := free(); n > 0 {
+			ahead := 0
+			for _, o := range *q {
+				if o != r && o.before(r) {
+					ahead++
+				}
+			}
+			if ahead < n {
+				break
+			}
+		}
+		p.cond.Wait()
+	}
+	*q = slices.DeleteFunc(*q, func(o *rank) bool { return o == r })
 }
 
 // run is one run's handle on the pacer, from its first op to its last.
 type paced struct {
 	p        *pacer
 	load     scenario.Load
-	starting bool // counted in p.starting
+	weight   time.Duration // the run's expected wall time
+	starting bool          // counted in p.starting
 }
 
-// begin waits for a place among the maxRuns runs (Quiet and Alone runs
-// first) and registers the run before its first op; end gives the place
-// back.
-func (p *pacer) begin(load scenario.Load) *paced {
-	r := &paced{p: p, load: load}
+// begin waits for a place among the maxRuns runs (by rank) and registers
+// the run, expected to take weight, before its first op; end gives the
+// place back.
+func (p *pacer) begin(load scenario.Load, weight time.Duration) *paced {
+	r := &paced{p: p, load: load, weight: weight}
 	first := load != scenario.Neutral
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if first {
 		p.waitRuns++
 	}
-	for p.runs >= p.maxRuns || (!first && p.waitRuns > 0) {
-		p.cond.Wait()
-	}
+	p.turn(&p.placeQ, &rank{first: first, weight: weight}, func() int { return p.maxRuns - p.runs })
 	if first {
 		p.waitRuns--
 	}
@@ -89,12 +136,12 @@ func (r *paced) end() {
 }
 
 // op runs f as one of the run's ops.
-func (r *paced) op(f func()) { r.p.op(r.load != scenario.Neutral, f) }
+func (r *paced) op(f func()) { r.p.op(&rank{first: r.load != scenario.Neutral, weight: r.weight}, f) }
 
 // measure runs the client's start and its measurement (see pacer.measure).
 func (r *paced) measure(start, wait func()) {
 	r.started()
-	r.p.measure(r.load, start, wait)
+	r.p.measure(r.load, r.weight, start, wait)
 }
 
 // started takes the run out of p.starting (when its setup ends, or fails).
@@ -118,7 +165,7 @@ func newPacer(maxOps, maxRuns int) *pacer {
 // opLimit is how many ops may be in flight now.
 func (p *pacer) opLimit() int {
 	switch {
-	case p.alone || p.waitAlone > 0 || p.waitQuiet > 0:
+	case p.alone || (p.waitAlone > 0 && p.quiet == 0) || p.waitQuiet > 0:
 		return 0 // drain, so the waiting measurement begins on an idle daemon
 	case p.quiet > 0:
 		return 1
@@ -126,19 +173,10 @@ func (p *pacer) opLimit() int {
 	return p.maxOps
 }
 
-// op runs f as one op, when the pacer lets it; first ops go before the
-// others.
-func (p *pacer) op(first bool, f func()) {
+// op runs f as one op, when the pacer lets it, by rank.
+func (p *pacer) op(r *rank, f func()) {
 	p.mu.Lock()
-	if first {
-		p.waitFirst++
-	}
-	for p.ops >= p.opLimit() || (!first && p.waitFirst > 0) {
-		p.cond.Wait()
-	}
-	if first {
-		p.waitFirst--
-	}
+	p.turn(&p.opQ, r, func() int { return p.opLimit() - p.ops })
 	p.ops++
 	p.mu.Unlock()
 	defer p.release()
@@ -154,9 +192,9 @@ func (p *pacer) release() {
 
 // measure runs start (one op, the client's start) and then wait (the
 // measurement itself) as load asks.
-func (p *pacer) measure(load scenario.Load, start, wait func()) {
+func (p *pacer) measure(load scenario.Load, weight time.Duration, start, wait func()) {
 	if load == scenario.Neutral {
-		p.op(false, start)
+		p.op(&rank{weight: weight}, start)
 		wait()
 		return
 	}
@@ -176,11 +214,20 @@ func (p *pacer) measure(load scenario.Load, start, wait func()) {
 			p.cond.Wait()
 		}
 		p.prewait--
-		p.waitQuiet++
-		for p.alone || p.waitAlone > 0 || p.ops > 0 || p.quiet >= maxQuiet {
+		// Drain the ops only once nothing else holds the measurement back
+		// (a full batch, an Alone run): the ops go on meanwhile.
+		for {
+			if p.alone || p.waitAlone > 0 || p.quiet >= maxQuiet {
+				p.cond.Wait()
+				continue
+			}
+			if p.ops == 0 {
+				break
+			}
+			p.waitQuiet++
 			p.cond.Wait()
+			p.waitQuiet--
 		}
-		p.waitQuiet--
 		p.quiet++
 	}
 	p.ops++ // the client's start: the one op beside the measurements

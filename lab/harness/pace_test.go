@@ -80,7 +80,7 @@ func TestPacer(t *testing.T) {
 			for i := range 60 {
 				load := tc.loads[i%len(tc.loads)]
 				wg.Go(func() {
-					r := p.begin(load)
+					r := p.begin(load, time.Duration(i%7)*time.Second)
 					raise(&w.maxRuns, w.runs.Add(1))
 					r.op(w.op) // setup: network, server
 					r.op(w.op)
@@ -113,4 +113,34 @@ func TestPacer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Waiting ops go by rank: a run that will measure first, then the longest
+// expected, then the first come.
+func TestPacerRank(t *testing.T) {
+	p := newPacer(1, 100)
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	go p.op(&rank{}, func() { close(held); <-hold })
+	<-held
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	for _, r := range []struct {
+		name   string
+		first  bool
+		weight time.Duration
+	}{{"2s", false, 2 * time.Second}, {"quiet", true, time.Second}, {"9s", false, 9 * time.Second}, {"5s", false, 5 * time.Second}} {
+		wg.Go(func() {
+			p.op(&rank{first: r.first, weight: r.weight}, func() {
+				mu.Lock()
+				order = append(order, r.name)
+				mu.Unlock()
+			})
+		})
+	}
+	assert.Eventually(t, func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.opQ) == 4 }, 5*time.Second, time.Millisecond)
+	close(hold)
+	wg.Wait()
+	assert.Equal(t, []string{"quiet", "9s", "5s", "2s"}, order)
 }

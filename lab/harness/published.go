@@ -51,7 +51,7 @@ func (l *Lab) runtime(sc *scenario.Scenario, overrides scenario.Knobs) (topology
 	if err != nil {
 		return nil, err
 	}
-	return docker{lab: l, pub: hostProbe{probe: sc.Published, knobs: k}, load: sc.LoadWith(k)}, nil
+	return docker{lab: l, pub: hostProbe{probe: sc.Published, knobs: k}, load: sc.LoadWith(k), weight: sc.Expected(k)}, nil
 }
 
 // publish creates t's published network, if it has one.

@@ -29,9 +29,10 @@ func (l *Lab) Runtime() topology.Runtime { return docker{lab: l} }
 // host's owner on it under the host's name, the other nodes in their
 // owner's network namespace.
 type docker struct {
-	lab  *Lab
-	pub  hostProbe     // the scenario's host probe, for a published network
-	load scenario.Load // how the client's measurement is paced
+	lab    *Lab
+	pub    hostProbe     // the scenario's host probe, for a published network
+	load   scenario.Load // how the client's measurement is paced
+	weight time.Duration // the run's expected wall time: longest first
 }
 
 var _ topology.Runtime = docker{}
@@ -46,7 +47,7 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	for k, v := range t.Labels {
 		labels[k] = v
 	}
-	pr := d.lab.pace.begin(d.load)
+	pr := d.lab.pace.begin(d.load, d.weight)
 	defer pr.end()
 	pub, err := d.publish(ctx, t, pr) // nil unless t has a published network
 	if err != nil {
