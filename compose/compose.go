@@ -93,34 +93,59 @@ func Plan(r Run, f File) (*topology.Topology, error) {
 		topology.WithResults(f.Root+"/results", r.Result), topology.WithLabels(Labels))
 }
 
-// After says which clients each run's client waits for (to have completed):
-// the exclusive runs go first, one after another, each alone (the first
-// once every server and agent has started, so no container start-up
-// competes with its timers); then the other runs in Lanes chains, longest
-// first, each to the lane that is free soonest (by Scenario.Expected), so
-// the longest runs overlap with everything shorter.
+// QuietChains is how many chains the Quiet runs go in, side by side, as
+// the harness's batches of Quiet measurements (lab/harness/pace.go).
+const QuietChains = 4
+
+// After says which clients each run's client waits for (to have completed).
+// First the Alone runs, one after another, the first once every server and
+// agent has started, so no container start-up competes with its timers;
+// then the Quiet runs in QuietChains chains side by side, beside no
+// start-up but their own clients'; then, once all of those are done, the
+// other runs in Lanes chains. Chains take the longest runs first, each to
+// the chain that is free soonest (by Scenario.Expected), so the longest
+// runs overlap with everything shorter. A run with no entry waits for no
+// client.
 func After(runs []Run) map[string][]string {
 	after := map[string][]string{}
-	prev := ""
-	var rest []Run
-	for _, r := range runs {
-		if !r.Scenario.Exclusive() {
-			rest = append(rest, r)
-			continue
-		}
-		if prev != "" {
-			after[r.Name] = []string{prev + "-client"}
-		}
-		prev = r.Name
-	}
 	weight := func(r Run) time.Duration {
 		k, _ := r.Scenario.Resolve(r.Knobs) // validated by Plan
 		return r.Scenario.Expected(k)
 	}
-	sort.SliceStable(rest, func(i, j int) bool { return weight(rest[i]) > weight(rest[j]) })
-	load := make([]time.Duration, Lanes)
-	last := make([]string, Lanes)
-	for _, r := range rest {
+	var alone, quiet, rest []Run
+	for _, r := range runs {
+		switch r.Scenario.Load {
+		case scenario.Alone:
+			alone = append(alone, r)
+		case scenario.Quiet:
+			quiet = append(quiet, r)
+		default:
+			rest = append(rest, r)
+		}
+	}
+	var prev []string // the clients the next phase waits for
+	for _, r := range alone {
+		if prev != nil {
+			after[r.Name] = prev
+		}
+		prev = []string{r.Name + "-client"}
+	}
+	prev = chains(after, quiet, QuietChains, prev, weight)
+	chains(after, rest, Lanes, prev, weight)
+	return after
+}
+
+// chains puts runs in n chains, longest first, each to the chain free
+// soonest; each chain's first run waits for prev. It returns the chains'
+// last clients.
+func chains(after map[string][]string, runs []Run, n int, prev []string, weight func(Run) time.Duration) []string {
+	if len(runs) == 0 {
+		return prev
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return weight(runs[i]) > weight(runs[j]) })
+	load := make([]time.Duration, n)
+	last := make([]string, n)
+	for _, r := range runs {
 		l := 0
 		for i := range load {
 			if load[i] < load[l] {
@@ -130,13 +155,19 @@ func After(runs []Run) map[string][]string {
 		switch {
 		case last[l] != "":
 			after[r.Name] = []string{last[l] + "-client"}
-		case prev != "":
-			after[r.Name] = []string{prev + "-client"}
+		case prev != nil:
+			after[r.Name] = prev
 		}
 		load[l] += weight(r)
 		last[l] = r.Name
 	}
-	return after
+	var ends []string
+	for _, c := range last {
+		if c != "" {
+			ends = append(ends, c+"-client")
+		}
+	}
+	return ends
 }
 
 // Write renders the compose file f: the runs in the order After gives;
@@ -173,7 +204,6 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 	p.line(0, "services:")
 	var clients []string
 	var nets []topology.Network
-	firstExclusive := true
 	for i, r := range runs {
 		t := plans[i]
 		if nets == nil {
@@ -227,8 +257,9 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 				for _, c := range after[r.Name] {
 					deps[c] = "service_completed_successfully"
 				}
-				if r.Scenario.Exclusive() && firstExclusive {
-					firstExclusive = false
+				if r.Scenario.Exclusive() && len(after[r.Name]) == 0 {
+					// The head of the Alone runs, or of each Quiet chain:
+					// once every server and agent has started.
 					for _, o := range plans {
 						for _, m := range o.Nodes {
 							if m.Role != topology.Client {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcplab/tcplab/compose"
+	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
 	"github.com/tcplab/tcplab/lab/topology"
 )
@@ -95,42 +96,63 @@ func TestReadmeListsEveryScenario(t *testing.T) {
 	}
 }
 
-// The exclusive runs go one after another before anything else; the rest
-// wait for them and then go in at most compose.Lanes chains.
-func TestAfterRunsExclusiveAloneThenLanes(t *testing.T) {
+// The Alone runs go one after another first, then the Quiet runs in
+// compose.QuietChains chains, then the rest in compose.Lanes chains once
+// every Quiet chain is done.
+func TestAfterRunsAloneThenQuietChainsThenLanes(t *testing.T) {
 	runs := compose.Runs(scenarios.All())
 	after := compose.After(runs)
-	var exclusive []string
+	byName := map[string]compose.Run{}
+	var alone []string
 	for _, r := range runs {
-		if r.Scenario.Exclusive() {
-			exclusive = append(exclusive, r.Name+"-client")
+		byName[r.Name+"-client"] = r
+		if r.Scenario.Load == scenario.Alone {
+			alone = append(alone, r.Name+"-client")
 		}
 	}
-	require.NotEmpty(t, exclusive)
-	lastExclusive := exclusive[len(exclusive)-1]
-	heads := 0
+	require.NotEmpty(t, alone)
+	loadOf := func(client string) scenario.Load { return byName[client].Scenario.Load }
+	quietHeads, laneHeads := 0, 0
+	var quietEnds []string
 	for _, r := range runs {
 		deps := after[r.Name]
-		if r.Scenario.Exclusive() {
-			if r.Name+"-client" == exclusive[0] {
-				assert.Empty(t, deps, "the first exclusive run waits for no client")
+		switch r.Scenario.Load {
+		case scenario.Alone:
+			if r.Name+"-client" == alone[0] {
+				assert.Empty(t, deps, "the first Alone run waits for no client")
 			} else {
-				assert.Len(t, deps, 1, "%s follows one exclusive run", r.Name)
-				assert.Contains(t, exclusive, deps[0])
+				require.Len(t, deps, 1)
+				assert.Equal(t, scenario.Alone, loadOf(deps[0]), "%s follows an Alone run", r.Name)
 			}
-			continue
-		}
-		require.Len(t, deps, 1, "%s waits for one client", r.Name)
-		if deps[0] == lastExclusive {
-			heads++
-		}
-		// Following the chain back always reaches the last exclusive run.
-		for c, n := deps[0], 0; c != lastExclusive; n++ {
-			require.Less(t, n, len(runs), "%s: a cycle", r.Name)
-			d := after[strings.TrimSuffix(c, "-client")]
-			require.Len(t, d, 1, "%s's chain breaks at %s", r.Name, c)
-			c = d[0]
+		case scenario.Quiet:
+			require.Len(t, deps, 1, "%s waits for one client", r.Name)
+			if deps[0] == alone[len(alone)-1] {
+				quietHeads++
+			} else {
+				assert.Equal(t, scenario.Quiet, loadOf(deps[0]), "%s follows a Quiet run in its chain", r.Name)
+			}
+		default:
+			require.NotEmpty(t, deps, "%s waits", r.Name)
+			if len(deps) > 1 {
+				laneHeads++
+				if quietEnds == nil {
+					quietEnds = deps
+				}
+				assert.Equal(t, quietEnds, deps, "every lane waits for the same Quiet chain ends")
+				continue
+			}
+			assert.Equal(t, scenario.Neutral, loadOf(deps[0]), "%s follows a run of its lane", r.Name)
 		}
 	}
-	assert.Equal(t, compose.Lanes, heads, "lanes starting after the exclusive runs")
+	assert.Equal(t, compose.QuietChains, quietHeads, "Quiet chains after the Alone runs")
+	assert.Equal(t, compose.Lanes, laneHeads, "lanes after the Quiet chains")
+	require.Len(t, quietEnds, compose.QuietChains)
+	for _, c := range quietEnds {
+		assert.Equal(t, scenario.Quiet, loadOf(c))
+		for _, r := range runs {
+			if r.Scenario.Load == scenario.Quiet {
+				assert.NotContains(t, after[r.Name], c, "%s ends its chain", c)
+			}
+		}
+	}
 }
