@@ -25,8 +25,10 @@ import (
 //     measurements overlap: between them a few packets a round trip.
 //   - Alone: runs with no op and no other Quiet or Alone measurement.
 //
-// Quiet measurements are batched, since while one runs every start-up
-// waits its turn: runs that will measure (Quiet or Alone) get their place
+// A Quiet or Alone run's client starts as an op of its setup and waits at
+// a gate (scenario.GateLine); its measurement is the go (SIGUSR1) to its
+// exit. Quiet measurements are batched, since while one runs every
+// start-up waits its turn: runs that will measure get their place
 // and their ops before the others, and a Quiet measurement waits to begin
 // until no Quiet run is still starting or waiting for a place (unless
 // another already measures: then it joins it). Among the others, the
@@ -95,7 +97,7 @@ func (p *pacer) turn(q *[]*rank, r *rank, free func() int) {
 	*q = slices.DeleteFunc(*q, func(o *rank) bool { return o == r })
 }
 
-// run is one run's handle on the pacer, from its first op to its last.
+// paced is one run's handle on the pacer, from its first op to its last.
 type paced struct {
 	p        *pacer
 	load     scenario.Load
