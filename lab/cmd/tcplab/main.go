@@ -43,7 +43,9 @@ const usage = `usage: tcplab COMMAND [ARGS]
 
 func main() {
 	if os.Getpid() == 1 && len(os.Args) < 2 { // /init of a VM booted without "-- vminit"
-		vm.Init()
+		if _, err := os.Stat(vm.ConfigPath); err == nil { // not a container started with no command
+			vm.Init()
+		}
 	}
 	if len(os.Args) < 2 {
 		fail(2, usage+hostUsage)
