@@ -22,10 +22,14 @@ func TestProxyBacklog(t *testing.T) {
 	o := obs[scenarios.ProxyBacklogObs](t, r)
 	assert.Equal(t, scenarios.ProxyMechanism, o.Mechanism)
 	assert.Equal(t, dials, o.Succeeded, "the proxy accepts every dial itself")
-	assert.Equal(t, backlog+1, o.Hung, "backlog+1 backend dials completed into the accept queue")
+	// backlog+1 backend dials complete into the accept queue; one whose
+	// handshake races the full queue completes on the proxy's side only,
+	// and hangs too (a CI run saw 6 of 10).
+	assert.GreaterOrEqual(t, o.Hung, backlog+1, "backlog+1 backend dials completed into the accept queue")
 	assert.Equal(t, int64(backlog+1), o.BackendAcceptQueue)
 	assert.Equal(t, int64(backlog), o.BackendBacklog)
-	assert.Equal(t, dials-backlog-1, o.Ended)
+	assert.Equal(t, dials, o.Hung+o.Ended)
+	assert.Positive(t, o.Ended, "serial dials: the queue is full before the last of them")
 	// tcp_syn_retries=1 gives up at 3 s with or without linear timeouts.
 	giveUp := scenario.SynGiveUp(1)
 	assert.Equal(t, giveUp, millis(o.BackendGiveUpMS))

@@ -22,7 +22,7 @@ import (
 var proxyBacklog = &scenario.Scenario{
 	ID:      "proxy-backlog",
 	Section: "6 The network in between",
-	Title:   "a userland port proxy in front of a never-accepting server: every dial succeeds, backlog+1 hang, the rest read EOF",
+	Title:   "a userland port proxy in front of a never-accepting server: every dial succeeds, backlog+1 or more hang, the rest read EOF",
 	Timeout: 60 * time.Second,
 	Knobs: []scenario.Knob{
 		{Name: "server.backlog", Default: "4", Kind: scenario.Int, Min: 1, Max: 64,
@@ -64,8 +64,17 @@ var proxyBacklog = &scenario.Scenario{
 			return err
 		}
 		e.Expect("every dial succeeds at the proxy", o.Succeeded == n, "%d of %d dials succeeded", o.Succeeded, n)
-		e.Expect("exactly backlog+1 hang on Read (the backend queued them)", o.Hung == s+1, "%d hung, backlog=%d", o.Hung, s)
-		e.Expect("the rest read EOF or reset", o.Ended == n-(s+1), "%d ended, %d expected; fates %v", o.Ended, n-(s+1), f)
+		// The proxy logs each backend dial that failed; the others
+		// completed: backlog+1 into the backend's accept queue, and any
+		// whose handshake raced the full queue (the server drops its last
+		// ACK, so only the proxy's side is established).
+		completed := n - len(rep.Log)
+		e.Expect("every connection whose backend dial completed hangs on Read: backlog+1 or more", o.Hung == completed && completed >= s+1,
+			"%d hung, %d backend dials completed, backlog=%d", o.Hung, completed, s)
+		// The dials are serial: the queue is full long before the last
+		// of them, so some backend dials must give up.
+		e.Expect("the rest read EOF or reset, and there are some", o.Ended == n-completed && o.Ended > 0,
+			"%d ended, %d expected; fates %v", o.Ended, n-completed, f)
 		late, ok := endedOnTime(conns, giveUp)
 		e.Expect("they end when the proxy's backend dial gives up (never early; late ≤ 1/8 + 250 ms)", ok,
 			"give-up %v (tcp_syn_retries=%d, linear=%d); ended at %s", giveUp, retries, linear, late)
