@@ -49,7 +49,6 @@ type pacer struct {
 	starting  int // Quiet runs registered and not yet measuring
 	maxRuns   int // runs holding containers at once
 	runs      int
-	waitRuns  int     // Quiet and Alone runs waiting for a place
 	prewait   int     // Quiet measurements waiting for their batch
 	placeQ    []*rank // runs waiting for a place
 	opQ       []*rank // ops waiting to start
@@ -110,16 +109,9 @@ type paced struct {
 // place back.
 func (p *pacer) begin(load scenario.Load, weight time.Duration) *paced {
 	r := &paced{p: p, load: load, weight: weight}
-	first := load != scenario.Neutral
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if first {
-		p.waitRuns++
-	}
-	p.turn(&p.placeQ, &rank{first: first, weight: weight}, func() int { return p.maxRuns - p.runs })
-	if first {
-		p.waitRuns--
-	}
+	p.turn(&p.placeQ, r.rank(), func() int { return p.maxRuns - p.runs })
 	p.runs++
 	if load == scenario.Quiet {
 		p.starting++
@@ -137,13 +129,27 @@ func (r *paced) end() {
 	r.p.mu.Unlock()
 }
 
-// op runs f as one of the run's ops.
-func (r *paced) op(f func()) { r.p.op(&rank{first: r.load != scenario.Neutral, weight: r.weight}, f) }
+// rank is the run's place among waiters: measuring runs first.
+func (r *paced) rank() *rank { return &rank{first: r.load != scenario.Neutral, weight: r.weight} }
 
-// measure runs the client's start and its measurement (see pacer.measure).
+// op runs f as one of the run's ops.
+func (r *paced) op(f func()) { r.p.op(r.rank(), f) }
+
+// measure runs the client's start and its measurement: a Neutral run's
+// start is an op like any other, a paced one's goes as pacer.measure says.
 func (r *paced) measure(start, wait func()) {
 	r.started()
-	r.p.measure(r.load, r.weight, start, wait)
+	if r.load == scenario.Neutral {
+		r.op(start)
+		wait()
+		return
+	}
+	r.p.measure(r.load, start, wait)
+}
+
+// placeWaiters reports whether a Quiet or Alone run waits for a place.
+func (p *pacer) placeWaiters() bool {
+	return slices.ContainsFunc(p.placeQ, func(r *rank) bool { return r.first })
 }
 
 // started takes the run out of p.starting (when its setup ends, or fails).
@@ -192,14 +198,9 @@ func (p *pacer) release() {
 	p.mu.Unlock()
 }
 
-// measure runs start (one op, the client's start) and then wait (the
-// measurement itself) as load asks.
-func (p *pacer) measure(load scenario.Load, weight time.Duration, start, wait func()) {
-	if load == scenario.Neutral {
-		p.op(&rank{weight: weight}, start)
-		wait()
-		return
-	}
+// measure runs start (one op, the client's go) and then wait (the
+// measurement itself) as a Quiet or Alone load asks.
+func (p *pacer) measure(load scenario.Load, start, wait func()) {
 	p.mu.Lock()
 	if load == scenario.Alone {
 		p.waitAlone++
@@ -212,7 +213,7 @@ func (p *pacer) measure(load scenario.Load, weight time.Duration, start, wait fu
 		// Batch with the Quiet runs still starting, and those waiting for
 		// a place unless every place is held by a run waiting here.
 		p.prewait++
-		for p.quiet == 0 && (p.starting > 0 || (p.waitRuns > 0 && p.prewait < p.runs)) {
+		for p.quiet == 0 && (p.starting > 0 || (p.placeWaiters() && p.prewait < p.runs)) {
 			p.cond.Wait()
 		}
 		p.prewait--
@@ -249,15 +250,16 @@ func (p *pacer) measure(load scenario.Load, weight time.Duration, start, wait fu
 	wait()
 }
 
-// maxQuiet is how many Quiet measurements run at once: twenty at once
-// (each with two delay lines, one moving a bulk transfer) made each
-// other's releases late on 2 cores; up to eight did not.
+// maxQuiet is how many Quiet measurements run at once: with twenty at
+// once (each with two delay lines, some moving bulk transfers) a full
+// test run needed 4 delay-line retries on 2 cores, with six 3, with four
+// none.
 const maxQuiet = 4
 
 // maxRuns is how many runs of one process hold containers (and a network)
 // at once: Docker's default address pools give about 30 networks on a
-// host, which two processes must share, and beyond a dozen runs the
-// others only wait on ops.
+// host (all 58 runs of the tests at once used them up), and a process
+// that finds none free waits for one (newNetwork).
 const maxRuns = 28
 
 // maxOpsFor is how many ops run at once while nothing measures, for a
