@@ -31,23 +31,13 @@ func TestImpairRTT(t *testing.T) {
 		t.Run(fmt.Sprintf("%s rtt=%v", tc.scenario, tc.rtt), func(t *testing.T) {
 			t.Parallel()
 			want := float64(tc.rtt.Milliseconds())
-			var r *scenario.Result
-			// On a starved machine (the agents' own counters show releases
-			// or reads late by more than the slack) try again, and say so;
-			// a late figure from an agent that was on time is a failure.
-			for attempt := 1; ; attempt++ {
-				r = run(t, tc.scenario, scenario.Knobs{"impair.rtt": tc.rtt.String()})
-				require.NotNil(t, r.Network, "an impaired result carries its network")
-				n := r.Network
-				b, _ := json.Marshal(n)
-				t.Logf("attempt %d network: %s", attempt, b)
-				late := n.TcpiRTTMS > want+3 || n.ProbeConnectMS > want+want/10+3
-				if !late || attempt == 3 || !starved(n) {
-					break
-				}
-				t.Logf("attempt %d: late, and the agents were starved of CPU; again", attempt)
-			}
+			// The run itself fails on a late RTT or connect; on a starved
+			// machine the harness measures it again (run logs it).
+			r := run(t, tc.scenario, scenario.Knobs{"impair.rtt": tc.rtt.String()})
+			require.NotNil(t, r.Network, "an impaired result carries its network")
 			n := r.Network
+			b, _ := json.Marshal(n)
+			t.Logf("network: %s", b)
 			assert.Equal(t, "delayline", r.Mechanism, "this kernel has no sch_netem")
 			assert.GreaterOrEqual(t, n.TcpiRTTMS, want, "tcpi_rtt never below the asked RTT")
 			assert.LessOrEqual(t, n.TcpiRTTMS, want+3, "tcpi_rtt within +3 ms")
@@ -61,17 +51,6 @@ func TestImpairRTT(t *testing.T) {
 			}
 		})
 	}
-}
-
-// starved reports whether either agent released or read a packet more than
-// 3 ms late: the machine, not the mechanism, then set the figures.
-func starved(n *impair.Network) bool {
-	for _, c := range []*impair.Counters{n.Server, n.Client} {
-		if c != nil && c.DelayLine != nil && (c.DelayLine.MaxLateUS > 3000 || c.DelayLine.MaxReadLagUS > 3000) {
-			return true
-		}
-	}
-	return false
 }
 
 // BenchmarkImpairRTT measures the delay line's precision in containers:
@@ -88,12 +67,10 @@ func BenchmarkImpairRTT(b *testing.B) {
 	for _, rtt := range []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
 		b.Run("rtt="+rtt.String(), func(b *testing.B) {
 			for b.Loop() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				res, err := lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": rtt.String(),
+				res, err := lab.Run(context.Background(), "read-partial", scenario.Knobs{"impair.rtt": rtt.String(),
 					"impair.probe": "1000", "impair.probe_bulk": fmt.Sprint(128 << 20), "impair.probe_peer": "true",
 					// Large buffers: a 50 ms window of 50 MB/s is 2.5 MB.
 					"server.tcp_rmem": "4096 131072 33554432", "client.tcp_wmem": "4096 16384 33554432"})
-				cancel()
 				require.NoError(b, err)
 				n := res.Network
 				require.NotNil(b, n)
@@ -127,9 +104,7 @@ func TestImpairAgentDies(t *testing.T) {
 	if lab == nil {
 		t.Skip(noLab)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	res, err := lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": "100ms", "impair.crash": "kill"})
+	res, err := lab.Run(context.Background(), "read-partial", scenario.Knobs{"impair.rtt": "100ms", "impair.crash": "kill"})
 	require.Error(t, err)
 	require.NotNil(t, res)
 	assert.Contains(t, res.Error, "impairment did not hold: server delay line failed mid-run")
@@ -203,26 +178,16 @@ func TestImpairAgentStops(t *testing.T) {
 		mode := tc.mode
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			var res *scenario.Result
 			// Under CPU starvation a release late by 100 ms sets off TCP's
 			// tail loss probe, a retransmission the stop did not cause:
-			// when the client's agent says it was starved, try again.
-			for attempt := 1; ; attempt++ {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-				var err error
-				res, err = lab.Run(ctx, "read-partial", scenario.Knobs{"impair.rtt": "100ms", "impair.crash": mode,
-					"impair.crash_after": "300ms", "impair.probe_bulk": fmt.Sprint(64 << 20)})
-				cancel()
-				require.Error(t, err)
-				require.NotNil(t, res)
-				require.NotNil(t, res.Network)
-				b, _ := json.Marshal(res.Network)
-				t.Logf("%s attempt %d: %s\nnetwork: %s", mode, attempt, res.Error, b)
-				if tc.retrans || res.Network.ProbeBulkRetrans == 0 || attempt == 3 || !starved(res.Network) {
-					break
-				}
-				t.Logf("%s attempt %d: retransmissions while the agents were starved of CPU; again", mode, attempt)
-			}
+			// the harness measures a run whose delay line ran late again.
+			res, err := lab.Run(context.Background(), "read-partial", scenario.Knobs{"impair.rtt": "100ms", "impair.crash": mode,
+				"impair.crash_after": "300ms", "impair.probe_bulk": fmt.Sprint(64 << 20)})
+			require.Error(t, err)
+			require.NotNil(t, res)
+			require.NotNil(t, res.Network)
+			b, _ := json.Marshal(res.Network)
+			t.Logf("%s, %d attempt(s): %s\nnetwork: %s", mode, res.Attempts, res.Error, b)
 			want := map[string]string{"term": "server agent: no delay line runs any more", "kill": "server delay line failed mid-run"}[mode]
 			assert.Contains(t, res.Error, "impairment did not hold: "+want)
 			assert.Equal(t, 64<<20, res.Network.ProbeBulkBytes, "the transfer completed")

@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -10,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tcplab/tcplab/lab/impair"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
 )
@@ -18,51 +15,6 @@ import (
 // The §6 scenarios measure milliseconds of added RTT, so they do not run
 // in parallel with the other container tests (Go runs the sequential
 // top-level tests before the parallel ones).
-
-// runTimed is run for a scenario whose checks are timings of the impaired
-// path: when a check fails and an agent's own counters show the delay line
-// released or read a packet more than 3 ms late (the machine starved it of
-// CPU: the network, not TCP, was late), it says so and runs again, three
-// times at most. A failure with punctual agents fails at once.
-func runTimed(t *testing.T, id string, knobs scenario.Knobs) *scenario.Result {
-	t.Helper()
-	if lab == nil {
-		t.Skip(noLab)
-	}
-	sc, err := scenarios.Lookup(id)
-	require.NoError(t, err)
-	var res *scenario.Result
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout+2*time.Minute)
-		res, err = lab.Run(ctx, id, knobs)
-		cancel()
-		require.NoError(t, err)
-		if res.OK || attempt == 3 || !lineLate(res.Network) {
-			break
-		}
-		n, _ := json.Marshal(res.Network)
-		t.Logf("attempt %d failed %q while the delay line ran late: %s; again", attempt, res.Failed(), n)
-	}
-	t.Logf("%s %v: %s\n  observations: %s", id, knobs, res.Headline, res.Observations)
-	for _, c := range res.Checks {
-		require.Truef(t, c.OK, "%s: expectation %q did not hold: %s", id, c.Name, c.Detail)
-	}
-	require.True(t, res.OK, "%s: result not ok: %q", id, res.Failed())
-	return res
-}
-
-// lineLate: an agent released or read a packet more than 3 ms late.
-func lineLate(n *impair.Network) bool {
-	if n == nil {
-		return false
-	}
-	for _, c := range []*impair.Counters{n.Server, n.Client} {
-		if c != nil && c.DelayLine != nil && (c.DelayLine.MaxLateUS > 3000 || c.DelayLine.MaxReadLagUS > 3000) {
-			return true
-		}
-	}
-	return false
-}
 
 // latency-dial: connect time follows the added RTT (never below it, at most
 // 2 ms above: the target), the kernel's RTT too (+3 ms), and a
@@ -73,7 +25,7 @@ func TestLatencyDial(t *testing.T) {
 	for _, rtt := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
 		t.Run("rtt="+rtt.String(), func(t *testing.T) {
 			t.Parallel()
-			r := runTimed(t, "latency-dial", scenario.Knobs{"impair.rtt": rtt.String()})
+			r := run(t, "latency-dial", scenario.Knobs{"impair.rtt": rtt.String()})
 			o := obs[scenarios.LatencyDialObs](t, r)
 			assert.True(t, scenario.OnTime(millis(o.ConnectMSP50), rtt, 0, 2*time.Millisecond), "connect p50 %.2f ms at +%v", o.ConnectMSP50, rtt)
 			assert.GreaterOrEqual(t, millis(o.TcpiRTTMS), rtt, "tcpi_rtt never below the RTT")
@@ -114,7 +66,7 @@ func TestLatencyBDP(t *testing.T) {
 	for i, b := range buffers {
 		t.Run(fmt.Sprint("read_buffer=", b), func(t *testing.T) {
 			t.Parallel()
-			r := runTimed(t, "latency-bdp", scenario.Knobs{"server.read_buffer": fmt.Sprint(b)})
+			r := run(t, "latency-bdp", scenario.Knobs{"server.read_buffer": fmt.Sprint(b)})
 			o := obs[scenarios.LatencyBDPObs](t, r)
 			assert.Equal(t, 2*b, o.RcvBufGranted, "Linux doubles SetReadBuffer")
 			assert.Greater(t, o.SndWnd, b/2, "the window is a large share of the buffer")
@@ -131,7 +83,7 @@ func TestLatencyBDP(t *testing.T) {
 func TestLatencyNoDelay(t *testing.T) {
 	t.Parallel()
 	rtt := 50 * time.Millisecond
-	o := obs[scenarios.LatencyNoDelayObs](t, runTimed(t, "latency-nodelay", nil))
+	o := obs[scenarios.LatencyNoDelayObs](t, run(t, "latency-nodelay", nil))
 	assert.True(t, scenario.OnTime(millis(o.NoDelayTrueP50MS), rtt, 0.1, 3*time.Millisecond), "NoDelay=true p50 %.2f ms", o.NoDelayTrueP50MS)
 	assert.True(t, scenario.OnTime(millis(o.StallMS), rtt-time.Millisecond, 0, rtt+10*time.Millisecond), "Nagle's stall %.2f ms", o.StallMS)
 	assert.Len(t, o.NoDelayFalseMS, o.Rounds)
@@ -147,7 +99,7 @@ func TestLossRetransmit(t *testing.T) {
 	for _, loss := range []string{"0", "0.01", "0.05"} {
 		t.Run("loss="+loss, func(t *testing.T) {
 			t.Parallel()
-			r := runTimed(t, "loss-retransmit", scenario.Knobs{"impair.loss": loss})
+			r := run(t, "loss-retransmit", scenario.Knobs{"impair.loss": loss})
 			o := obs[scenarios.LossRetransmitObs](t, r)
 			require.NotNil(t, r.Network)
 			assert.Equal(t, "delayline", r.Mechanism)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 // holdEnv makes the test binary, re-executed, act as a lab session that
@@ -32,7 +35,7 @@ func TestHoldSession(t *testing.T) {
 	defer cancel()
 	l, err := New(ctx)
 	require.NoError(t, err)
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(l.labels()))
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(l.labels()), tcnetwork.WithInternal()) // sealed like every lab network
 	require.NoError(t, err)
 	_, err = testcontainers.Run(ctx, l.Image, testcontainers.WithCmd("serve", "dial-refused", "-lifetime", "3m"),
 		testcontainers.WithLabels(l.labels()), tcnetwork.WithNetwork([]string{"server"}, nw))
@@ -159,4 +162,49 @@ func TestJudgeForeignAndUnowned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The watch sees a lab network with a way out the moment it is made, and
+// lets an internal one and the published-port network pass.
+func TestWatchSealed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates networks")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cli, err := client.New(client.FromEnv)
+	require.NoError(t, err)
+	defer cli.Close()
+	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
+		t.Skip("no Docker:", firstLine(err.Error()))
+	}
+	// A key of its own: the suite's own watch, which may run beside this
+	// test, must not see this test's deliberate way out.
+	const key = "tcplab-watch-test"
+	w, err := WatchSealed(ctx, key)
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the event stream is open
+	labels := map[string]string{key: "1"}
+	for _, tc := range []struct {
+		internal  bool
+		published string
+	}{{true, ""}, {false, "true"}, {false, ""}} {
+		l := maps.Clone(labels)
+		if tc.published != "" {
+			l[scenario.LabelPublished] = tc.published
+		}
+		opts := []tcnetwork.NetworkCustomizer{tcnetwork.WithLabels(l)}
+		if tc.internal {
+			opts = append(opts, tcnetwork.WithInternal())
+		}
+		nw, err := tcnetwork.New(ctx, opts...)
+		require.NoError(t, err)
+		time.Sleep(300 * time.Millisecond) // inspected while it exists
+		require.NoError(t, nw.Remove(ctx))
+	}
+	seen, bad, err := w.Stop()
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, seen, 3)
+	require.Len(t, bad, 1, "only the network with a way out and no published label: %v", bad)
+	assert.Contains(t, bad[0], "neither internal nor the published-port network")
 }

@@ -1,6 +1,9 @@
 package harness
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -74,12 +77,26 @@ func (a *rank) before(b *rank) bool {
 }
 
 // turn waits, p.mu held, until r is among the free() best-ranked waiters
-// of q, and takes it out of q.
-func (p *pacer) turn(q *[]*rank, r *rank, free func() int) {
+// of q, and takes it out of q; or until ctx ends (nil: never), when it
+// gives up its place in q and returns ctx's error.
+func (p *pacer) turn(ctx context.Context, q *[]*rank, r *rank, free func() int) error {
 	p.seq++
 	r.seq = p.seq
 	*q = append(*q, r)
+	defer func() { *q = slices.DeleteFunc(*q, func(o *rank) bool { return o == r }) }()
+	if ctx != nil {
+		stop := context.AfterFunc(ctx, func() {
+			p.mu.Lock()
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		})
+		defer stop()
+	}
 	for {
+		if ctx != nil && ctx.Err() != nil {
+			p.cond.Broadcast() // a waiter behind r may go now
+			return ctx.Err()
+		}
 		if n := free(); n > 0 {
 			ahead := 0
 			for _, o := range *q {
@@ -93,7 +110,7 @@ func (p *pacer) turn(q *[]*rank, r *rank, free func() int) {
 		}
 		p.cond.Wait()
 	}
-	*q = slices.DeleteFunc(*q, func(o *rank) bool { return o == r })
+	return nil
 }
 
 // paced is one run's handle on the pacer, from its first op to its last.
@@ -102,22 +119,47 @@ type paced struct {
 	load     scenario.Load
 	weight   time.Duration // the run's expected wall time
 	starting bool          // counted in p.starting
+	b        *budget       // the run's own time: stopped while it waits here
 }
 
-// begin waits for a place among the maxRuns runs (by rank) and registers
-// the run, expected to take weight, before its first op; end gives the
-// place back.
-func (p *pacer) begin(load scenario.Load, weight time.Duration) *paced {
+// ErrQueued means a run waited longer than the pacer's bound for a place
+// among the runs that hold containers: the lab could not run it.
+var ErrQueued = errors.New("waited too long for a place")
+
+// placeWait bounds a run's wait for a place: generous, since a place
+// frees when a run ends and runs are bounded by their own budgets.
+// TCPLAB_QUEUE_TIMEOUT sets it (a Go duration).
+func placeWait() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("TCPLAB_QUEUE_TIMEOUT")); err == nil && d > 0 {
+		return d
+	}
+	return time.Hour
+}
+
+// begin waits for a place among the maxRuns runs (by rank), at most
+// placeWait or until ctx ends, and registers the run, expected to take
+// weight, before its first op; end gives the place back.
+func (p *pacer) begin(ctx context.Context, load scenario.Load, weight time.Duration) (*paced, error) {
 	r := &paced{p: p, load: load, weight: weight}
+	wait := placeWait()
+	wctx, cancel := context.WithTimeoutCause(ctx, wait, ErrQueued)
+	defer cancel()
+	t0 := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.turn(&p.placeQ, r.rank(), func() int { return p.maxRuns - p.runs })
+	if err := p.turn(wctx, &p.placeQ, r.rank(), func() int { return p.maxRuns - p.runs }); err != nil {
+		if cause := context.Cause(wctx); errors.Is(cause, ErrQueued) {
+			return nil, fmt.Errorf("%w: %v among %d runs holding containers (bound %v, TCPLAB_QUEUE_TIMEOUT)",
+				ErrQueued, time.Since(t0).Round(time.Second), p.maxRuns, wait)
+		}
+		return nil, err
+	}
 	p.runs++
 	if load == scenario.Quiet {
 		p.starting++
 		r.starting = true
 	}
-	return r
+	return r, nil
 }
 
 // end gives the run's place back, after its last op.
@@ -132,8 +174,9 @@ func (r *paced) end() {
 // rank is the run's place among waiters: measuring runs first.
 func (r *paced) rank() *rank { return &rank{first: r.load != scenario.Neutral, weight: r.weight} }
 
-// op runs f as one of the run's ops.
-func (r *paced) op(f func()) { r.p.op(r.rank(), f) }
+// op runs f as one of the run's ops; the run's clock stops while it waits
+// for its turn.
+func (r *paced) op(f func()) { r.p.op(r.rank(), r.b, f) }
 
 // measure runs the client's start and its measurement: a Neutral run's
 // start is an op like any other, a paced one's goes as pacer.measure says.
@@ -144,7 +187,7 @@ func (r *paced) measure(start, wait func()) {
 		wait()
 		return
 	}
-	r.p.measure(r.load, start, wait)
+	r.p.measure(r.load, r.b, start, wait)
 }
 
 // placeWaiters reports whether a Quiet or Alone run waits for a place.
@@ -181,12 +224,16 @@ func (p *pacer) opLimit() int {
 	return p.maxOps
 }
 
-// op runs f as one op, when the pacer lets it, by rank.
-func (p *pacer) op(r *rank, f func()) {
+// op runs f as one op, when the pacer lets it, by rank. An op is never
+// abandoned (a removal must run), so it waits without a context; b's
+// clock stops while it waits.
+func (p *pacer) op(r *rank, b *budget, f func()) {
+	b.pause()
 	p.mu.Lock()
-	p.turn(&p.opQ, r, func() int { return p.opLimit() - p.ops })
+	_ = p.turn(nil, &p.opQ, r, func() int { return p.opLimit() - p.ops })
 	p.ops++
 	p.mu.Unlock()
+	b.resume()
 	defer p.release()
 	f()
 }
@@ -199,8 +246,10 @@ func (p *pacer) release() {
 }
 
 // measure runs start (one op, the client's go) and then wait (the
-// measurement itself) as a Quiet or Alone load asks.
-func (p *pacer) measure(load scenario.Load, start, wait func()) {
+// measurement itself) as a Quiet or Alone load asks. b's clock stops
+// while the measurement waits for its batch.
+func (p *pacer) measure(load scenario.Load, b *budget, start, wait func()) {
+	b.pause()
 	p.mu.Lock()
 	if load == scenario.Alone {
 		p.waitAlone++
@@ -235,6 +284,7 @@ func (p *pacer) measure(load scenario.Load, start, wait func()) {
 	}
 	p.ops++ // the client's start: the one op beside the measurements
 	p.mu.Unlock()
+	b.resume()
 	start()
 	p.release()
 	defer func() {

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -80,7 +82,10 @@ func TestPacer(t *testing.T) {
 			for i := range 60 {
 				load := tc.loads[i%len(tc.loads)]
 				wg.Go(func() {
-					r := p.begin(load, time.Duration(i%7)*time.Second)
+					r, err := p.begin(context.Background(), load, time.Duration(i%7)*time.Second)
+					if !assert.NoError(t, err) {
+						return
+					}
 					raise(&w.maxRuns, w.runs.Add(1))
 					r.op(w.op) // setup: network, server
 					r.op(w.op)
@@ -121,7 +126,7 @@ func TestPacerRank(t *testing.T) {
 	p := newPacer(1, 100)
 	hold := make(chan struct{})
 	held := make(chan struct{})
-	go p.op(&rank{}, func() { close(held); <-hold })
+	go p.op(&rank{}, nil, func() { close(held); <-hold })
 	<-held
 	var mu sync.Mutex
 	var order []string
@@ -132,7 +137,7 @@ func TestPacerRank(t *testing.T) {
 		weight time.Duration
 	}{{"2s", false, 2 * time.Second}, {"quiet", true, time.Second}, {"9s", false, 9 * time.Second}, {"5s", false, 5 * time.Second}} {
 		wg.Go(func() {
-			p.op(&rank{first: r.first, weight: r.weight}, func() {
+			p.op(&rank{first: r.first, weight: r.weight}, nil, func() {
 				mu.Lock()
 				order = append(order, r.name)
 				mu.Unlock()
@@ -143,4 +148,59 @@ func TestPacerRank(t *testing.T) {
 	close(hold)
 	wg.Wait()
 	assert.Equal(t, []string{"quiet", "9s", "5s", "2s"}, order)
+}
+
+// A run waiting for a place gives up at its bound with ErrQueued, and
+// leaves the queue, so the runs behind it still get theirs.
+func TestPacerPlaceWait(t *testing.T) {
+	t.Setenv("TCPLAB_QUEUE_TIMEOUT", "50ms")
+	p := newPacer(1, 1)
+	held, err := p.begin(context.Background(), scenario.Neutral, 0)
+	assert.NoError(t, err)
+	t0 := time.Now()
+	_, err = p.begin(context.Background(), scenario.Neutral, 0)
+	assert.ErrorIs(t, err, ErrQueued)
+	assert.GreaterOrEqual(t, time.Since(t0), 50*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = p.begin(ctx, scenario.Neutral, 0)
+	assert.ErrorIs(t, err, context.Canceled, "the caller's cancel ends the wait")
+	assert.Empty(t, p.placeQ, "who gave up left the queue")
+	held.end()
+	r, err := p.begin(context.Background(), scenario.Neutral, 0)
+	assert.NoError(t, err, "the place freed goes to the next")
+	r.end()
+}
+
+// A run's budget counts its own work only: time spent waiting for the
+// pacer (pause to resume) does not use it up, and work beyond it ends
+// the context with ErrBudget.
+func TestBudget(t *testing.T) {
+	const d = 100 * time.Millisecond
+	for _, tc := range []struct {
+		name            string
+		work, wait, end time.Duration // work before the wait, the wait, work after it
+		expired         bool
+	}{
+		{"waits do not count", 60 * time.Millisecond, 3 * d, 20 * time.Millisecond, false},
+		{"work beyond the budget ends it", 60 * time.Millisecond, 3 * d, 80 * time.Millisecond, true},
+		{"no wait, over budget", 2 * d, 0, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, b := newBudget(context.Background(), d)
+			defer b.stop()
+			time.Sleep(tc.work)
+			b.pause()
+			before := ctx.Err()
+			time.Sleep(tc.wait)
+			assert.Equal(t, before, ctx.Err(), "never ends during a wait")
+			b.resume()
+			time.Sleep(tc.end)
+			time.Sleep(5 * time.Millisecond) // the timer's goroutine
+			assert.Equal(t, tc.expired, ctx.Err() != nil, "used %v of %v", b.used(), d)
+			if tc.expired {
+				assert.True(t, errors.Is(context.Cause(ctx), ErrBudget), "cause %v", context.Cause(ctx))
+			}
+		})
+	}
 }

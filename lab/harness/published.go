@@ -65,9 +65,9 @@ func (d docker) publish(ctx context.Context, t *topology.Topology, pr *paced) (*
 	}
 	labels := d.lab.labels()
 	maps.Copy(labels, t.Networks[i].Labels)
-	nw, err := newNetwork(ctx, pr, tcnetwork.WithLabels(labels))
+	nw, err := newNetwork(ctx, pr, "creating the published-port network", tcnetwork.WithLabels(labels))
 	if err != nil {
-		return nil, fmt.Errorf("creating the published-port network: %w", err)
+		return nil, err
 	}
 	return &published{lab: d.lab, name: t.Networks[i].Name, nw: nw, probe: d.pub}, nil
 }

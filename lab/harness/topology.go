@@ -38,7 +38,9 @@ type docker struct {
 var _ topology.Runtime = docker{}
 
 // Run starts the nodes in order, collects the client's result and removes
-// everything, also when something fails.
+// everything, also when something fails. Its own time (budget) counts
+// from the pacer's admission and stops while it waits for the pacer; a
+// step Docker failed comes back as a *LabError.
 func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Result, err error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
@@ -47,8 +49,23 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	for k, v := range t.Labels {
 		labels[k] = v
 	}
-	pr := d.lab.pace.begin(d.load, d.weight)
+	var pr *paced
+	if err := step("waiting for a place", func() (err error) {
+		pr, err = d.lab.pace.begin(ctx, d.load, d.weight)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Scenario, err)
+	}
 	defer pr.end()
+	ctx, b := newBudget(ctx, d.lab.budget(t))
+	defer b.stop()
+	pr.b = b
+	defer func() {
+		// Whatever failed once the budget ran out failed for that.
+		if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrBudget) && !errors.Is(err, ErrBudget) {
+			err = &LabError{Step: t.Scenario + " (every step)", Took: b.used(), Err: fmt.Errorf("%w: %v", cause, err)}
+		}
+	}()
 	pub, err := d.publish(ctx, t, pr) // nil unless t has a published network
 	if err != nil {
 		return nil, err
@@ -57,9 +74,9 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if len(t.Networks) != 1+pub.count() {
 		return nil, fmt.Errorf("%s: the docker runtime runs one internal network per run (and a published one), not %d", t.Scenario, len(t.Networks))
 	}
-	nw, err := newNetwork(ctx, pr, tcnetwork.WithLabels(labels), tcnetwork.WithInternal())
+	nw, err := newNetwork(ctx, pr, "creating the lab network", tcnetwork.WithLabels(labels), tcnetwork.WithInternal())
 	if err != nil {
-		return nil, fmt.Errorf("creating the lab network: %w", err)
+		return nil, err
 	}
 	r := &run{t: t, lab: d.lab, pub: pub}
 	defer func() {
@@ -84,7 +101,7 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 			time.Sleep(200 * time.Millisecond)
 		}
 	}()
-	if err := checkInternal(ctx, d.lab.docker, nw.ID); err != nil {
+	if err := step("checking the lab network", func() error { return checkInternal(ctx, d.lab.docker, nw.ID) }); err != nil {
 		return nil, err
 	}
 	// Each host's nodes start in order (its owner first); the hosts start
@@ -96,7 +113,9 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 		wg.Go(func() {
 			for _, n := range t.Nodes {
 				if n.Host == h.Name && n.Name != cl.Name {
-					pr.op(func() { errs[i] = r.start(ctx, t.Image, nw, labels, n, true) })
+					pr.op(func() {
+						errs[i] = step("starting "+n.Name, func() error { return r.start(ctx, t.Image, nw, labels, n, true) })
+					})
 					if errs[i] != nil {
 						return
 					}
@@ -119,25 +138,39 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	var t0 time.Time
 	start := func() {
 		t0 = time.Now()
-		err = r.start(ctx, t.Image, nw, labels, node, false)
+		err = step("starting "+node.Name, func() error { return r.start(ctx, t.Image, nw, labels, node, false) })
 	}
 	if d.load != scenario.Neutral {
 		node.Args = withGate(node.Args)
 		pr.op(func() {
 			if start(); err == nil {
-				err = r.lab.ForLine(scenario.GateLine, gateTimeout).WaitUntilReady(ctx, r.container(node.Name))
+				err = step("starting "+node.Name+" (up to its gate)", func() error {
+					return r.lab.ForLine(scenario.GateLine, gateTimeout).WaitUntilReady(ctx, r.container(node.Name))
+				})
 			}
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w%s", t.Scenario, node.Name, err, r.logTail(ctx))
+			return nil, fmt.Errorf("%s: %w%s", t.Scenario, err, r.logTail(ctx))
 		}
-		start = func() { err = r.lab.signal(ctx, r.container(node.Name), "USR1") }
+		start = func() {
+			err = step("signalling "+node.Name, func() error { return r.lab.signal(ctx, r.container(node.Name), "USR1") })
+		}
 	}
 	pr.measure(start, func() {
 		if err == nil {
+			w0 := time.Now()
 			err = r.lab.waitFor(node.Wait).WaitUntilReady(ctx, r.container(node.Name))
-			if r.lab.started != nil && err == nil {
-				r.lab.started(node, time.Since(t0))
+			switch {
+			case err == nil:
+				if r.lab.started != nil {
+					r.lab.started(node, time.Since(t0))
+				}
+			case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+				// The client's own bound: the scenario hung, which is
+				// TCP's doing (or the driver's), not Docker's.
+				err = fmt.Errorf("the client did not finish within %v: %w", node.Wait.Timeout, err)
+			default:
+				err = &LabError{Step: "waiting for " + node.Name + " to exit", Took: time.Since(w0), Err: err}
 			}
 		}
 	})
@@ -169,17 +202,25 @@ func (l *Lab) signal(ctx context.Context, c testcontainers.Container, sig string
 // newNetwork creates a network as one op. While Docker's address pools
 // are used up (by other sessions' runs, say), it waits for one to be
 // given back rather than failing the run, until ctx ends.
-func newNetwork(ctx context.Context, pr *paced, opts ...tcnetwork.NetworkCustomizer) (nw *testcontainers.DockerNetwork, err error) {
+func newNetwork(ctx context.Context, pr *paced, what string, opts ...tcnetwork.NetworkCustomizer) (nw *testcontainers.DockerNetwork, err error) {
+	t0 := time.Now()
 	for {
 		pr.op(func() { nw, err = tcnetwork.New(ctx, opts...) })
-		if err == nil || !strings.Contains(err.Error(), "could not find an available, non-overlapping IPv4 address pool") {
-			return nw, err
+		if err == nil {
+			return nw, nil
 		}
+		if !strings.Contains(err.Error(), "could not find an available, non-overlapping IPv4 address pool") {
+			return nil, &LabError{Step: what, Took: time.Since(t0), Err: err}
+		}
+		// Waiting for a pool is waiting, not the run's own work.
+		pr.b.pause()
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (waited for one until the run's deadline)", err)
+			pr.b.resume()
+			return nil, &LabError{Step: what, Took: time.Since(t0), Err: fmt.Errorf("%w (waited for one until the run's deadline)", err)}
 		case <-time.After(500 * time.Millisecond):
 		}
+		pr.b.resume()
 	}
 }
 
@@ -280,12 +321,14 @@ type run struct {
 func (r *run) result(ctx context.Context) (*scenario.Result, error) {
 	t := r.t
 	client := r.container(t.ByRole(topology.Client).Name)
-	st, err := client.State(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out, err := logs(ctx, client)
-	if err != nil {
+	var st *container.State
+	var out string
+	if err := step("reading "+t.ByRole(topology.Client).Name+"'s exit and log", func() (err error) {
+		if st, err = client.State(ctx); err == nil {
+			out, err = logs(ctx, client)
+		}
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	if st.ExitCode != 0 {
@@ -293,8 +336,10 @@ func (r *run) result(ctx context.Context) (*scenario.Result, error) {
 	}
 	for _, n := range t.Nodes {
 		if n.Fetch != nil {
-			if err := fetchFile(ctx, r.container(n.Name), n.Fetch.Source, n.Fetch.Target); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", t.Scenario, n.Name, err)
+			if err := step("fetching "+n.Fetch.Source+" from "+n.Name, func() error {
+				return fetchFile(ctx, r.container(n.Name), n.Fetch.Source, n.Fetch.Target)
+			}); err != nil {
+				return nil, fmt.Errorf("%s: %w", t.Scenario, err)
 			}
 		}
 	}

@@ -61,6 +61,7 @@ type delayLine struct {
 
 	queued, released, lost, verdictErrors atomic.Uint64
 	maxLate, maxReadLag                   atomic.Int64
+	lateHist                              [lateBuckets + 1]atomic.Uint64 // per packet released, by lateness
 	stampFD                               int // a socket asking for receive timestamps
 }
 
@@ -232,6 +233,7 @@ func (l *delayLine) release() {
 		// in arrival order, and the queue is in arrival order).
 		now, due := time.Now(), 0
 		for due < len(l.held) && (l.stopping || !l.held[due].due.After(now)) {
+			l.lateHist[min(max(now.Sub(l.held[due].due), 0)/lateHistStep, lateBuckets)].Add(1)
 			due++
 		}
 		last := l.held[due-1].id
@@ -253,11 +255,43 @@ func (l *delayLine) release() {
 	}
 }
 
+// lateHistStep is the resolution of the lateness histogram, lateBuckets
+// its range (the last bucket holds everything later, and reads as max).
+const (
+	lateHistStep = 50 * time.Microsecond
+	lateBuckets  = 400
+)
+
+// p99Late is the 99th percentile of the released packets' lateness: the
+// top of its histogram bucket, or the maximum beyond the histogram.
+func (l *delayLine) p99Late() int64 {
+	var counts [lateBuckets + 1]uint64
+	var n uint64
+	for i := range counts {
+		counts[i] = l.lateHist[i].Load()
+		n += counts[i]
+	}
+	if n == 0 {
+		return 0
+	}
+	rank := (n*99 + 99) / 100 // ceil(0.99 n)
+	var seen uint64
+	for i, c := range counts {
+		if seen += c; seen >= rank {
+			if i == lateBuckets {
+				return l.maxLate.Load()
+			}
+			return min((time.Duration(i+1) * lateHistStep).Microseconds(), max(l.maxLate.Load(), 0))
+		}
+	}
+	return l.maxLate.Load()
+}
+
 func (l *delayLine) counters() LineCounters {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return LineCounters{Queued: l.queued.Load(), Released: l.released.Load(), Lost: l.lost.Load(),
-		Held: len(l.held), VerdictErrors: l.verdictErrors.Load(), MaxLateUS: l.maxLate.Load(),
+		Held: len(l.held), VerdictErrors: l.verdictErrors.Load(), MaxLateUS: l.maxLate.Load(), P99LateUS: l.p99Late(),
 		MaxReadLagUS: l.maxReadLag.Load(), Failure: l.failure}
 }
 

@@ -10,6 +10,8 @@ package impair
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -83,8 +85,11 @@ type LineCounters struct {
 	Lost          uint64 `json:"lost"`
 	Held          int    `json:"held"`
 	VerdictErrors uint64 `json:"verdict_errors"`
-	// MaxLateUS is the latest any release came after its due time.
+	// MaxLateUS is the latest any release came after its due time, and
+	// P99LateUS the 99th percentile over every packet released (to
+	// lateHistStep's resolution).
 	MaxLateUS int64 `json:"max_late_us"`
+	P99LateUS int64 `json:"p99_late_us"`
 	// MaxReadLagUS is the longest a packet waited in the queue before the
 	// agent read it (from its kernel receive timestamp); the hold counts
 	// from arrival, so this lag is not added to the delay.
@@ -137,4 +142,52 @@ type PeerProbe struct {
 	EchoP99MS float64   `json:"echo_p99_ms"`
 	EchoMaxMS float64   `json:"echo_max_ms"`
 	ConnectMS []float64 `json:"connect_ms"`
+}
+
+// LateBound is how late the delay line may run before a run's timings are
+// its doing rather than TCP's: a release or a read more than this after
+// due. A failed run whose agents report more is measured once more.
+const LateBound = 3 * time.Millisecond
+
+// LineLate reports whether an agent of n released or read a packet more
+// than LateBound late.
+func LineLate(n *Network) bool {
+	for _, a := range n.agents() {
+		if d := a.c.DelayLine; d != nil && (d.MaxLateUS > LateBound.Microseconds() || d.MaxReadLagUS > LateBound.Microseconds()) {
+			return true
+		}
+	}
+	return false
+}
+
+// Lateness renders each agent's release lateness for a message.
+func Lateness(n *Network) string {
+	var parts []string
+	for _, a := range n.agents() {
+		if d := a.c.DelayLine; d != nil {
+			parts = append(parts, fmt.Sprintf("%s: release late p99 %.1f ms, max %.1f ms, read lag max %.1f ms",
+				a.name, float64(d.P99LateUS)/1e3, float64(d.MaxLateUS)/1e3, float64(d.MaxReadLagUS)/1e3))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+type namedCounters struct {
+	name string
+	c    *Counters
+}
+
+// agents are n's agents' counters, server first; none for a nil n.
+func (n *Network) agents() []namedCounters {
+	if n == nil {
+		return nil
+	}
+	var out []namedCounters
+	if n.Server != nil {
+		out = append(out, namedCounters{"server", n.Server})
+	}
+	if n.Client != nil {
+		out = append(out, namedCounters{"client", n.Client})
+	}
+	return out
 }

@@ -44,7 +44,12 @@ func Aggregate(row *Row) {
 	if len(row.Results) == 0 {
 		row.Verdict = "FAIL"
 	}
+	notRun := false
 	for _, r := range row.Results {
+		if r != nil && r.CouldNotRun != "" {
+			notRun = true
+			continue // no figures: nothing was measured
+		}
 		if r == nil || !r.OK {
 			row.Verdict = "FAIL"
 		}
@@ -62,6 +67,10 @@ func Aggregate(row *Row) {
 		for name, v := range figs {
 			values[name] = append(values[name], v)
 		}
+	}
+	if notRun && row.Verdict == "PASS" {
+		// Docker, not TCP: told apart from a failed expectation.
+		row.Verdict = NotRun
 	}
 	row.Figures = []Figure{} // [] rather than null in JSON
 	for name, vs := range values {
@@ -124,6 +133,22 @@ func median(sorted []float64) float64 {
 		return sorted[n/2]
 	}
 	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// NotRun is the verdict of a row the lab could not run (Docker failed or
+// did not answer) where nothing that did run failed.
+const NotRun = "NOT RUN"
+
+// NotRunCount tells how many rows the lab could not run; Counts counts
+// them among the failed.
+func (r *Report) NotRunCount() int {
+	n := 0
+	for _, row := range r.Rows {
+		if row.Verdict == NotRun {
+			n++
+		}
+	}
+	return n
 }
 
 // Counts tells how many rows passed and failed.

@@ -171,3 +171,45 @@ func TestAggregateNoResults(t *testing.T) {
 		t.Errorf("%+v", row)
 	}
 }
+
+// A row the lab could not run is NOT RUN, not FAIL, unless something that
+// did run failed: the two are told apart in the report and the exit code.
+func TestAggregateNotRun(t *testing.T) {
+	notRun := &scenario.Result{Scenario: "backlog-full", CouldNotRun: "lab could not run: starting server-agent failed after 1m0s: context deadline exceeded"}
+	for _, tc := range []struct {
+		name string
+		ok   []bool
+		want string
+	}{
+		{"only not run", nil, NotRun},
+		{"not run beside a pass", []bool{true}, NotRun},
+		{"not run beside a failure", []bool{false}, "FAIL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := []*scenario.Result{notRun}
+			for _, ok := range tc.ok {
+				r := result("backlog-full", nil, "", jsonOf(backlogFull(17, 1, 17, 3)))
+				r.OK = ok
+				rs = append(rs, r)
+			}
+			row := NewRow(nil, nil, nil, rs)
+			if row.Verdict != tc.want {
+				t.Fatalf("verdict %q, want %q", row.Verdict, tc.want)
+			}
+			rep := &Report{Rows: []*Row{row}}
+			if _, failed := rep.Counts(); failed != 1 {
+				t.Fatalf("counted %d failed; a row not run counts among the failed", failed)
+			}
+			if got, want := rep.NotRunCount(), map[bool]int{true: 1, false: 0}[tc.want == NotRun]; got != want {
+				t.Fatalf("NotRunCount %d, want %d", got, want)
+			}
+			var b strings.Builder
+			if err := Terminal(&b, rep); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), "could not run") {
+				t.Fatalf("the table does not say why:\n%s", b.String())
+			}
+		})
+	}
+}

@@ -31,6 +31,9 @@ func Terminal(w io.Writer, r *Report) error {
 	for _, f := range unmeasured(r) {
 		fmt.Fprintf(&b, "  ∅ not measured here: %s\n", firstLine(f.String()))
 	}
+	if n := r.NotRunCount(); n > 0 {
+		fmt.Fprintf(&b, "%d of the failed rows the lab could not run (Docker failed or did not answer: not a verdict on TCP)\n", n)
+	}
 	fmt.Fprintln(&b, closing)
 	_, err := w.Write(b.Bytes())
 	return err

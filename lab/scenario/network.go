@@ -90,6 +90,18 @@ func (e *Env) applyNetwork(im Impairment) (*impair.Network, error) {
 	if low := im.RTT - im.Jitter - time.Millisecond; im.RTT > 0 && rtt < low {
 		return n, fmt.Errorf("impairment did not happen: asked RTT %v, the kernel measured %v (%s)", im.RTT, rtt, n.Mechanism)
 	}
+	// And late is wrong too, where nothing else (loss, a rate) adds to the
+	// round trip: the delay line's release precision plus the path's own
+	// RTT is 3 ms; the handshake is one RTT, 10 % later at most.
+	if im.RTT > 0 && im.Loss == 0 && im.RateKbit == 0 {
+		connect := time.Duration(n.ProbeConnectMS * float64(time.Millisecond))
+		if high := im.RTT + im.Jitter + 3*time.Millisecond; rtt > high {
+			return n, fmt.Errorf("impairment ran late: asked RTT %v, the kernel measured %v, above %v (%s)", im.RTT, rtt, high, n.Mechanism)
+		}
+		if high := im.RTT + im.RTT/10 + im.Jitter + 3*time.Millisecond; connect > high {
+			return n, fmt.Errorf("impairment ran late: asked RTT %v, the probe connected after %v, above %v (%s)", im.RTT, connect, high, n.Mechanism)
+		}
+	}
 	if im.Crash != "" {
 		if err := e.agent.Call(e.Ctx, "crash", map[string]any{"mode": im.Crash, "after": im.CrashAfter}, nil); err != nil {
 			return n, err

@@ -190,6 +190,12 @@ type Result struct {
 	// failed with "network is unreachable" in both the client's and the
 	// server's namespace: the run had no way out of the lab.
 	RouteOut string `json:"route_out"`
+	// Attempts is how many times the run was measured: 2 when the first
+	// measurement failed while the delay line ran late (impair.LineLate).
+	Attempts int `json:"attempts,omitempty"`
+	// CouldNotRun says why the lab could not carry the run out (Docker
+	// failed or did not answer, no place came): no verdict on TCP.
+	CouldNotRun string `json:"could_not_run,omitempty"`
 	// Sysctls and Counters are what a VM runtime read in each host's
 	// namespace (host → name → value; a sysctl the kernel lacks is not
 	// there), so a per-kernel report explains a difference from the
@@ -212,6 +218,9 @@ func (r *Result) NotMeasured() []string {
 
 func (r *Result) Failed() []string {
 	var out []string
+	if r.CouldNotRun != "" {
+		out = append(out, "the lab could not run it (not a verdict on TCP): "+r.CouldNotRun)
+	}
 	if r.Error != "" {
 		out = append(out, "driver error: "+r.Error)
 	}

@@ -272,10 +272,13 @@ func runCmd(args []string) {
 		if res == nil {
 			res = &scenario.Result{Schema: scenario.Schema, Scenario: pr.sc.ID, Kernel: lab.Kernel, Started: time.Now().UTC()}
 		}
-		if err != nil && res.Error == "" {
+		switch {
+		case errors.Is(err, harness.ErrCouldNotRun):
+			res.CouldNotRun = err.Error() // Docker's doing: exit 3, not 1
+		case err != nil && res.Error == "":
 			res.Error = err.Error()
 		}
-		res.OK = res.OK && res.Error == ""
+		res.OK = res.OK && res.Error == "" && res.CouldNotRun == ""
 		results[j.row][j.rep-1] = res
 		if pcapRel != "" && err == nil {
 			pcaps[j.row][j.rep-1] = pcapRel
@@ -321,9 +324,28 @@ func runCmd(args []string) {
 		}
 		fmt.Printf("reports: %s/report.{json,md,html}\n", f.out)
 	}
-	if _, failed := rep.Counts(); failed > 0 {
-		os.Exit(1)
+	os.Exit(exitCode(rep))
+}
+
+// Exit codes of a run that got as far as running: 1 when an expectation
+// did not hold (TCP did something else), 3 when nothing failed but the lab
+// could not run some rows (Docker failed or did not answer), 0 otherwise.
+const (
+	exitFailed   = 1
+	exitCouldNot = 3
+)
+
+func exitCode(rep *report.Report) int {
+	_, failed := rep.Counts()
+	notRun := rep.NotRunCount()
+	switch {
+	case failed > notRun:
+		return exitFailed
+	case notRun > 0:
+		fmt.Fprintf(os.Stderr, "tcplab run: the lab could not run %d of %d rows (Docker, not TCP): exit %d\n", notRun, len(rep.Rows), exitCouldNot)
+		return exitCouldNot
 	}
+	return 0
 }
 
 func writeFile(path string, rep *report.Report, render func(io.Writer, *report.Report) error) error {
