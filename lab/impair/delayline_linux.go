@@ -62,7 +62,7 @@ type delayLine struct {
 	queued, released, lost, verdictErrors atomic.Uint64
 	maxLate, maxReadLag                   atomic.Int64
 	lateHist                              [lateBuckets + 1]atomic.Uint64 // per packet released, by lateness
-	stampFD                               int // a socket asking for receive timestamps
+	stampFD                               int                            // a socket asking for receive timestamps
 }
 
 // startDelayLine binds the queue first, then adds the rules: a packet is
