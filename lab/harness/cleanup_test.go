@@ -193,14 +193,14 @@ func TestWatchSealed(t *testing.T) {
 		if tc.published != "" {
 			l[scenario.LabelPublished] = tc.published
 		}
-		opts := []tcnetwork.NetworkCustomizer{tcnetwork.WithLabels(l)}
-		if tc.internal {
-			opts = append(opts, tcnetwork.WithInternal())
-		}
-		nw, err := tcnetwork.New(ctx, opts...)
+		// The raw API: testcontainers would read its configuration (and
+		// want its reaper) before the harness has set it.
+		nw, err := cli.NetworkCreate(ctx, fmt.Sprintf("tcplab-watch-test-%d-%d", os.Getpid(), len(tc.published)+map[bool]int{true: 2}[tc.internal]),
+			client.NetworkCreateOptions{Internal: tc.internal, Labels: l})
 		require.NoError(t, err)
 		time.Sleep(300 * time.Millisecond) // inspected while it exists
-		require.NoError(t, nw.Remove(ctx))
+		_, err = cli.NetworkRemove(ctx, nw.ID, client.NetworkRemoveOptions{})
+		require.NoError(t, err)
 	}
 	seen, bad, err := w.Stop()
 	require.NoError(t, err)

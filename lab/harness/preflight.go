@@ -30,7 +30,7 @@ const probeSysctl, probeSomaxconn = "net.core.somaxconn", "77"
 func (l *Lab) probe(ctx context.Context) (kernel.Facts, error) {
 	c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd("probe"), testcontainers.WithLabels(l.labels()),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			hostConfig(map[string]string{probeSysctl: probeSomaxconn}, "", "NET_ADMIN")(hc)
+			hostConfig(map[string]string{probeSysctl: probeSomaxconn}, "", 0, "NET_ADMIN")(hc)
 			hc.NetworkMode = "none" // a namespace of its own, with no way out
 		}),
 		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(60*time.Second)))

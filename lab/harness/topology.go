@@ -78,7 +78,7 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	if err != nil {
 		return nil, err
 	}
-	r := &run{t: t, lab: d.lab, pub: pub}
+	r := &run{t: t, lab: d.lab, pub: pub, timed: d.load != scenario.Neutral}
 	defer func() {
 		// All at once: a run is over, so no order is owed, and each
 		// removal waits on the daemon (one after another was about a
@@ -244,7 +244,11 @@ func (r *run) start(ctx context.Context, image string, nw *testcontainers.Docker
 	} else {
 		netns = r.container(r.t.Owner(n.Host).Name).GetContainerID()
 	}
-	opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(sysctls, netns, n.Caps...)))
+	shares := int64(0) // Docker's default, 1024
+	if n.Role == topology.Agent || r.timed {
+		shares = timedShares
+	}
+	opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(sysctls, netns, shares, n.Caps...)))
 	if n.Role == topology.Agent {
 		// The network in between, not a subject: under emulation it runs
 		// the daemon's own platform (qemu-user refuses its netlink sockets).
@@ -312,6 +316,7 @@ type run struct {
 	t     *topology.Topology
 	lab   *Lab
 	pub   *published // nil unless the run has a published network
+	timed bool       // a Quiet or Alone run: its nodes get timedShares
 	mu    sync.Mutex
 	order []testcontainers.Container // as started
 	names []string                   // their nodes' names
@@ -392,11 +397,22 @@ func (r *run) logTail(ctx context.Context) string {
 	return b.String()
 }
 
-// hostConfig applies sysctls, capabilities (all dropped but caps) and the
-// network namespace to join.
-func hostConfig(sysctls map[string]string, netnsOf string, caps ...string) func(*container.HostConfig) {
+// timedShares is the CPU weight (cgroup cpu.shares; Docker's default is
+// 1024) of every agent, which is the network in between and must not wait
+// for a core, and of every node of a timer-sensitive run: when the cores
+// are contended, the scheduler runs them first. A weight needs no
+// capability. Real-time scheduling of the delay line's release thread
+// would need CAP_SYS_NICE in the agent and, on cgroup v1, a real-time
+// budget for the daemon's cgroup (dockerd --cpu-rt-runtime; it is 0 here),
+// so the lab does not ask for it.
+const timedShares = 4096
+
+// hostConfig applies sysctls, capabilities (all dropped but caps), the
+// CPU weight (0: Docker's default) and the network namespace to join.
+func hostConfig(sysctls map[string]string, netnsOf string, shares int64, caps ...string) func(*container.HostConfig) {
 	return func(hc *container.HostConfig) {
 		hc.Sysctls = sysctls
+		hc.CPUShares = shares
 		hc.CapDrop = []string{"ALL"}
 		hc.CapAdd = caps
 		if netnsOf != "" {

@@ -91,14 +91,15 @@ func (e *Env) applyNetwork(im Impairment) (*impair.Network, error) {
 		return n, fmt.Errorf("impairment did not happen: asked RTT %v, the kernel measured %v (%s)", im.RTT, rtt, n.Mechanism)
 	}
 	// And late is wrong too, where nothing else (loss, a rate) adds to the
-	// round trip: the delay line's release precision plus the path's own
-	// RTT is 3 ms; the handshake is one RTT, 10 % later at most.
+	// round trip: the kernel's RTT and the handshake (one RTT) at most 10 %
+	// + 3 ms late (the delay line's release precision, the path's own RTT,
+	// the endpoints' scheduling), so that twice the RTT fails.
 	if im.RTT > 0 && im.Loss == 0 && im.RateKbit == 0 {
-		connect := time.Duration(n.ProbeConnectMS * float64(time.Millisecond))
-		if high := im.RTT + im.Jitter + 3*time.Millisecond; rtt > high {
+		high := im.RTT + im.RTT/10 + im.Jitter + 3*time.Millisecond
+		if rtt > high {
 			return n, fmt.Errorf("impairment ran late: asked RTT %v, the kernel measured %v, above %v (%s)", im.RTT, rtt, high, n.Mechanism)
 		}
-		if high := im.RTT + im.RTT/10 + im.Jitter + 3*time.Millisecond; connect > high {
+		if connect := time.Duration(n.ProbeConnectMS * float64(time.Millisecond)); connect > high {
 			return n, fmt.Errorf("impairment ran late: asked RTT %v, the probe connected after %v, above %v (%s)", im.RTT, connect, high, n.Mechanism)
 		}
 	}

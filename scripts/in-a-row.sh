@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs `go test ./... -count=1` N times back to back (default 5) and sums
+# up: each run's wall time and exit, and how many runs were measured again
+# because their delay line ran late. Red must mean TCP behaved
+# differently, so the target is N green runs and 0 re-measurements.
+#
+#   scripts/in-a-row.sh [N] [GO-TEST-ARGS…]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-5}
+shift || true
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(./... -count=1)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0
+for i in $(seq "$n"); do
+	SECONDS=0
+	rc=0
+	TCPLAB_SUMMARY=$tmp/s$i go test "${args[@]}" >"$tmp/out$i" 2>&1 || rc=$?
+	r=$(awk -F'[= ]' '{n += $2; r += $4} END {printf "%d of %d", n, r}' "$tmp/s$i" 2>/dev/null)
+	echo "run $i: exit $rc in ${SECONDS} s; runs measured again: ${r:-0 of 0}"
+	if [ "$rc" != 0 ]; then
+		failed=$((failed + 1))
+		grep -E '^(--- FAIL|FAIL|panic)|Error:|lab could not run' "$tmp/out$i" | head -40
+	fi
+done
+total=$(cat "$tmp"/s* 2>/dev/null | awk -F'[= ]' '{n += $2; r += $4} END {printf "%d of %d", n, r}')
+echo "in a row: $((n - failed)) of $n green; runs measured again in all: ${total:-0 of 0}"
+[ "$failed" = 0 ]
