@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 n=${1:-5}
 shift || true
 args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(./... -count=1)
+[ ${#args[@]} -gt 0 ] || args=(./... -count=1 -timeout 30m)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0

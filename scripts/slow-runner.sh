@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-}
 shift || true
 args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(./... -count=1)
+[ ${#args[@]} -gt 0 ] || args=(./... -count=1 -timeout 30m)
 export TESTCONTAINERS_RYUK_DISABLED=${TESTCONTAINERS_RYUK_DISABLED:-true}
 export TESTCONTAINERS_HOST_OVERRIDE=${TESTCONTAINERS_HOST_OVERRIDE:-localhost}
 tmp=$(mktemp -d)

@@ -95,6 +95,9 @@ func run(t *testing.T, id string, knobs scenario.Knobs) *scenario.Result {
 	// pacer admits it, and its wait for a place separately, so a run
 	// that waits its turn behind others does not fail for it.
 	res, err := lab.Run(context.Background(), id, knobs)
+	if errors.Is(err, harness.ErrCouldNotRun) {
+		t.Fatalf("%s %v: the lab could not run it (Docker, not TCP): %v", id, knobs, err)
+	}
 	require.NoError(t, err)
 	if res.Attempts > 1 {
 		t.Logf("%s %v: measured %d times (the delay line ran late: %s)", id, knobs, res.Attempts, impair.Lateness(res.Network))
