@@ -61,6 +61,7 @@ func TestCleanOnlyDead(t *testing.T) {
 		t.Skip("no Docker:", firstLine(err.Error()))
 	}
 
+	newMachineGate(SessionDir()).waitIdle() // not beside another process's measurement
 	helper := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestHoldSession$", "-test.v")
 	helper.Env = append(os.Environ(), holdEnv+"=1")
 	helper.Stderr = os.Stderr
@@ -181,6 +182,7 @@ func TestWatchSealed(t *testing.T) {
 	// A key of its own: the suite's own watch, which may run beside this
 	// test, must not see this test's deliberate way out.
 	const key = "tcplab-watch-test"
+	newMachineGate(SessionDir()).waitIdle() // not beside another process's measurement
 	w, err := WatchSealed(ctx, key)
 	require.NoError(t, err)
 	time.Sleep(200 * time.Millisecond) // the event stream is open

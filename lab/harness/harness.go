@@ -124,7 +124,9 @@ func setup(ctx context.Context) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess, pace: newPacer(maxOpsFor(info.Info.NCPU), maxRuns), setup: setupBudget}
+	pace := newPacer(maxOpsFor(info.Info.NCPU), maxRuns)
+	pace.gate = newMachineGate(SessionDir())
+	l := &Lab{docker: cli, Kernel: info.Info.KernelVersion, session: sess.id, sess: sess, pace: pace, setup: setupBudget}
 	l.sweepDead(ctx)
 	if l.Platform, err = choosePlatform(info.Info.OSType, info.Info.Architecture); err != nil {
 		return nil, err

@@ -56,6 +56,9 @@ type pacer struct {
 	placeQ    []*rank // runs waiting for a place
 	opQ       []*rank // ops waiting to start
 	seq       uint64
+	// gate keeps other processes' ops away from this one's measurements,
+	// and this one's from theirs; nil: this process only.
+	gate *machineGate
 }
 
 // rank orders waiters for places and ops: runs that will measure (Quiet
@@ -232,7 +235,11 @@ func (p *pacer) op(r *rank, b *budget, f func()) {
 	p.mu.Lock()
 	_ = p.turn(nil, &p.opQ, r, func() int { return p.opLimit() - p.ops })
 	p.ops++
+	own := p.quiet > 0 || p.alone // then this process's pacing decides
 	p.mu.Unlock()
+	if !own {
+		p.gate.waitIdle() // no other process measures
+	}
 	b.resume()
 	defer p.release()
 	f()
@@ -284,6 +291,7 @@ func (p *pacer) measure(load scenario.Load, b *budget, start, wait func()) {
 	}
 	p.ops++ // the client's start: the one op beside the measurements
 	p.mu.Unlock()
+	defer p.gate.measuring()()
 	b.resume()
 	start()
 	p.release()

@@ -204,3 +204,56 @@ func TestBudget(t *testing.T) {
 		})
 	}
 }
+
+// Across processes (two pacers, two lock descriptors, as two processes
+// would hold them): while one measures, the other's ops wait, and go on
+// once the measurement ends.
+func TestMachineGate(t *testing.T) {
+	dir := t.TempDir()
+	a, b := newPacer(4, 4), newPacer(4, 4)
+	a.gate, b.gate = newMachineGate(dir), newMachineGate(dir)
+	measuring := make(chan struct{})
+	end := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r, err := a.begin(context.Background(), scenario.Quiet, 0)
+		if !assert.NoError(t, err) {
+			return
+		}
+		r.measure(func() {}, func() { close(measuring); <-end })
+		r.end()
+	}()
+	<-measuring
+	var opAt atomic.Int64
+	opDone := make(chan struct{})
+	t0 := time.Now()
+	go func() {
+		b.op(&rank{}, nil, func() { opAt.Store(int64(time.Since(t0))) })
+		close(opDone)
+	}()
+	time.Sleep(150 * time.Millisecond)
+	assert.Zero(t, opAt.Load(), "another process's op waits while one measures")
+	close(end)
+	<-done
+	select {
+	case <-opDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the op never went on after the measurement")
+	}
+	assert.GreaterOrEqual(t, time.Duration(opAt.Load()), 150*time.Millisecond)
+	// And a process's own ops beside its own measurement are its pacer's
+	// business: the gate must not hold them (it would forever).
+	r, err := a.begin(context.Background(), scenario.Quiet, 0)
+	assert.NoError(t, err)
+	ownOp := make(chan struct{})
+	r.measure(func() {}, func() {
+		go a.op(&rank{}, nil, func() { close(ownOp) })
+		select {
+		case <-ownOp:
+		case <-time.After(5 * time.Second):
+			t.Error("an op beside the process's own measurement was held by the gate")
+		}
+	})
+	r.end()
+}

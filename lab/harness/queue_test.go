@@ -36,6 +36,7 @@ func TestQueuedRunKeepsItsBudget(t *testing.T) {
 	q := &Lab{docker: l.docker, Image: l.Image, Kernel: l.Kernel, Linear: l.Linear, Platform: l.Platform,
 		AgentImage: l.AgentImage, session: l.session, sess: l.sess, pace: newPacer(4, 1),
 		setup: budget - plan.ByRole(topology.Client).Wait.Timeout}
+	q.pace.gate = newMachineGate(SessionDir()) // beside other processes' measurements, like any lab
 	require.Equal(t, budget, q.budget(plan))
 	hold, err := q.pace.begin(ctx, scenario.Neutral, 0)
 	require.NoError(t, err)
