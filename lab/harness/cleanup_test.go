@@ -80,13 +80,15 @@ func TestCleanOnlyDead(t *testing.T) {
 		}
 	})
 	sc := bufio.NewScanner(out)
+	var said []string // the helper's own output, to say why it failed
 	for sc.Scan() {
 		if s, ok := strings.CutPrefix(sc.Text(), "SESSION "); ok {
 			id = s
 			break
 		}
+		said = append(said, sc.Text())
 	}
-	require.NotEmpty(t, id, "the helper never reported its session")
+	require.NotEmpty(t, id, "the helper never reported its session; it said:\n%s", strings.Join(said, "\n"))
 	lockPath := SessionDir() + string(os.PathSeparator) + id + ".lock"
 
 	counts := func() (containers, networks int) {
