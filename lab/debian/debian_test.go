@@ -1,69 +1,185 @@
 package debian_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/debian"
+	"github.com/tcplab/tcplab/lab/kernelrun"
 )
+
+// TestFetch fetches from a fixture archive of three suites: the newest
+// match of a glob over every suite in dpkg's order (6.1.10 after 6.1.9,
+// ~deb12u1 before the plain version), a Packages form the mirror lacks
+// skipped for the next, a suite with only a Release file, and every
+// mismatch against the published checksums refused. A verified copy is
+// not downloaded again.
+func TestFetch(t *testing.T) {
+	suites := []fixtureSuite{
+		{"debian-security", "bookworm-security", "InRelease", ".xz", []fixturePackage{
+			{"linux-image-6.1.0-10-cloud-amd64-unsigned", "6.1.10-1"},
+			{"linux-image-6.1.0-9-cloud-amd64-unsigned", "6.1.9-1"},
+			{"linux-image-6.12.10+deb12-cloud-amd64-unsigned", "6.12.10-1~deb12u1"},
+		}},
+		{"debian", "bookworm-updates", "Release", "", []fixturePackage{{"tzdata", "2025b-0+deb12u1"}}},
+		{"debian", "bookworm", "InRelease", ".gz", []fixturePackage{
+			{"linux-image-6.1.0-2-cloud-amd64-unsigned", "6.1.2-1"},
+			{"linux-image-6.12.10+deb12-cloud-amd64-unsigned", "6.12.10-1"},
+		}},
+	}
+	for _, tc := range []struct {
+		name, pkg, tamper string
+		want              fixturePackage
+		wantErr           error
+	}{
+		{"newest 6.1 by glob: of two in a suite, and over the suites", "linux-image-6.1.0-*-cloud-amd64-unsigned", "",
+			fixturePackage{"linux-image-6.1.0-10-cloud-amd64-unsigned", "6.1.10-1"}, nil},
+		{"one name in two suites: the newer version", "linux-image-6.12.*+deb12-cloud-amd64-unsigned", "",
+			fixturePackage{"linux-image-6.12.10+deb12-cloud-amd64-unsigned", "6.12.10-1"}, nil},
+		{"an exact name", "linux-image-6.1.0-2-cloud-amd64-unsigned", "",
+			fixturePackage{"linux-image-6.1.0-2-cloud-amd64-unsigned", "6.1.2-1"}, nil},
+		{"a suite with only Release", "tzdata", "", fixturePackage{"tzdata", "2025b-0+deb12u1"}, nil},
+		{"unknown package", "linux-image-4.0-nonexistent", "", fixturePackage{}, debian.ErrNotFound},
+		{"tampered Packages", "linux-image-6.1.0-2-cloud-amd64-unsigned", "/Packages.xz", fixturePackage{}, debian.ErrChecksum},
+		{"tampered .deb", "linux-image-6.1.0-2-cloud-amd64-unsigned", ".deb", fixturePackage{}, debian.ErrChecksum},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sources, debs := fixtureArchive(t, suites, tc.tamper)
+			dir := t.TempDir()
+			f := &debian.Fetcher{Sources: sources, Dir: dir}
+			got, err := f.Fetch(context.Background(), tc.pkg)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Fetch(%s) = %q, %v; want error %v", tc.pkg, got, err, tc.wantErr)
+			}
+			left, _ := filepath.Glob(filepath.Join(dir, "*"))
+			if tc.wantErr != nil {
+				if len(left) > 0 {
+					t.Errorf("left behind: %v", left)
+				}
+				return
+			}
+			if len(left) != 1 || got != filepath.Join(dir, tc.want.deb()) {
+				t.Fatalf("fetched %s, %v in the directory; want %s", got, left, tc.want.deb())
+			}
+			if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, tc.want.body()) {
+				t.Errorf("%s: %v, not the archive's bytes", got, err)
+			}
+			if again, err := f.Fetch(context.Background(), tc.pkg); err != nil || again != got || debs.Load() != 1 {
+				t.Errorf("second Fetch = %s, %v after %d downloads; want the verified copy, 1 download", again, err, debs.Load())
+			}
+		})
+	}
+}
+
+// TestFetchAptLists fetches each kernel the lab boots from the archive
+// apt sees, its own lists served locally with the kernel cache's .debs as
+// the pool: the fetcher (hosts without apt) picks the package apt would
+// (kernelrun.AptNewest, what --kernel downloads with apt-get), and its
+// file is byte for byte the one apt-get download wrote.
+func TestFetchAptLists(t *testing.T) {
+	if _, err := os.Stat(aptHelper); err != nil {
+		t.Skip("no apt here (" + aptHelper + "): a Debian host runs this after apt-get update")
+	}
+	for _, s := range aptSuites {
+		if _, err := s.lists(); err != nil {
+			t.Skip(err.Error() + ": run apt-get update")
+		}
+	}
+	cache := cacheDir(t)
+	if len(cachedDebs(t)) == 0 {
+		t.Skip("no kernel in " + cache + ": run images/kernels.sh")
+	}
+	for _, spec := range kernelrun.Specs {
+		t.Run(spec.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			want, err := kernelrun.AptNewest(ctx, spec)
+			if err != nil {
+				t.Skip(err)
+			}
+			sources, missing := aptArchive(t, cache)
+			got, err := (&debian.Fetcher{Sources: sources, Dir: t.TempDir()}).Fetch(ctx, spec.Package)
+			if m := missing.Load(); m != nil {
+				if name, _, _ := strings.Cut(*m, "_"); name != want { // images/kernels.sh would not help
+					t.Fatalf("Fetch(%s) asked for %s; apt's newest is %s", spec.Package, *m, want)
+				}
+				t.Skipf("apt's lists name %s, not in %s: run images/kernels.sh", *m, cache)
+			}
+			if err != nil {
+				t.Fatalf("Fetch(%s): %v", spec.Package, err)
+			}
+			if name, _, _ := strings.Cut(filepath.Base(got), "_"); name != want {
+				t.Errorf("fetched %s, apt's newest is %s", filepath.Base(got), want)
+			}
+		})
+	}
+}
 
 const (
-	lists   = "/var/lib/apt/lists"
-	aptCat  = "/usr/lib/apt/apt-helper"
-	pkg61   = "linux-image-6.1.0-56-cloud-amd64-unsigned"
-	pkg612  = "linux-image-6.12.117+deb12-cloud-amd64-unsigned"
-	release = "6.1.0-56-cloud-amd64"
+	lists     = "/var/lib/apt/lists"
+	aptHelper = "/usr/lib/apt/apt-helper"
 )
 
-// archive serves apt's own lists (InRelease and the uncompressed Packages
-// apt-helper reads back from its .lz4 copy) and the .debs of the kernel
-// cache at their pool paths, like deb.debian.org would. tamper changes the
-// bytes of the file whose URL path ends with it.
-func archive(t *testing.T, tamper string) (*httptest.Server, []debian.Source) {
+// aptSuite is one suite of debian.DefaultSources as apt keeps its lists.
+type aptSuite struct{ repo, suite string }
+
+var aptSuites = []aptSuite{{"debian-security", "bookworm-security"}, {"debian", "bookworm-updates"}, {"debian", "bookworm"}}
+
+// lists returns apt's InRelease and Packages (compressed as apt keeps it) of s.
+func (s aptSuite) lists() ([2]string, error) {
+	prefix := filepath.Join(lists, "deb.debian.org_"+s.repo+"_dists_"+s.suite+"_")
+	pk, _ := filepath.Glob(prefix + "main_binary-amd64_Packages*")
+	if _, err := os.Stat(prefix + "InRelease"); err != nil || len(pk) == 0 {
+		return [2]string{}, fmt.Errorf("no apt lists of %s in %s", s.suite, lists)
+	}
+	return [2]string{prefix + "InRelease", pk[0]}, nil
+}
+
+// aptArchive serves apt's own lists (InRelease, and the Packages apt-helper
+// reads back from apt's compressed copy) and the .debs of the kernel cache
+// at their pool paths, as deb.debian.org would. missing records a .deb the
+// lists name that the cache lacks.
+func aptArchive(t *testing.T, cache string) ([]debian.Source, *atomic.Pointer[string]) {
 	t.Helper()
-	if _, err := os.Stat(aptCat); err != nil {
-		t.Skip("no apt here: apt-helper is absent")
-	}
-	debs, _ := filepath.Glob(filepath.Join(cacheDir(t), "*.deb"))
-	if len(debs) == 0 {
-		t.Skip("no kernel .debs in the cache: run images/kernels.sh")
-	}
-	files := map[string]string{} // URL path → file
+	files := map[string]string{} // URL path → file; "cat:" through apt-helper
 	var sources []debian.Source
-	for _, suite := range []string{"bookworm-security", "bookworm-updates", "bookworm"} {
-		repo := "debian"
-		if suite == "bookworm-security" {
-			repo = "debian-security"
+	for _, s := range aptSuites {
+		l, err := s.lists()
+		if err != nil {
+			t.Fatal(err)
 		}
-		prefix := "deb.debian.org_" + repo + "_dists_" + suite + "_"
-		rel := filepath.Join(lists, prefix+"InRelease")
-		pk, _ := filepath.Glob(filepath.Join(lists, prefix+"main_binary-amd64_Packages*"))
-		if _, err := os.Stat(rel); err != nil || len(pk) == 0 {
-			t.Skipf("apt has no lists of %s: run apt-get update", suite)
-		}
-		files["/"+repo+"/dists/"+suite+"/InRelease"] = rel
-		files["/"+repo+"/dists/"+suite+"/main/binary-amd64/Packages"] = "cat:" + pk[0]
-		sources = append(sources, debian.Source{URL: "http://archive.test/" + repo, Suite: suite, Component: "main"})
+		files["/"+s.repo+"/dists/"+s.suite+"/InRelease"] = l[0]
+		files["/"+s.repo+"/dists/"+s.suite+"/main/binary-amd64/Packages"] = "cat:" + l[1]
+		sources = append(sources, debian.Source{URL: s.repo, Suite: s.suite, Component: "main"})
 	}
+	missing := &atomic.Pointer[string]{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, ok := files[r.URL.Path]
 		var b []byte
 		var err error
 		switch {
 		case ok && strings.HasPrefix(name, "cat:"):
-			b, err = exec.Command(aptCat, "cat-file", strings.TrimPrefix(name, "cat:")).Output()
+			b, err = exec.Command(aptHelper, "cat-file", strings.TrimPrefix(name, "cat:")).Output()
 		case ok:
 			b, err = os.ReadFile(name)
-		case strings.Contains(r.URL.Path, "/pool/"):
-			b, err = os.ReadFile(filepath.Join(cacheDir(t), filepath.Base(r.URL.Path)))
+		case strings.Contains(r.URL.Path, "/pool/") && strings.HasSuffix(r.URL.Path, ".deb"):
+			deb := path.Base(r.URL.Path)
+			if b, err = os.ReadFile(filepath.Join(cache, deb)); errors.Is(err, fs.ErrNotExist) {
+				missing.Store(&deb)
+			}
 		default:
 			http.NotFound(w, r)
 			return
@@ -72,113 +188,191 @@ func archive(t *testing.T, tamper string) (*httptest.Server, []debian.Source) {
 			http.NotFound(w, r)
 			return
 		}
-		if tamper != "" && strings.HasSuffix(r.URL.Path, tamper) {
-			b[len(b)/2] ^= 1
-		}
 		if _, err := w.Write(b); err != nil {
 			t.Error(err)
 		}
 	}))
 	t.Cleanup(srv.Close)
 	for i := range sources {
-		sources[i].URL = strings.Replace(sources[i].URL, "http://archive.test", srv.URL, 1)
+		sources[i].URL = srv.URL + "/" + sources[i].URL
 	}
-	return srv, sources
+	return sources, missing
 }
 
 func cacheDir(t *testing.T) string {
 	d, err := debian.CacheDir()
 	if err != nil {
-		t.Skip(err)
+		t.Skip(err.Error() + ": set TCPLAB_KERNELS")
 	}
 	return d
 }
 
-func TestFetch(t *testing.T) {
+// TestUnpack unpacks fixture kernel packages in every form the lab meets:
+// data.tar compressed with xz or gzip or not at all, modules plain or
+// xz-compressed. It checks the release, the package and version, the
+// modules in load order (every module after what it depends on, only
+// what the lab loads), that each file is the package's, and that a second
+// Unpack reads the first one's manifest; and it refuses a package lacking
+// a dependency or in a form it cannot read.
+func TestUnpack(t *testing.T) {
+	const release, name = "6.1.0-0-fixture-amd64", "linux-image-6.1.0-0-fixture-amd64-unsigned"
 	for _, tc := range []struct {
-		name, pkg, tamper string
-		wantErr           error
+		name, version string
+		pkg           kernelPackage
+		raw           []byte // the file, instead of pkg
+		wantErr       error
 	}{
-		{"6.1 from the security suite", pkg61, "", nil},
-		{"6.12", pkg612, "", nil},
-		{"newest 6.1 by glob", "linux-image-6.1.0-*-cloud-amd64-unsigned", "", nil},
-		{"unknown package", "linux-image-4.0-nonexistent", "", debian.ErrNotFound},
-		{"tampered Packages", pkg61, "/Packages", debian.ErrChecksum},
-		{"tampered .deb", pkg61, ".deb", debian.ErrChecksum},
+		{"xz data, plain modules", "6.1.0-1", kernelPackage{release: release, data: "data.tar.xz", ext: ".ko"}, nil, nil},
+		{"gzip data, xz modules", "6.1.0-1~deb12u1", kernelPackage{release: release, data: "data.tar.gz", ext: ".ko.xz"}, nil, nil},
+		{"uncompressed data", "6.1.0-2", kernelPackage{release: release, data: "data.tar", ext: ".ko"}, nil, nil},
+		{"a dependency missing", "6.1.0-1", kernelPackage{release: release, data: "data.tar.xz", ext: ".ko", drop: "nfnetlink"}, nil, debian.ErrModule},
+		{"zstd data", "6.1.0-1", kernelPackage{release: release, data: "data.tar.zst", ext: ".ko"}, nil, debian.ErrNotDeb},
+		{"not an ar archive", "6.1.0-1", kernelPackage{}, []byte("Package: linux-image\n"), debian.ErrNotDeb},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, sources := archive(t, tc.tamper)
+			b, mods := tc.raw, map[string][]byte(nil)
+			if b == nil {
+				b, mods = tc.pkg.build()
+			}
+			file := fixturePackage{name, tc.version}.deb()
+			deb := filepath.Join(t.TempDir(), file)
+			if err := os.WriteFile(deb, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 			dir := t.TempDir()
-			f := &debian.Fetcher{Sources: sources, Dir: dir}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			got, err := f.Fetch(ctx, tc.pkg)
+			k, err := debian.Unpack(deb, dir)
 			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Fetch(%s) = %q, %v; want error %v", tc.pkg, got, err, tc.wantErr)
+				t.Fatalf("Unpack: %v, want error %v", err, tc.wantErr)
 			}
-			left, _ := filepath.Glob(filepath.Join(dir, ".fetch-*"))
-			if len(left) > 0 {
-				t.Errorf("temporary files left behind: %v", left)
-			}
-			if tc.wantErr != nil {
+			if err != nil {
 				return
 			}
-			// images/kernels.sh got the newest with apt-get download: the same file.
-			want, _ := filepath.Glob(filepath.Join(cacheDir(t), tc.pkg+"_*.deb"))
-			if len(want) != 1 || filepath.Base(want[0]) != filepath.Base(got) {
-				t.Errorf("fetched %s, apt-get download made %v", filepath.Base(got), want)
+			if k.Release != release || k.Deb != file || k.Version != tc.version || k.Package() != name+"="+tc.version {
+				t.Errorf("release %q, deb %q, version %q, package %q; want %q, %q, %q, %s=%s", k.Release, k.Deb, k.Version, k.Package(), release, file, tc.version, name, tc.version)
+			}
+			if k.Vmlinuz != "vmlinuz" { // not a bzImage: booted as it is
+				t.Errorf("boots %s, want vmlinuz", k.Vmlinuz)
+			}
+			checkModules(t, k)
+			want := map[string][]byte{"vmlinuz": vmlinuzFixture}
+			for m, b := range mods {
+				if !strings.HasPrefix(m, "modules/ext4.") { // outside the directories the lab reads
+					want[m] = b
+				}
+			}
+			if len(k.Modules)+1 != len(want) {
+				t.Errorf("modules %v, want the %d the lab loads", k.Modules, len(want)-1)
+			}
+			for name, b := range want {
+				if got, err := os.ReadFile(k.Path(name)); err != nil || !bytes.Equal(got, b) {
+					t.Errorf("%s: %v, not the package's bytes", name, err)
+				}
+			}
+			if err := os.Remove(deb); err != nil {
+				t.Fatal(err)
+			}
+			again, err := debian.Unpack(deb, dir) // the manifest, not the package
+			if err != nil || again.Dir != k.Dir || strings.Join(again.Modules, " ") != strings.Join(k.Modules, " ") {
+				t.Errorf("second Unpack = %+v, %v; want the first one's", again, err)
 			}
 		})
 	}
 }
 
-func TestUnpack(t *testing.T) {
+// checkModules checks k's modules as their own .modinfo declares them:
+// every module the lab loads is there, each after what it depends on, and
+// Files gives a module with its dependencies.
+func checkModules(t *testing.T, k *debian.Kernel) {
+	t.Helper()
+	pos := map[string]int{} // module name → place in the load order
+	for i, m := range k.Modules {
+		pos[modName(m)] = i
+	}
+	for i, m := range k.Modules {
+		b, err := os.ReadFile(k.Path(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := debian.ModInfo(b)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		for _, d := range strings.FieldsFunc(info["depends"], func(r rune) bool { return r == ',' }) {
+			if j, ok := pos[d]; !ok || j >= i {
+				t.Errorf("load order %v: %s comes before its dependency %s", k.Modules, m, d)
+			}
+		}
+	}
+	for _, m := range debian.Modules {
+		if _, ok := pos[m]; !ok {
+			t.Errorf("modules %v lack %s", k.Modules, m)
+		}
+	}
+	need, err := k.Files("tcp_diag")
+	if err != nil || len(need) != 2 || modName(need[0]) != "inet_diag" || modName(need[1]) != "tcp_diag" {
+		t.Errorf("Files(tcp_diag) = %v, %v; want inet_diag then tcp_diag", need, err)
+	}
+	if _, err := k.Files("no_such_module"); !errors.Is(err, debian.ErrModule) {
+		t.Errorf("Files(no_such_module): %v, want ErrModule", err)
+	}
+}
+
+// modName is the module's name as .modinfo's depends names it.
+func modName(file string) string {
+	base := strings.TrimSuffix(strings.TrimSuffix(path.Base(file), ".xz"), ".ko")
+	return strings.ReplaceAll(base, "-", "_")
+}
+
+// cachedDebs returns the newest cached .deb of each kernel the lab boots
+// (kernelrun.Cached, what --kernel boots) by the kernel's name.
+func cachedDebs(t *testing.T) map[string]string {
+	debs := map[string]string{}
+	for _, spec := range kernelrun.Specs {
+		deb, err := kernelrun.Cached(spec)
+		if err != nil && !errors.Is(err, kernelrun.ErrNotCached) {
+			t.Fatal(err)
+		}
+		if deb != "" {
+			debs[spec.Name] = deb
+		}
+	}
+	return debs
+}
+
+// TestUnpackCached unpacks the newest cached package of each kernel the
+// lab boots (kernelrun.Cached, what --kernel boots): the release is the
+// package's, the modules load in order, and the kernel boots as its PVH
+// vmlinux (6.1's payload is lz4, 6.12's zstd).
+func TestUnpackCached(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		// 60 MB of pure-Go xz: minutes under the race detector, and no concurrency to check.
 		t.Skip("unpacks two kernels: not under -short or -race")
 	}
-	for _, tc := range []struct {
-		pkg, release, veth, boot string
-	}{
-		{pkg61, release, "modules/veth.ko", "vmlinux"},                          // lz4 payload
-		{pkg612, "6.12.117+deb12-cloud-amd64", "modules/veth.ko.xz", "vmlinux"}, // zstd payload
-	} {
-		t.Run(tc.release, func(t *testing.T) {
-			debs, _ := filepath.Glob(filepath.Join(cacheDir(t), tc.pkg+"_*.deb"))
-			if len(debs) == 0 {
-				t.Skip("no " + tc.pkg + " in the cache: run images/kernels.sh")
+	debs := cachedDebs(t)
+	if len(debs) == 0 {
+		t.Skip("no kernel in " + cacheDir(t) + ": run images/kernels.sh")
+	}
+	for _, spec := range kernelrun.Specs {
+		t.Run(spec.Name, func(t *testing.T) {
+			deb, ok := debs[spec.Name]
+			if !ok {
+				t.Skip("no " + spec.Package + " in " + cacheDir(t) + ": run images/kernels.sh")
 			}
-			k, err := debian.Unpack(debs[0], t.TempDir())
+			k, err := debian.Unpack(deb, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if k.Release != tc.release {
-				t.Errorf("release %q, want %q", k.Release, tc.release)
+			t.Logf("%s: %s", k.Package(), k.Release)
+			name, _, _ := strings.Cut(k.Package(), "=")
+			if want := strings.TrimSuffix(strings.TrimPrefix(name, "linux-image-"), "-unsigned"); k.Release != want {
+				t.Errorf("release %q, want %q (package %s)", k.Release, want, k.Package())
 			}
-			pos := map[string]int{}
-			for i, m := range k.Modules {
-				pos[m] = i
-			}
-			if _, ok := pos[tc.veth]; !ok {
-				t.Errorf("modules %v lack %s", k.Modules, tc.veth)
-			}
-			ext := strings.TrimPrefix(tc.veth, "modules/veth")
-			// tcp_diag depends on inet_diag: the dependency comes first.
-			if pos["modules/inet_diag"+ext] >= pos["modules/tcp_diag"+ext] {
-				t.Errorf("load order %v: inet_diag must precede tcp_diag", k.Modules)
-			}
-			need, err := k.Files("tcp_diag")
-			if err != nil || strings.Join(need, " ") != "modules/inet_diag"+ext+" modules/tcp_diag"+ext {
-				t.Errorf("Files(tcp_diag) = %v, %v; want inet_diag then tcp_diag", need, err)
-			}
-			if _, err := k.Files("no_such_module"); !errors.Is(err, debian.ErrModule) {
-				t.Errorf("Files(no_such_module): %v, want ErrModule", err)
-			}
-			if k.Vmlinuz != tc.boot {
-				t.Errorf("boots %s, want %s", k.Vmlinuz, tc.boot)
+			checkModules(t, k)
+			if k.Vmlinuz != "vmlinux" {
+				t.Errorf("boots %s, want its vmlinux", k.Vmlinuz)
 			}
 			if st, err := os.Stat(k.Path(k.Vmlinuz)); err != nil || st.Size() < 1<<20 {
-				t.Errorf("vmlinuz: %v", err)
+				t.Errorf("%s: %v", k.Vmlinuz, err)
 			}
 		})
 	}

@@ -64,6 +64,17 @@ func (k *Kernel) Files(names ...string) ([]string, error) {
 	return out, nil
 }
 
+// Package names the package k was unpacked from as apt names one version
+// of it, NAME=VERSION: the release alone does not say which upload booted,
+// and `apt-get download NAME=VERSION` fetches the same .deb again.
+func (k *Kernel) Package() string {
+	name, _, _ := strings.Cut(k.Deb, "_")
+	if k.Version == "" {
+		return name
+	}
+	return name + "=" + k.Version
+}
+
 // Path returns a file of k as an absolute path.
 func (k *Kernel) Path(rel string) string { return filepath.Join(k.Dir, filepath.FromSlash(rel)) }
 

@@ -141,3 +141,54 @@ func TestFindFailedDownload(t *testing.T) {
 		t.Errorf("left in the cache: %v", left)
 	}
 }
+
+// TestCached: the cache's newest package of a kernel in dpkg's order (what
+// --kernel boots and the tests run on), whatever else the cache holds;
+// ErrNotCached when it holds none.
+func TestCached(t *testing.T) {
+	for _, tc := range []struct {
+		name, kernel string
+		files        []string
+		want         string // "" with ErrNotCached
+	}{
+		{"newest ABI by version, not by name", "6.1", []string{
+			"linux-image-6.1.0-9-cloud-amd64-unsigned_6.1.9-1_amd64.deb",
+			"linux-image-6.1.0-10-cloud-amd64-unsigned_6.1.10-1_amd64.deb",
+			"linux-image-6.12.10+deb12-cloud-amd64-unsigned_6.12.10-1~deb12u1_amd64.deb",
+		}, "linux-image-6.1.0-10-cloud-amd64-unsigned_6.1.10-1_amd64.deb"},
+		{"a backport before its plain version", "6.12", []string{
+			"linux-image-6.12.10+deb12-cloud-amd64-unsigned_6.12.10-1~deb12u1_amd64.deb",
+			"linux-image-6.12.10+deb12-cloud-amd64-unsigned_6.12.10-1_amd64.deb",
+			"linux-image-6.12.9+deb12-cloud-amd64-unsigned_6.12.9-1_amd64.deb",
+		}, "linux-image-6.12.10+deb12-cloud-amd64-unsigned_6.12.10-1_amd64.deb"},
+		{"other kernels only", "6.12", []string{
+			"linux-image-6.1.0-10-cloud-amd64-unsigned_6.1.10-1_amd64.deb",
+			"linux-image-6.12.10+deb12-amd64-unsigned_6.12.10-1_amd64.deb",
+		}, ""},
+		{"empty", "6.1", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Setenv("TCPLAB_KERNELS", dir)
+			for _, f := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			spec, err := kernelrun.Lookup(tc.kernel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := kernelrun.Cached(spec)
+			if tc.want == "" {
+				if !errors.Is(err, kernelrun.ErrNotCached) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("Cached = %q, %v; want one line with ErrNotCached", got, err)
+				}
+				return
+			}
+			if err != nil || got != filepath.Join(dir, tc.want) {
+				t.Errorf("Cached = %q, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -97,8 +97,8 @@ func Find(ctx context.Context, s Spec, fetcher *debian.Fetcher) (*debian.Kernel,
 	if err != nil {
 		return nil, err
 	}
-	deb, err := cached(cache, s.Package)
-	if err == nil && deb == "" {
+	deb, err := Cached(s)
+	if errors.Is(err, ErrNotCached) {
 		if _, aerr := exec.LookPath("apt-get"); aerr == nil && fetcher == nil {
 			deb, err = aptDownload(ctx, cache, s)
 		} else {
@@ -118,6 +118,26 @@ func Find(ctx context.Context, s Spec, fetcher *debian.Fetcher) (*debian.Kernel,
 		return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 	}
 	return k, nil
+}
+
+// ErrNotCached is returned by Cached when the cache holds no package of
+// the kernel.
+var ErrNotCached = errors.New("not in the kernel cache")
+
+// Cached returns the newest .deb of s in the cache, the one Find boots
+// without downloading anything. Tests boot what it returns rather than a
+// version of their own, which the archive drops when Debian updates the
+// kernel.
+func Cached(s Spec) (string, error) {
+	cache, err := debian.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	deb, err := cached(cache, s.Package)
+	if err == nil && deb == "" {
+		err = fmt.Errorf("%s %w %s", s.Package, ErrNotCached, cache)
+	}
+	return deb, err
 }
 
 // cached returns the newest .deb in dir whose package matches glob, or "".
@@ -143,9 +163,9 @@ func cached(dir, glob string) (string, error) {
 	return best, nil
 }
 
-// aptDownload finds the newest package apt knows for s and downloads it
-// into dir with apt-get download (nothing is installed).
-func aptDownload(ctx context.Context, dir string, s Spec) (string, error) {
+// AptNewest returns the newest package of s that apt knows from its lists
+// (apt-cache search), the one Find has apt-get download.
+func AptNewest(ctx context.Context, s Spec) (string, error) {
 	out, err := exec.CommandContext(ctx, "apt-cache", "search", "--names-only", s.apt).Output()
 	if err != nil {
 		return "", fmt.Errorf("apt-cache search: %w", err)
@@ -160,13 +180,23 @@ func aptDownload(ctx context.Context, dir string, s Spec) (string, error) {
 		return "", fmt.Errorf("apt knows no package %s (run apt-get update, or images/kernels.sh)", s.Package)
 	}
 	sort.Slice(names, func(i, j int) bool { return debian.CompareVersions(names[i], names[j]) < 0 })
+	return names[len(names)-1], nil
+}
+
+// aptDownload downloads the newest package apt knows for s into dir with
+// apt-get download (nothing is installed).
+func aptDownload(ctx context.Context, dir string, s Spec) (string, error) {
+	name, err := AptNewest(ctx, s)
+	if err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	dl := exec.CommandContext(ctx, "apt-get", "download", "-qq", names[len(names)-1])
+	dl := exec.CommandContext(ctx, "apt-get", "download", "-qq", name)
 	dl.Dir = dir
 	if b, err := dl.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("apt-get download %s: %v: %s", names[len(names)-1], err, strings.TrimSpace(string(b)))
+		return "", fmt.Errorf("apt-get download %s: %v: %s", name, err, strings.TrimSpace(string(b)))
 	}
 	deb, err := cached(dir, s.Package)
 	if err == nil && deb == "" {

@@ -2,15 +2,16 @@ package kernelrun_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/tcplab/tcplab/lab/debian"
 	"github.com/tcplab/tcplab/lab/kernelrun"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
@@ -41,17 +42,16 @@ func runtimes(t testing.TB) []*kernelrun.Runtime {
 	if _, err := vm.QEMUPath(); err != nil {
 		t.Skip(err)
 	}
-	cache, err := debian.CacheDir()
-	if err != nil {
-		t.Skip(err)
+	for _, s := range kernelrun.Specs { // what is cached, never a download
+		if _, err := kernelrun.Cached(s); errors.Is(err, kernelrun.ErrNotCached) {
+			t.Skip(err.Error() + ": run images/kernels.sh")
+		} else if err != nil {
+			t.Fatal(err)
+		}
 	}
 	var bin string
 	var out []*kernelrun.Runtime
 	for _, s := range kernelrun.Specs {
-		debs, _ := filepath.Glob(filepath.Join(cache, s.Package+"_*.deb"))
-		if len(debs) == 0 {
-			t.Skipf("no %s in %s: run images/kernels.sh", s.Package, cache)
-		}
 		k, err := kernelrun.Find(context.Background(), s, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -164,6 +164,9 @@ func TestKernels(t *testing.T) {
 				}
 				if res.Kernel != r.Machine.Kernel.Release || res.RouteOut != "none" {
 					t.Errorf("%s: kernel %q (booted %q), route out %q", tc.id, res.Kernel, r.Machine.Kernel.Release, res.RouteOut)
+				}
+				if want := r.Machine.Kernel.Package(); res.KernelPackage != want || !strings.Contains(want, "=") {
+					t.Errorf("%s: kernel package %q, booted %q (want NAME=VERSION)", tc.id, res.KernelPackage, want)
 				}
 				if tc.check != nil {
 					tc.check(t, r, res)

@@ -119,7 +119,8 @@ func impairs(t *topology.Topology) bool {
 }
 
 // Run boots a VM for t and returns the client's result, with the sysctls
-// and counters the kernel had in each host's namespace. QEMU is gone and
+// and counters the kernel had in each host's namespace and the package it
+// came from (the guest knows only its release). QEMU is gone and
 // its files removed when Run returns, also when ctx ends (Ctrl-C).
 func (r *Runtime) Run(ctx context.Context, t *topology.Topology) (*scenario.Result, error) {
 	cfg, err := Config(t)
@@ -138,5 +139,6 @@ func (r *Runtime) Run(ctx context.Context, t *topology.Topology) (*scenario.Resu
 		return nil, fmt.Errorf("vm %s: result: %w", r.Machine.Kernel.Release, err)
 	}
 	res.Sysctls, res.Counters = run.Sysctls, run.Counters
+	res.KernelPackage = r.Machine.Kernel.Package()
 	return res, nil
 }

@@ -46,18 +46,22 @@ func ExplainKernels(m *Merged) {
 		rs := m.src[mr]
 		n := len(rs)
 		release := Fact{Name: "kernel release", Cells: make([]string, n), Explain: "the kernel each run booted (host: the Docker host's)"}
+		pkg := Fact{Name: "kernel package", Cells: make([]string, n), Explain: "the Debian package each VM booted, NAME=VERSION (apt-get download fetches that .deb again)"}
 		linear := Fact{Name: "tcp_syn_linear_timeouts (client)", Cells: make([]string, n)}
 		sched := Fact{Name: "SYN schedule (tcp_syn_retries, linear timeouts)", Cells: make([]string, n)}
 		counted := Fact{Name: "client SYN retransmissions (TcpExt.TCPSynRetrans)", Cells: make([]string, n)}
-		anyCounted, syn := false, false
+		anyCounted, anyPkg, syn := false, false, false
 		syns := make([]int, n)
 		for i, row := range rs {
-			release.Cells[i], linear.Cells[i], sched.Cells[i], counted.Cells[i] = "—", "—", "—", "—"
+			release.Cells[i], pkg.Cells[i], linear.Cells[i], sched.Cells[i], counted.Cells[i] = "—", "—", "—", "—", "—"
 			if row == nil || len(row.Results) == 0 || row.Results[0] == nil {
 				continue
 			}
 			r := row.Results[0]
 			release.Cells[i] = r.Kernel
+			if r.KernelPackage != "" {
+				pkg.Cells[i], anyPkg = r.KernelPackage, true
+			}
 			syn = syn || synRow(r)
 			lin, known := linearOf(r)
 			linear.Cells[i] = lin
@@ -77,15 +81,19 @@ func ExplainKernels(m *Merged) {
 				counted.Cells[i] = "not counted (containers)"
 			}
 		}
+		facts := []Fact{release}
+		if anyPkg {
+			facts = append(facts, pkg)
+		}
 		if !syn { // the row's figures do not depend on the SYN schedule
-			mr.Kernel = []Fact{release}
+			mr.Kernel = facts
 			continue
 		}
-		facts := []Fact{release, linear}
 		if differs(linear.Cells) {
-			facts[1].Differs = true
-			facts[1].Explain = "the kernel's own setting: absent before 6.5 (every SYN retransmission doubles the timer), else the first N retransmissions 1 s apart; the container runtime pins 0"
+			linear.Differs = true
+			linear.Explain = "the kernel's own setting: absent before 6.5 (every SYN retransmission doubles the timer), else the first N retransmissions 1 s apart; the container runtime pins 0"
 		}
+		facts = append(facts, linear)
 		if differs(sched.Cells) || sched.Cells[0] != "—" {
 			sched.Differs = differs(sched.Cells)
 			if sched.Differs {

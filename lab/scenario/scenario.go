@@ -167,12 +167,17 @@ const Schema = "tcplab.result/v1"
 
 // Result is what a client driver prints: one JSON document.
 type Result struct {
-	Schema    string `json:"schema"`
-	Scenario  string `json:"scenario"`
-	Knobs     Knobs  `json:"knobs"`
-	Kernel    string `json:"kernel"`
-	Mechanism string `json:"mechanism"` // how the network was impaired: none, nftables, netem, delayline, tbf
-	Platform  string `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
+	Schema   string `json:"schema"`
+	Scenario string `json:"scenario"`
+	Knobs    Knobs  `json:"knobs"`
+	Kernel   string `json:"kernel"`
+	// KernelPackage is the Debian package a VM's kernel was unpacked from,
+	// as apt names one version of it, NAME=VERSION (apt-get download
+	// fetches that same .deb again): Kernel, the guest's uname -r, does
+	// not say which upload of the package booted. Empty for container runs.
+	KernelPackage string `json:"kernel_package,omitempty"`
+	Mechanism     string `json:"mechanism"` // how the network was impaired: none, nftables, netem, delayline, tbf
+	Platform      string `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
 	// Network is the impair.* knobs' network and what the kernel measured
 	// through it (tcpi_rtt_ms); nil when no impair.* knob was set.
 	Network      *impair.Network `json:"network,omitempty"`

@@ -13,17 +13,11 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/lab/debian"
+	"github.com/tcplab/tcplab/lab/kernelrun"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
 	"github.com/tcplab/tcplab/lab/vm"
 )
-
-// kernels are the packages images/kernels.sh downloads, with what each
-// kernel has for tcp_syn_linear_timeouts ("" = no such sysctl: before 6.5).
-var kernels = []struct{ name, pkg, linear string }{
-	{"6.1", "linux-image-6.1.0-56-cloud-amd64-unsigned", ""},
-	{"6.12", "linux-image-6.12.117+deb12-cloud-amd64-unsigned", "4"},
-}
 
 // roles declares a scenario's server and client as the container harness
 // does (lab/harness/topology.go): same arguments, same per-role sysctls.
@@ -54,25 +48,39 @@ func labBinary(t *testing.T) string {
 	return dst
 }
 
-// machine returns a Machine for the first cached kernel, or skips.
+// machine returns a Machine for the newest cached 6.1 kernel (one
+// without tcp_syn_linear_timeouts), or skips.
 func machine(t *testing.T) *vm.Machine {
 	skipSlow(t)
 	if _, err := vm.QEMUPath(); err != nil {
 		t.Skip(err)
 	}
-	cache, err := debian.CacheDir()
-	if err != nil {
-		t.Skip(err)
+	k, err := cachedKernel("6.1")
+	if errors.Is(err, kernelrun.ErrNotCached) {
+		t.Skip(err.Error() + ": run images/kernels.sh")
 	}
-	debs, _ := filepath.Glob(filepath.Join(cache, kernels[0].pkg+"_*.deb"))
-	if len(debs) == 0 {
-		t.Skip("no " + kernels[0].pkg + " in " + cache + ": run images/kernels.sh")
-	}
-	k, err := debian.Unpack(debs[0], cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &vm.Machine{Kernel: k, Binary: labBinary(t)}
+}
+
+// cachedKernel unpacks the newest cached package of the named kernel, the
+// one --kernel boots; it never downloads.
+func cachedKernel(name string) (*debian.Kernel, error) {
+	spec, err := kernelrun.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	deb, err := kernelrun.Cached(spec)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := debian.CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return debian.Unpack(deb, cache)
 }
 
 // TestCancel: ending the context mid-run (what Ctrl-C does through the
@@ -124,23 +132,18 @@ func BenchmarkBoot(b *testing.B) {
 	if _, err := vm.QEMUPath(); err != nil {
 		b.Skip(err)
 	}
-	cache, err := debian.CacheDir()
-	if err != nil {
-		b.Skip(err)
-	}
 	bin := filepath.Join(b.TempDir(), "tcplab")
 	build := exec.Command("go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/tcplab/tcplab/lab/cmd/tcplab")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("%v\n%s", err, out)
 	}
-	for _, kn := range kernels {
-		b.Run(kn.name, func(b *testing.B) {
-			debs, _ := filepath.Glob(filepath.Join(cache, kn.pkg+"_*.deb"))
-			if len(debs) == 0 {
-				b.Skip("no " + kn.pkg + ": run images/kernels.sh")
+	for _, spec := range kernelrun.Specs {
+		b.Run(spec.Name, func(b *testing.B) {
+			k, err := cachedKernel(spec.Name)
+			if errors.Is(err, kernelrun.ErrNotCached) {
+				b.Skip(err.Error() + ": run images/kernels.sh")
 			}
-			k, err := debian.Unpack(debs[0], cache)
 			if err != nil {
 				b.Fatal(err)
 			}

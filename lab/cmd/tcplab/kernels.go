@@ -41,10 +41,31 @@ func parseKernels(list string) ([]string, error) { return kernelrun.Parse(list) 
 type kernelSide struct {
 	name    string
 	release string
+	pkg     string // a VM's kernel package, NAME=VERSION; "" for the host
 	run     func(ctx context.Context, sc *scenario.Scenario, set scenario.Knobs, pcap string) (*scenario.Result, error)
 	results [][]*scenario.Result
 	boots   []time.Duration
 	mu      sync.Mutex
+}
+
+// result is what a run of sc on s leaves in the report: the runtime's
+// result, or one saying why there is none. A VM's names the package it
+// booted, a failed run's too, so that every result says what it ran on.
+func (s *kernelSide) result(res *scenario.Result, err error, sc *scenario.Scenario, set scenario.Knobs) *scenario.Result {
+	if res == nil {
+		res = &scenario.Result{Schema: scenario.Schema, Scenario: sc.ID, Knobs: set, Kernel: s.release, Started: time.Now().UTC()}
+	}
+	if s.pkg != "" {
+		res.KernelPackage = s.pkg
+	}
+	if err != nil && res.Error == "" {
+		res.Error = err.Error()
+		if errors.Is(err, kernelrun.ErrUnsupported) {
+			res.Headline = "not run: " + err.Error()
+		}
+	}
+	res.OK = res.OK && res.Error == ""
+	return res
 }
 
 // runKernels runs every row once per kernel (VMs for different kernels
@@ -109,7 +130,7 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 				return 1
 			}
 			rt.Boots = func(boot, _ time.Duration) { s.mu.Lock(); s.boots = append(s.boots, boot); s.mu.Unlock() }
-			s.release = k.Release
+			s.release, s.pkg = k.Release, k.Package()
 			s.run = func(ctx context.Context, sc *scenario.Scenario, set scenario.Knobs, pcap string) (*scenario.Result, error) {
 				var opts []topology.Option
 				if pcap != "" {
@@ -146,16 +167,7 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 			_ = os.MkdirAll(filepath.Dir(pcap), 0o755)
 		}
 		res, err := s.run(ctx, pr.sc, pr.set, pcap)
-		if res == nil {
-			res = &scenario.Result{Schema: scenario.Schema, Scenario: pr.sc.ID, Knobs: pr.set, Kernel: s.release, Started: time.Now().UTC()}
-		}
-		if err != nil && res.Error == "" {
-			res.Error = err.Error()
-			if errors.Is(err, kernelrun.ErrUnsupported) {
-				res.Headline = "not run: " + err.Error()
-			}
-		}
-		res.OK = res.OK && res.Error == ""
+		res = s.result(res, err, pr.sc, pr.set)
 		s.results[j.row%len(rows)][j.rep-1] = res
 		prog.done(j, res)
 	})
@@ -201,7 +213,7 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 			for _, b := range s.boots {
 				sum += b
 			}
-			fmt.Fprintf(os.Stderr, "kernel %s (%s): %d boots, mean %v to /init\n", s.name, s.release, len(s.boots), (sum / time.Duration(len(s.boots))).Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "kernel %s (%s, %s): %d boots, mean %v to /init\n", s.name, s.release, s.pkg, len(s.boots), (sum / time.Duration(len(s.boots))).Round(time.Millisecond))
 		}
 	}
 	m := report.Merge(sets)
