@@ -90,6 +90,7 @@ func TestFetch(t *testing.T) {
 // (kernelrun.AptNewest, what --kernel downloads with apt-get), and its
 // file is byte for byte the one apt-get download wrote.
 func TestFetchAptLists(t *testing.T) {
+	heavy(t)
 	if _, err := os.Stat(aptHelper); err != nil {
 		t.Skip("no apt here (" + aptHelper + "): a Debian host runs this after apt-get update")
 	}
@@ -344,6 +345,7 @@ func cachedDebs(t *testing.T) map[string]string {
 // package's, the modules load in order, and the kernel boots as its PVH
 // vmlinux (6.1's payload is lz4, 6.12's zstd).
 func TestUnpackCached(t *testing.T) {
+	heavy(t)
 	if testing.Short() || raceEnabled {
 		// 60 MB of pure-Go xz: minutes under the race detector, and no concurrency to check.
 		t.Skip("unpacks two kernels: not under -short or -race")
@@ -397,5 +399,16 @@ func TestCompareVersions(t *testing.T) {
 		if got := debian.CompareVersions(tc.b, tc.a); got != -tc.want {
 			t.Errorf("CompareVersions(%q, %q) = %d, want %d", tc.b, tc.a, got, -tc.want)
 		}
+	}
+}
+
+// heavy skips a test that reads the real cached kernels (tens of MB of xz
+// on every core) unless TCPLAB_VM_TESTS is set: beside the scenario tests
+// in `go test ./...` it would starve their delay lines, so it runs with the
+// VM tests, on its own, as .ci/run does.
+func heavy(t *testing.T) {
+	t.Helper()
+	if os.Getenv("TCPLAB_VM_TESTS") == "" {
+		t.Skip("reads the cached kernels (every core for seconds): set TCPLAB_VM_TESTS=1, as .ci/run does after the scenario tests")
 	}
 }
