@@ -54,12 +54,7 @@ func TestCleanOnlyDead(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cli, err := client.New(client.FromEnv)
-	require.NoError(t, err)
-	defer cli.Close()
-	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
-		t.Skip("no Docker:", firstLine(err.Error()))
-	}
+	cli := dockerOrSkip(ctx, t)
 
 	newMachineGate(SessionDir()).waitIdle() // not beside another process's measurement
 	helper := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestHoldSession$", "-test.v")
@@ -175,12 +170,7 @@ func TestWatchSealed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cli, err := client.New(client.FromEnv)
-	require.NoError(t, err)
-	defer cli.Close()
-	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
-		t.Skip("no Docker:", firstLine(err.Error()))
-	}
+	cli := dockerOrSkip(ctx, t)
 	// A key of its own: the suite's own watch, which may run beside this
 	// test, must not see this test's deliberate way out.
 	const key = "tcplab-watch-test"
@@ -211,4 +201,17 @@ func TestWatchSealed(t *testing.T) {
 	assert.GreaterOrEqual(t, seen, 3)
 	require.Len(t, bad, 1, "only the network with a way out and no published label: %v", bad)
 	assert.Contains(t, bad[0], "neither internal nor the published-port network")
+}
+
+// dockerOrSkip is a client of the environment's daemon, closed at the
+// test's end, or the test skips saying why.
+func dockerOrSkip(ctx context.Context, t *testing.T) *client.Client {
+	t.Helper()
+	cli, err := client.New(client.FromEnv)
+	require.NoError(t, err)
+	t.Cleanup(func() { cli.Close() })
+	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
+		t.Skip("no Docker:", firstLine(err.Error()))
+	}
+	return cli
 }
