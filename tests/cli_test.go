@@ -57,6 +57,7 @@ func TestCLIBadInput(t *testing.T) {
 		{"negative loss", []string{"run", "read-partial", "--set", "impair.loss=-0.1"}, nil, "want a number from 0 to 1", 2},
 		{"jitter over rtt", []string{"run", "read-partial", "--set", "impair.rtt=10ms", "--set", "impair.jitter=20ms"}, nil, "impair.jitter=20ms is larger than impair.rtt=10ms", 2},
 		{"unknown mechanism", []string{"run", "read-partial", "--set", "impair.mechanism=tc"}, nil, "want one of auto, netem, delayline", 2},
+		{"--out is a file", []string{"run", "dial-refused", "--out", "cli_test.go"}, nil, "tcplab run: --out cli_test.go: not a directory", 2},
 		{"bad swept rtt", []string{"run", "read-partial", "--vary", "impair.rtt=10ms,-1s"}, nil, "out of range", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
