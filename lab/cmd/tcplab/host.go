@@ -31,6 +31,14 @@ import (
 func init() {
 	hostCommands["run"] = runCmd
 	hostCommands["clean"] = cleanCmd
+	argChecks["run"] = func(args []string) error {
+		f, err := parseRun(args)
+		if err == nil {
+			_, err = plan(f) // scenarios and knob values too
+		}
+		return err
+	}
+	argChecks["clean"] = func(args []string) error { _, err := parseClean(args); return err }
 	hostUsage = `
   run [SCENARIO…] [--set KNOB=VALUE]… [--vary KNOB=V1,V2,…]… [--count N] [--out DIR] [--pcap]
       [--parallel N] [--platform linux/amd64|linux/arm64] [--kernel 6.1,6.12,host]
@@ -70,8 +78,7 @@ type varyKnob struct {
 
 // parseRun accepts flags before, between and after scenario names.
 func parseRun(args []string) (*runFlags, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlags("run")
 	var sets, varies multi
 	f := &runFlags{set: scenario.Knobs{}}
 	fs.Var(&sets, "set", "KNOB=VALUE")
@@ -508,12 +515,8 @@ func firstLine(s string) string {
 // cleanCmd removes what dead sessions left: a session is dead when the
 // lock it holds for its whole life can be taken (see harness.Clean).
 func cleanCmd(args []string) {
-	fs := flag.NewFlagSet("clean", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var all bool
-	fs.BoolVar(&all, "all", false, "remove every session's containers and networks, live or not, from any host")
-	fs.BoolVar(&all, "force", false, "same as --all")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	all, err := parseClean(args)
+	if err != nil {
 		fail(2, "tcplab clean: usage: tcplab clean [--all]")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -541,4 +544,15 @@ func cleanCmd(args []string) {
 		fmt.Println("tcplab clean: live sessions, and sessions another machine runs against this daemon, are left alone; --all removes them too")
 	}
 	fmt.Printf("tcplab clean: removed %d dead sessions, kept %d\n", len(rep.Removed), len(rep.Kept))
+}
+
+// parseClean parses "[--all]".
+func parseClean(args []string) (all bool, err error) {
+	fs := newFlags("clean")
+	fs.BoolVar(&all, "all", false, "remove every session's containers and networks, live or not, from any host")
+	fs.BoolVar(&all, "force", false, "same as --all")
+	if err := fs.Parse(args); err != nil {
+		return false, err
+	}
+	return all, noArgs(fs.Args())
 }
