@@ -54,6 +54,7 @@ func main() {
 	cmd, args := os.Args[1], os.Args[2:]
 	switch cmd {
 	case "list":
+		noArgsOrFail(cmd, args)
 		list()
 	case "serve":
 		a, err := parseServe(args)
@@ -123,10 +124,12 @@ func main() {
 			fail(1, "tcplab compose: "+err.Error())
 		}
 	case "verdict":
+		noArgsOrFail(cmd, args)
 		fmt.Println("tcplab: every expectation held")
 	case "vminit":
 		vm.Init()
 	case "probe":
+		noArgsOrFail(cmd, args)
 		// The kernel's facts, and whether this namespace has a route out
 		// (the preflight runs it with no network; TestInternalNetworkStillRoutes
 		// on an internal network, without the agent's cut).
@@ -163,7 +166,7 @@ var argChecks = map[string]func(args []string) error{
 	"list":    noArgs,
 	"verdict": noArgs,
 	"probe":   noArgs,
-	"vminit":  noArgs,
+	"vminit":  func([]string) error { return nil }, // the kernel's command line: not the user's input
 	"serve":   func(args []string) error { _, err := parseServe(args); return err },
 	"client":  func(args []string) error { _, err := parseClient(args); return err },
 	"agent":   func(args []string) error { _, err := parseAgent(args); return err },
@@ -176,6 +179,12 @@ var argChecks = map[string]func(args []string) error{
 		_, err := parseMerge(args)
 		return err
 	},
+}
+
+func noArgsOrFail(cmd string, args []string) {
+	if err := noArgs(args); err != nil {
+		fail(2, "tcplab "+cmd+": "+err.Error())
+	}
 }
 
 func noArgs(args []string) error {
