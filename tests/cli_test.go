@@ -50,13 +50,14 @@ func TestCLIBadInput(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`, 2},
 		{"merge a missing set", []string{"report", "/nonexistent/results-x"}, nil, "/nonexistent/results-x: no such file", 2},
 		{"merge with a bad flag", []string{"report", "a", "--bogus"}, nil, "flag provided but not defined: -bogus", 2},
-		{"negative rtt", []string{"run", "read-partial", "--set", "impair.rtt=-5ms"}, nil, "impair.rtt=\"-5ms\": out of range", 2},
+		{"negative rtt", []string{"run", "read-partial", "--set", "impair.rtt=-5ms"}, nil, "impair.rtt=\"-5ms\": out of range [0s, 1m0s]", 2},
 		{"malformed rtt", []string{"run", "read-partial", "--set", "impair.rtt=abc"}, nil, "impair.rtt=\"abc\": want a duration", 2},
-		{"rtt over a minute", []string{"run", "read-partial", "--set", "impair.rtt=2m"}, nil, "impair.rtt=\"2m\": out of range", 2},
+		{"rtt over a minute", []string{"run", "read-partial", "--set", "impair.rtt=2m"}, nil, "impair.rtt=\"2m\": out of range [0s, 1m0s]", 2},
 		{"loss above 1", []string{"run", "read-partial", "--set", "impair.loss=1.5"}, nil, "impair.loss=\"1.5\": want a number from 0 to 1", 2},
 		{"negative loss", []string{"run", "read-partial", "--set", "impair.loss=-0.1"}, nil, "want a number from 0 to 1", 2},
 		{"jitter over rtt", []string{"run", "read-partial", "--set", "impair.rtt=10ms", "--set", "impair.jitter=20ms"}, nil, "impair.jitter=20ms is larger than impair.rtt=10ms", 2},
 		{"unknown mechanism", []string{"run", "read-partial", "--set", "impair.mechanism=tc"}, nil, "want one of auto, netem, delayline", 2},
+		{"--out is a file", []string{"run", "dial-refused", "--out", "cli_test.go"}, nil, "tcplab run: --out cli_test.go: not a directory", 2},
 		{"bad swept rtt", []string{"run", "read-partial", "--vary", "impair.rtt=10ms,-1s"}, nil, "out of range", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

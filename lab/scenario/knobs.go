@@ -170,9 +170,21 @@ func (kn Knob) validate(v string) error {
 		return nil
 	}
 	if (kn.Min != 0 || kn.Max != 0) && (num < kn.Min || num > kn.Max) {
-		return fmt.Errorf("knob %s=%q: out of range [%g, %g]", kn.Name, v, kn.Min, kn.Max)
+		return fmt.Errorf("knob %s=%q: out of range [%s, %s]", kn.Name, v, kn.bound(kn.Min), kn.bound(kn.Max))
 	}
 	return nil
+}
+
+// bound renders a Min or Max in the knob's own unit: a duration's bounds
+// are stored in seconds, which "[0, 60]" would leave the reader to guess.
+func (kn Knob) bound(b float64) string {
+	switch kn.Kind {
+	case Duration:
+		return time.Duration(b * float64(time.Second)).String()
+	case Int:
+		return strconv.FormatInt(int64(b), 10) // %g would print 1<<20 as 1.048576e+06
+	}
+	return strconv.FormatFloat(b, 'g', -1, 64)
 }
 
 // sysctlKnob describes a generic per-container sysctl knob such as

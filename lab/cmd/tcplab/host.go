@@ -6,14 +6,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +31,14 @@ import (
 func init() {
 	hostCommands["run"] = runCmd
 	hostCommands["clean"] = cleanCmd
+	argChecks["run"] = func(args []string) error {
+		f, err := parseRun(args)
+		if err == nil {
+			_, err = plan(f) // scenarios and knob values too
+		}
+		return err
+	}
+	argChecks["clean"] = func(args []string) error { _, err := parseClean(args); return err }
 	hostUsage = `
   run [SCENARIO…] [--set KNOB=VALUE]… [--vary KNOB=V1,V2,…]… [--count N] [--out DIR] [--pcap]
       [--parallel N] [--platform linux/amd64|linux/arm64] [--kernel 6.1,6.12,host]
@@ -66,8 +78,7 @@ type varyKnob struct {
 
 // parseRun accepts flags before, between and after scenario names.
 func parseRun(args []string) (*runFlags, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlags("run")
 	var sets, varies multi
 	f := &runFlags{set: scenario.Knobs{}}
 	fs.Var(&sets, "set", "KNOB=VALUE")
@@ -220,10 +231,8 @@ func runCmd(args []string) {
 	if err != nil {
 		fail(2, "tcplab run: "+err.Error())
 	}
-	if f.out != "" {
-		if err := os.MkdirAll(filepath.Join(f.out, "pcap"), 0o755); err != nil {
-			fail(1, "tcplab run: "+err.Error())
-		}
+	if err := prepareOut(f); err != nil {
+		fail(2, "tcplab run: "+err.Error()) // the directory named is the bad input
 	}
 	if f.platform != "" {
 		os.Setenv(harness.EnvPlatform, f.platform) // harness.New reads it
@@ -311,20 +320,118 @@ func runCmd(args []string) {
 	}
 	fmt.Fprintln(os.Stderr, rssLine(results))
 	rep.Finished = time.Now().UTC()
-	if err := report.Terminal(os.Stdout, rep); err != nil {
+	var table bytes.Buffer
+	if err := report.Terminal(&table, rep); err != nil {
 		fail(1, "tcplab run: "+err.Error())
 	}
+	os.Stdout.Write(table.Bytes())
 	if f.out != "" {
-		for name, render := range map[string]func(io.Writer, *report.Report) error{
-			"report.json": report.JSON, "report.md": report.Markdown, "report.html": report.HTML,
-		} {
-			if err := writeFile(filepath.Join(f.out, name), rep, render); err != nil {
-				fail(1, "tcplab run: "+err.Error())
-			}
+		if err := writeOut(f.out, rep, table.Bytes(), rows, results); err != nil {
+			fail(1, "tcplab run: "+err.Error())
 		}
-		fmt.Printf("reports: %s/report.{json,md,html}\n", f.out)
+		fmt.Printf("results: %s/NN-<name>.json, one per run; reports: %s/report.{txt,json,md,html}\n", f.out, f.out)
 	}
 	os.Exit(exitCode(rep))
+}
+
+// prepareOut makes --out's directory, and pcap/ in it only when --pcap
+// asks for captures (with --kernel each kernel's directory holds its own).
+// It runs before Docker is asked anything: a path that cannot be a
+// directory is bad input, said in one line.
+func prepareOut(f *runFlags) error {
+	if f.out == "" {
+		return nil
+	}
+	dir := f.out
+	if f.pcap && len(f.kernels) == 0 {
+		dir = filepath.Join(f.out, "pcap")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && filepath.Clean(pe.Path) == filepath.Clean(f.out) {
+			err = pe.Err // "--out x: not a directory", not "--out x: mkdir x: not a directory"
+		}
+		return fmt.Errorf("--out %s: %w", f.out, err)
+	}
+	return nil
+}
+
+// writeOut writes what compose's results directory holds too: one
+// tcplab.result/v1 file per run, named as compose names them (NN-<name>.json,
+// NN the run's number, <name> the scenario with its row's number where it
+// has several rows), and the report as report.txt (the table printed),
+// report.json, report.md and report.html. Result files an earlier run left
+// there are removed first, so the directory is one run's.
+func writeOut(dir string, rep *report.Report, table []byte, rows []plannedRow, results [][]*scenario.Result) error {
+	old, _ := filepath.Glob(filepath.Join(dir, "[0-9]*-*.json"))
+	for _, p := range old {
+		if isResultFile(p) {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		}
+	}
+	names := resultNames(rows, results)
+	for i, rs := range results {
+		for j, r := range rs {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, names[i][j]), append(b, '\n'), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.txt"), table, 0o644); err != nil {
+		return err
+	}
+	for name, render := range map[string]func(io.Writer, *report.Report) error{
+		"report.json": report.JSON, "report.md": report.Markdown, "report.html": report.HTML,
+	} {
+		if err := writeFile(filepath.Join(dir, name), rep, render); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resultNames names every run's result file, rows in order and each row's
+// repetitions together: with one run per row and every scenario's cases,
+// the names are compose's (lab/cmd/tcplab compose).
+func resultNames(rows []plannedRow, results [][]*scenario.Result) [][]string {
+	perScenario := map[string]int{}
+	total := 0
+	for i, pr := range rows {
+		perScenario[pr.sc.ID]++
+		total += len(results[i])
+	}
+	width := max(2, len(strconv.Itoa(total))) // so the names sort in run order
+	seen := map[string]int{}
+	names := make([][]string, len(rows))
+	n := 0
+	for i, pr := range rows {
+		name := pr.sc.ID
+		seen[name]++
+		if perScenario[name] > 1 {
+			name = fmt.Sprintf("%s-%d", name, seen[pr.sc.ID])
+		}
+		for range results[i] {
+			n++
+			names[i] = append(names[i], fmt.Sprintf("%0*d-%s.json", width, n, name))
+		}
+	}
+	return names
+}
+
+// isResultFile reports whether path holds a tcplab.result/v1 document.
+func isResultFile(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var r struct{ Schema string }
+	return json.Unmarshal(b, &r) == nil && r.Schema == scenario.Schema
 }
 
 // Exit codes of a run that got as far as running: 1 when an expectation
@@ -408,12 +515,8 @@ func firstLine(s string) string {
 // cleanCmd removes what dead sessions left: a session is dead when the
 // lock it holds for its whole life can be taken (see harness.Clean).
 func cleanCmd(args []string) {
-	fs := flag.NewFlagSet("clean", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var all bool
-	fs.BoolVar(&all, "all", false, "remove every session's containers and networks, live or not, from any host")
-	fs.BoolVar(&all, "force", false, "same as --all")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	all, err := parseClean(args)
+	if err != nil {
 		fail(2, "tcplab clean: usage: tcplab clean [--all]")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -441,4 +544,15 @@ func cleanCmd(args []string) {
 		fmt.Println("tcplab clean: live sessions, and sessions another machine runs against this daemon, are left alone; --all removes them too")
 	}
 	fmt.Printf("tcplab clean: removed %d dead sessions, kept %d\n", len(rep.Removed), len(rep.Kept))
+}
+
+// parseClean parses "[--all]".
+func parseClean(args []string) (all bool, err error) {
+	fs := newFlags("clean")
+	fs.BoolVar(&all, "all", false, "remove every session's containers and networks, live or not, from any host")
+	fs.BoolVar(&all, "force", false, "same as --all")
+	if err := fs.Parse(args); err != nil {
+		return false, err
+	}
+	return all, noArgs(fs.Args())
 }

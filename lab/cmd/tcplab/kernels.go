@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -198,13 +199,14 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 			fmt.Fprintln(os.Stderr, "tcplab run:", err)
 			return 1
 		}
-		for name, render := range map[string]func(io.Writer, *report.Report) error{
-			"report.json": report.JSON, "report.md": report.Markdown, "report.html": report.HTML,
-		} {
-			if err := writeFile(filepath.Join(dir, name), rep, render); err != nil {
-				fmt.Fprintln(os.Stderr, "tcplab run:", err)
-				return 1
-			}
+		var table bytes.Buffer
+		err := report.Terminal(&table, rep)
+		if err == nil {
+			err = writeOut(dir, rep, table.Bytes(), rows, s.results) // as a run on one kernel writes it
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tcplab run:", err)
+			return 1
 		}
 	}
 	for _, s := range sides {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,89 +54,82 @@ func main() {
 	cmd, args := os.Args[1], os.Args[2:]
 	switch cmd {
 	case "list":
+		noArgsOrFail(cmd, args)
 		list()
 	case "serve":
-		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		lifetime := fs.Duration("lifetime", 0, "exit after this long even without the client's quit (default: the scenario's timeout + 1m)")
-		if len(args) == 0 {
-			fail(2, "tcplab serve: which scenario?")
+		a, err := parseServe(args)
+		if err != nil {
+			fail(2, "tcplab serve: "+err.Error())
 		}
-		parseFlags(fs, args[1:])
-		sc, k := scenarioArgs(cmd, append([]string{args[0]}, fs.Args()...))
-		if *lifetime == 0 {
-			*lifetime = sc.Timeout + time.Minute
-		}
-		if err := scenario.RunServer(sc, k, *lifetime); err != nil {
+		if err := scenario.RunServer(a.sc, a.knobs, a.lifetime); err != nil {
 			fail(1, "tcplab serve: "+err.Error())
 		}
 	case "client":
-		fs := flag.NewFlagSet("client", flag.ContinueOnError)
-		server := fs.String("server", "server", "the server's host name")
-		out := fs.String("out", "", "also write the result to this file")
-		quiet := fs.Bool("quiet", false, "print one line of progress instead of the JSON result")
-		gate := fs.Bool("gate", false, "print the gate line and wait for SIGUSR1 before running (the harness's pacing)")
-		if len(args) == 0 {
-			fail(2, "tcplab client: which scenario?")
+		a, err := parseClient(args)
+		if err != nil {
+			fail(2, "tcplab client: "+err.Error())
 		}
-		parseFlags(fs, args[1:])
-		sc, k := scenarioArgs(cmd, append([]string{args[0]}, fs.Args()...))
-		if *out != "" {
-			_ = os.Remove(*out) // a stale result must not stand in for this run's
+		if a.out != "" {
+			_ = os.Remove(a.out) // a stale result must not stand in for this run's
 		}
-		if *gate {
+		if a.gate {
 			if err := scenario.WaitGate(); err != nil {
 				fail(1, "tcplab client: "+err.Error())
 			}
 		}
-		res := scenario.RunClient(sc, k, *server)
+		res := scenario.RunClient(a.sc, a.knobs, a.server)
 		b, _ := json.Marshal(res)
-		if *quiet {
+		if a.quiet {
 			verdict := "PASS"
 			if !res.OK {
 				verdict = "FAIL"
 			}
-			fmt.Fprintf(os.Stderr, "%s %s: %s%s\n", verdict, sc.ID, res.Headline, res.Error)
+			fmt.Fprintf(os.Stderr, "%s %s: %s%s\n", verdict, a.sc.ID, res.Headline, res.Error)
 		} else {
 			fmt.Println(string(b))
 		}
-		if *out != "" {
-			if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+		if a.out != "" {
+			if err := os.WriteFile(a.out, append(b, '\n'), 0o644); err != nil {
 				fail(1, "tcplab client: "+err.Error())
 			}
 		}
 	case "agent":
-		fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-		pcapPath := fs.String("pcap", "", "capture the port under test's packets to this file (needs CAP_NET_RAW)")
-		lifetime := fs.Duration("lifetime", 10*time.Minute, "exit after this long even without the client's quit")
-		parseFlags(fs, args)
-		if err := scenario.RunAgent(*lifetime, *pcapPath); err != nil {
+		a, err := parseAgent(args)
+		if err != nil {
+			fail(2, "tcplab agent: "+err.Error())
+		}
+		if err := scenario.RunAgent(a.lifetime, a.pcap); err != nil {
 			fail(1, "tcplab agent: "+err.Error())
 		}
 	case "report":
-		if len(args) > 0 && args[0] != "-dir" && args[0] != "--dir" {
+		if !isReportDir(args) {
 			mergeCmd(args) // tcplab report DIR…: merge result sets
 			return
 		}
-		fs := flag.NewFlagSet("report", flag.ContinueOnError)
-		dir := fs.String("dir", "/results", "directory of result files")
-		parseFlags(fs, args)
-		os.Exit(reportDir(*dir, fs.Args()))
+		dir, names, err := parseReportDir(args)
+		if err != nil {
+			fail(2, "tcplab report: "+err.Error())
+		}
+		os.Exit(reportDir(dir, names))
 	case "compose":
-		fs := flag.NewFlagSet("compose", flag.ContinueOnError)
-		pre65 := fs.Bool("pre-6.5", false, "for kernels without tcp_syn_linear_timeouts (compose/docker-compose.pre-6.5.yml)")
-		parseFlags(fs, args)
+		pre65, err := parseCompose(args)
+		if err != nil {
+			fail(2, "tcplab compose: "+err.Error())
+		}
 		f := compose.Files[0]
-		if *pre65 {
+		if pre65 {
 			f = compose.Files[1]
 		}
 		if err := compose.Write(os.Stdout, scenarios.All(), f); err != nil {
 			fail(1, "tcplab compose: "+err.Error())
 		}
 	case "verdict":
+		noArgsOrFail(cmd, args)
 		fmt.Println("tcplab: every expectation held")
 	case "vminit":
 		vm.Init()
 	case "probe":
+		noArgsOrFail(cmd, args)
 		// The kernel's facts, and whether this namespace has a route out
 		// (the preflight runs it with no network; TestInternalNetworkStillRoutes
 		// on an internal network, without the agent's cut).
@@ -164,33 +158,172 @@ var (
 	hostUsage    string
 )
 
+// argChecks parse each command's arguments as the command itself does,
+// running nothing: the docs test puts every command line of README.md and
+// docs/ through them, so an example cannot name a flag, scenario or knob
+// that does not exist. host.go adds run and clean.
+var argChecks = map[string]func(args []string) error{
+	"list":    noArgs,
+	"verdict": noArgs,
+	"probe":   noArgs,
+	"vminit":  func([]string) error { return nil }, // the kernel's command line: not the user's input
+	"serve":   func(args []string) error { _, err := parseServe(args); return err },
+	"client":  func(args []string) error { _, err := parseClient(args); return err },
+	"agent":   func(args []string) error { _, err := parseAgent(args); return err },
+	"compose": func(args []string) error { _, err := parseCompose(args); return err },
+	"report": func(args []string) error {
+		if isReportDir(args) {
+			_, _, err := parseReportDir(args)
+			return err
+		}
+		_, err := parseMerge(args)
+		return err
+	},
+}
+
+func noArgsOrFail(cmd string, args []string) {
+	if err := noArgs(args); err != nil {
+		fail(2, "tcplab "+cmd+": "+err.Error())
+	}
+}
+
+func noArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("takes no arguments, got %q", args)
+	}
+	return nil
+}
+
+// newFlags is a command's flag set: errors are returned, never printed,
+// so bad input stays one line.
+func newFlags(cmd string) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+type serveArgs struct {
+	sc       *scenario.Scenario
+	knobs    scenario.Knobs
+	lifetime time.Duration
+}
+
+// parseServe parses "SCENARIO [-lifetime D] [KNOB=VALUE…]".
+func parseServe(args []string) (*serveArgs, error) {
+	fs := newFlags("serve")
+	lifetime := fs.Duration("lifetime", 0, "exit after this long even without the client's quit (default: the scenario's timeout + 1m)")
+	if len(args) == 0 {
+		return nil, errors.New("which scenario?")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, err
+	}
+	sc, k, err := parseScenarioArgs(append([]string{args[0]}, fs.Args()...))
+	if err != nil {
+		return nil, err
+	}
+	if *lifetime == 0 {
+		*lifetime = sc.Timeout + time.Minute
+	}
+	return &serveArgs{sc, k, *lifetime}, nil
+}
+
+type clientArgs struct {
+	sc          *scenario.Scenario
+	knobs       scenario.Knobs
+	server, out string
+	quiet, gate bool
+}
+
+// parseClient parses "SCENARIO -server HOST [-out FILE] [-quiet] [-gate] [KNOB=VALUE…]".
+func parseClient(args []string) (*clientArgs, error) {
+	fs := newFlags("client")
+	a := &clientArgs{}
+	fs.StringVar(&a.server, "server", "server", "the server's host name")
+	fs.StringVar(&a.out, "out", "", "also write the result to this file")
+	fs.BoolVar(&a.quiet, "quiet", false, "print one line of progress instead of the JSON result")
+	fs.BoolVar(&a.gate, "gate", false, "print the gate line and wait for SIGUSR1 before running (the harness's pacing)")
+	if len(args) == 0 {
+		return nil, errors.New("which scenario?")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, err
+	}
+	var err error
+	a.sc, a.knobs, err = parseScenarioArgs(append([]string{args[0]}, fs.Args()...))
+	return a, err
+}
+
+type agentArgs struct {
+	pcap     string
+	lifetime time.Duration
+}
+
+// parseAgent parses "[-pcap FILE] [-lifetime D]".
+func parseAgent(args []string) (*agentArgs, error) {
+	fs := newFlags("agent")
+	a := &agentArgs{}
+	fs.StringVar(&a.pcap, "pcap", "", "capture the port under test's packets to this file (needs CAP_NET_RAW)")
+	fs.DurationVar(&a.lifetime, "lifetime", 10*time.Minute, "exit after this long even without the client's quit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return a, noArgs(fs.Args())
+}
+
+// isReportDir tells compose's "report -dir DIR FILE…" from the merge's
+// "report DIR…".
+func isReportDir(args []string) bool {
+	return len(args) == 0 || args[0] == "-dir" || args[0] == "--dir"
+}
+
+// parseReportDir parses "-dir DIR [FILE…]".
+func parseReportDir(args []string) (dir string, names []string, err error) {
+	fs := newFlags("report")
+	d := fs.String("dir", "/results", "directory of result files")
+	if err := fs.Parse(args); err != nil {
+		return "", nil, err
+	}
+	return *d, fs.Args(), nil
+}
+
+// parseCompose parses "[-pre-6.5]".
+func parseCompose(args []string) (pre65 bool, err error) {
+	fs := newFlags("compose")
+	fs.BoolVar(&pre65, "pre-6.5", false, "for kernels without tcp_syn_linear_timeouts (compose/docker-compose.pre-6.5.yml)")
+	if err := fs.Parse(args); err != nil {
+		return false, err
+	}
+	return pre65, noArgs(fs.Args())
+}
+
 func fail(code int, msg string) {
 	fmt.Fprintln(os.Stderr, msg)
 	os.Exit(code)
 }
 
-// scenarioArgs parses "SCENARIO KNOB=VALUE…".
-func scenarioArgs(cmd string, args []string) (*scenario.Scenario, scenario.Knobs) {
+// parseScenarioArgs parses "SCENARIO KNOB=VALUE…".
+func parseScenarioArgs(args []string) (*scenario.Scenario, scenario.Knobs, error) {
 	if len(args) == 0 {
-		fail(2, "tcplab "+cmd+": which scenario?")
+		return nil, nil, errors.New("which scenario?")
 	}
 	sc, err := scenarios.Lookup(args[0])
 	if err != nil {
-		fail(2, "tcplab "+cmd+": "+err.Error())
+		return nil, nil, err
 	}
 	over := scenario.Knobs{}
 	for _, a := range args[1:] {
 		n, v, ok := strings.Cut(a, "=")
 		if !ok {
-			fail(2, fmt.Sprintf("tcplab %s: %q is not KNOB=VALUE", cmd, a))
+			return nil, nil, fmt.Errorf("%q is not KNOB=VALUE", a)
 		}
 		over[n] = v
 	}
 	k, err := sc.Resolve(over)
 	if err != nil {
-		fail(2, "tcplab "+cmd+": "+err.Error())
+		return nil, nil, err
 	}
-	return sc, k
+	return sc, k, nil
 }
 
 func list() {
@@ -278,11 +411,4 @@ func readResult(path string) (*scenario.Result, error) {
 		return nil, fmt.Errorf("%s: %v", filepath.Base(path), err)
 	}
 	return &r, nil
-}
-
-// parseFlags parses a role's flags; a bad flag is bad input (exit 2).
-func parseFlags(fs *flag.FlagSet, args []string) {
-	if err := fs.Parse(args); err != nil {
-		fail(2, "tcplab "+fs.Name()+": "+err.Error())
-	}
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,26 +18,12 @@ const mergeUsage = "tcplab report DIR… [--out DIR] [--strict]: merge result se
 // by side, every difference flagged. It needs no Docker, so it runs
 // anywhere the CLI builds (CI's last job, a laptop with colleagues' results).
 func mergeCmd(args []string) {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	out := fs.String("out", "", "write report.{json,md,html} of the merge here")
-	strict := fs.Bool("strict", false, "exit 1 when anything differs between sets")
-	var dirs []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			fail(2, "tcplab report: "+err.Error()+" (usage: "+mergeUsage+")")
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		dirs = append(dirs, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(dirs) == 0 {
-		fail(2, "usage: "+mergeUsage)
+	a, err := parseMerge(args)
+	if err != nil {
+		fail(2, "tcplab report: "+err.Error())
 	}
 	var sets []*report.Set
-	for _, d := range dirs {
+	for _, d := range a.dirs {
 		if _, err := os.Stat(d); err != nil {
 			fail(2, "tcplab report: "+err.Error()) // a set that is not there is bad input
 		}
@@ -54,22 +40,50 @@ func mergeCmd(args []string) {
 	if err := report.MergedTerminal(os.Stdout, m); err != nil {
 		fail(1, "tcplab report: "+err.Error())
 	}
-	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
+	if a.out != "" {
+		if err := os.MkdirAll(a.out, 0o755); err != nil {
 			fail(1, "tcplab report: "+err.Error())
 		}
 		for name, render := range map[string]func(io.Writer, *report.Merged) error{
 			"report.json": report.MergedJSON, "report.md": report.MergedMarkdown, "report.html": report.MergedHTML,
 		} {
-			if err := writeMerged(filepath.Join(*out, name), m, render); err != nil {
+			if err := writeMerged(filepath.Join(a.out, name), m, render); err != nil {
 				fail(1, "tcplab report: "+err.Error())
 			}
 		}
-		fmt.Printf("merged reports: %s/report.{json,md,html}\n", *out)
+		fmt.Printf("merged reports: %s/report.{json,md,html}\n", a.out)
 	}
-	if *strict && m.Flags > 0 {
+	if a.strict && m.Flags > 0 {
 		os.Exit(1)
 	}
+}
+
+type mergeArgs struct {
+	dirs   []string
+	out    string
+	strict bool
+}
+
+// parseMerge parses "DIR… [--out DIR] [--strict]", flags anywhere.
+func parseMerge(args []string) (*mergeArgs, error) {
+	fs := newFlags("report")
+	a := &mergeArgs{}
+	fs.StringVar(&a.out, "out", "", "write report.{json,md,html} of the merge here")
+	fs.BoolVar(&a.strict, "strict", false, "exit 1 when anything differs between sets")
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%v (usage: %s)", err, mergeUsage)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		a.dirs = append(a.dirs, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(a.dirs) == 0 {
+		return nil, errors.New("usage: " + mergeUsage)
+	}
+	return a, nil
 }
 
 // defaultKnobs lets rows that name the same case differently line up.

@@ -1,0 +1,49 @@
+//go:build !container
+
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// Each command's arguments are checked without running it, as the command
+// checks them: the docs test relies on these checks saying no.
+func TestArgChecks(t *testing.T) {
+	for _, tc := range []struct {
+		args    string
+		wantErr string // "" when the arguments are good
+	}{
+		{"list", ""},
+		{"list extra", "takes no arguments"},
+		{"serve backlog-full -lifetime 1m server.somaxconn=8", ""},
+		{"serve", "which scenario?"},
+		{"serve backlog-full -bogus", "-bogus"},
+		{"client dial-refused -server s -out /r/x.json -quiet -gate", ""},
+		{"client dial-refused client.dials", `"client.dials" is not KNOB=VALUE`},
+		{"client no-such", `unknown scenario "no-such"`},
+		{"agent -pcap /x.pcap -lifetime 1h", ""},
+		{"agent extra", "takes no arguments"},
+		{"report -dir /results 01-a.json", ""},
+		{"report a b --out merged --strict", ""},
+		{"report a --bogus", "-bogus"},
+		{"compose -pre-6.5", ""},
+		{"compose pre-6.5", "takes no arguments"},
+		{"run backlog-full --vary server.somaxconn=16,128 --count 3 --out r --pcap", ""},
+		{"run backlog-full --set server.nope=1", `has no knob "server.nope"`},
+		{"run read-partial --set impair.rtt=-5ms", "out of range [0s, 1m0s]"},
+		{"run --kernel 4.0", "unknown kernel"},
+		{"clean --all", ""},
+		{"clean now", "takes no arguments"},
+	} {
+		args := strings.Fields(tc.args)
+		err := argChecks[args[0]](args[1:])
+		if tc.wantErr == "" {
+			assert.NoError(t, err, tc.args)
+		} else if assert.Error(t, err, tc.args) {
+			assert.Contains(t, err.Error(), tc.wantErr, tc.args)
+		}
+	}
+}
