@@ -97,9 +97,14 @@ func Plan(r Run, f File) (*topology.Topology, error) {
 		topology.WithResults(f.Root+"/results", r.Result), topology.WithLabels(Labels))
 }
 
-// QuietChains is how many chains the Quiet runs go in, side by side, as
-// the harness's batches of Quiet measurements (lab/harness/pace.go).
-const QuietChains = 4
+// QuietChains is how many chains the Quiet runs go in, side by side.
+// The harness measures up to four at once, but holds their clients at a
+// gate until all have started (lab/harness/pace.go); here each chain's
+// client starts, and the run before it exits, while the other chains
+// measure. The harness's tolerances held beside one such create-remove
+// loop and needed retries beside three, which compose has not: with four
+// chains, 3 of 48 runs failed in one run of the lab here.
+const QuietChains = 2
 
 // After says which clients each run waits for (to have completed).
 // First the Alone runs, one after another, the first once every server
