@@ -69,9 +69,10 @@ func Runs(all []*scenario.Scenario) []Run {
 	return out
 }
 
-// lifetime bounds every server and agent: they all start at once and wait
-// for their client, which runs after every earlier one; each ends sooner,
-// when its client says quit.
+// lifetime bounds a server or agent whose client never says quit. Those of
+// the Alone and Quiet runs start before any of them measures and wait for
+// every run before theirs, so it is long; each ends sooner, when its client
+// says quit.
 const lifetime = time.Hour
 
 // Labels are on every service and the network.
@@ -83,7 +84,10 @@ var Labels = map[string]string{"tcplab": "1"}
 const Image = "tcplab:${TCPLAB_IMAGE_TAG:-latest}"
 
 // Lanes is how many runs go at once, as `tcplab run --parallel`'s default:
-// most runs wait on kernel timers, so they overlap well on 2 cores.
+// most runs wait on kernel timers, so they overlap well on 2 cores. It
+// also bounds how many runs start containers at once, in every phase: a
+// daemon given all ~190 at once answered Compose 1.29 too late (its 60 s
+// read timeout), under a load average of 60.
 const Lanes = 6
 
 // Plan is the topology of one run as compose runs it.
@@ -93,19 +97,24 @@ func Plan(r Run, f File) (*topology.Topology, error) {
 		topology.WithResults(f.Root+"/results", r.Result), topology.WithLabels(Labels))
 }
 
-// QuietChains is how many chains the Quiet runs go in, side by side, as
-// the harness's batches of Quiet measurements (lab/harness/pace.go).
-const QuietChains = 4
+// QuietChains is how many chains the Quiet runs go in, side by side.
+// The harness measures up to four at once, but holds their clients at a
+// gate until all have started (lab/harness/pace.go); here each chain's
+// client starts, and the run before it exits, while the other chains
+// measure. The harness's tolerances held beside one such create-remove
+// loop and needed retries beside three, which compose has not: with four
+// chains, 3 of 48 runs failed in one run of the lab here.
+const QuietChains = 2
 
-// After says which clients each run's client waits for (to have completed).
-// First the Alone runs, one after another, the first once every server and
-// agent has started, so no container start-up competes with its timers;
-// then the Quiet runs in QuietChains chains side by side, beside no
-// start-up but their own clients'; then, once all of those are done, the
-// other runs in Lanes chains. Chains take the longest runs first, each to
-// the chain that is free soonest (by Scenario.Expected), so the longest
-// runs overlap with everything shorter. A run with no entry waits for no
-// client.
+// After says which clients each run waits for (to have completed).
+// First the Alone runs, one after another, the first once every server
+// and agent of the Alone and Quiet runs has started, so no container
+// start-up competes with its timers; then the Quiet runs in QuietChains
+// chains side by side, beside no start-up but their own clients'; then,
+// once all of those are done, the other runs in Lanes chains. Chains take
+// the longest runs first, each to the chain that is free soonest (by
+// Scenario.Expected), so the longest runs overlap with everything shorter.
+// A run with no entry waits for no client. Dependencies renders it.
 func After(runs []Run) map[string][]string {
 	after := map[string][]string{}
 	weight := func(r Run) time.Duration {
@@ -114,7 +123,7 @@ func After(runs []Run) map[string][]string {
 	}
 	var alone, quiet, rest []Run
 	for _, r := range runs {
-		switch r.Scenario.Load {
+		switch load(r) {
 		case scenario.Alone:
 			alone = append(alone, r)
 		case scenario.Quiet:
@@ -133,6 +142,13 @@ func After(runs []Run) map[string][]string {
 	prev = chains(after, quiet, QuietChains, prev, weight)
 	chains(after, rest, Lanes, prev, weight)
 	return after
+}
+
+// load is r's Load as the harness paces it: a run through the delay line
+// is Quiet whatever its scenario.
+func load(r Run) scenario.Load {
+	k, _ := r.Scenario.Resolve(r.Knobs) // validated by Plan
+	return r.Scenario.LoadWith(k)
 }
 
 // chains puts runs in n chains, longest first, each to the chain free
@@ -170,11 +186,108 @@ func chains(after map[string][]string, runs []Run, n int, prev []string, weight 
 	return ends
 }
 
-// Write renders the compose file f: the runs in the order After gives;
-// servers and agents start at once and wait for their client's quit.
+// Conditions of depends_on.
+const (
+	Started   = "service_started"
+	Completed = "service_completed_successfully"
+)
+
+// Dependencies says what each service waits for (service → dependency →
+// condition), so that no more than Lanes containers start at once and no
+// start-up runs beside a timer-sensitive measurement. A run's nodes start
+// one after another, each once the one before has started: its first
+// node (its server's agent) waits for the run's turn, its client comes
+// last. A run's turn:
+//   - Alone and Quiet runs: their servers and agents start first, Lanes
+//     runs at a time (each once those of the run Lanes before it have);
+//     their clients then go in After's order, the first once all of them
+//     have started.
+//   - Every other run: when After's clients have completed (its lane has
+//     reached it), so its containers start beside no Quiet measurement and
+//     a lane holds one run's containers at a time.
+//
+// Each node waits for one node of its run, never for two that wait for
+// each other: Compose 1.29 walks every path of depends_on (and
+// network_mode) when it reads the file, and paths that fork and join
+// multiply from run to run into millions. Compose v2 creates every
+// container up front and gates only their starts; 1.29 creates each one
+// when its turn comes.
+func Dependencies(runs []Run, plans []*topology.Topology) map[string]map[string]string {
+	after := After(runs)
+	deps := map[string]map[string]string{}
+	add := func(svc, dep, cond string) {
+		if deps[svc] == nil {
+			deps[svc] = map[string]string{}
+		}
+		deps[svc][dep] = cond
+	}
+	var early []string // the last server or agent of each Alone and Quiet run
+	for i, r := range runs {
+		t := plans[i]
+		var last string // the server or agent that started last
+		for j, n := range t.Nodes {
+			if j > 0 {
+				add(n.Name, t.Nodes[j-1].Name, Started)
+			}
+			if n.Role != topology.Client {
+				last = n.Name
+			}
+		}
+		gate, client := t.Nodes[0].Name, t.ByRole(topology.Client).Name
+		if load(r) == scenario.Neutral {
+			for _, c := range after[r.Name] {
+				add(gate, c, Completed)
+			}
+			continue
+		}
+		if len(early) >= Lanes {
+			add(gate, early[len(early)-Lanes], Started)
+		}
+		early = append(early, last)
+		for _, c := range after[r.Name] {
+			add(client, c, Completed)
+		}
+	}
+	waited := map[string]bool{} // clients some run waits for
+	for _, cs := range after {
+		for _, c := range cs {
+			waited[c] = true
+		}
+	}
+	for i, r := range runs {
+		client := plans[i].ByRole(topology.Client).Name
+		// The head of the Alone runs, or of each Quiet chain if there is
+		// none: once every early server and agent has started.
+		if load(r) != scenario.Neutral && len(after[r.Name]) == 0 {
+			for _, e := range early {
+				add(client, e, Started)
+			}
+		}
+		// The report waits for the clients that end the chains, each
+		// after every client before it: Compose 1.29 asks the daemon
+		// about every completed client it waits for, over and over, in
+		// the loop that starts the services.
+		if !waited[client] {
+			add(Report, client, Completed)
+		}
+	}
+	// Verdict starts only if the report exited 0, so `docker compose up`
+	// exits non-zero when an expectation failed (Compose has no other way
+	// to turn a container's exit code into up's without aborting the run).
+	add(Verdict, Report, Completed)
+	return deps
+}
+
+// The services after the runs.
+const (
+	Report  = "report"  // writes the report once every client has completed
+	Verdict = "verdict" // says that every expectation held
+)
+
+// Write renders the compose file f: every run's topology as services,
+// started in the order Dependencies gives, then the report.
 func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 	runs := Runs(all)
-	after := After(runs)
 	var plans []*topology.Topology
 	for _, r := range runs {
 		t, err := Plan(r, f)
@@ -183,6 +296,7 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 		}
 		plans = append(plans, t)
 	}
+	deps := Dependencies(runs, plans)
 	p := &printer{w: w}
 	p.line(0, "# Generated by `"+f.Cmd+"`: do not edit.")
 	if f.Linear {
@@ -202,9 +316,8 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 	p.line(1, "labels:")
 	p.labels(2, Labels)
 	p.line(0, "services:")
-	var clients []string
 	var nets []topology.Network
-	for i, r := range runs {
+	for i := range runs {
 		t := plans[i]
 		if nets == nil {
 			nets = t.Networks
@@ -218,7 +331,6 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 				p.line(3, "dockerfile: images/tcplab/Dockerfile")
 			}
 			p.command(n.Args)
-			deps := map[string]string{}
 			if n.Owner {
 				h := t.Host(n.Host)
 				p.sysctls(h.Sysctls)
@@ -230,9 +342,7 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 					p.line(4, "aliases: ["+quote(h.Name)+"]")
 				}
 			} else {
-				owner := t.Owner(n.Host).Name
-				p.line(2, fmt.Sprintf(`network_mode: "service:%s"`, owner))
-				deps[owner] = "service_started"
+				p.line(2, fmt.Sprintf(`network_mode: "service:%s"`, t.Owner(n.Host).Name))
 			}
 			p.line(2, "cap_drop: [ALL]")
 			if len(n.Caps) > 0 {
@@ -248,34 +358,12 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 			// No healthchecks: a role opens its control port only when
 			// ready (an agent once its routes are cut), and the client
 			// waits on those ports.
-			if n.Role == topology.Client {
-				for _, m := range t.Nodes {
-					if m.Host != n.Host {
-						deps[m.Name] = "service_started"
-					}
-				}
-				for _, c := range after[r.Name] {
-					deps[c] = "service_completed_successfully"
-				}
-				if r.Scenario.Exclusive() && len(after[r.Name]) == 0 {
-					// The head of the Alone runs, or of each Quiet chain:
-					// once every server and agent has started.
-					for _, o := range plans {
-						for _, m := range o.Nodes {
-							if m.Role != topology.Client {
-								deps[m.Name] = "service_started"
-							}
-						}
-					}
-				}
-				clients = append(clients, n.Name)
-			}
-			if len(deps) > 0 {
-				p.depends(deps)
+			if len(deps[n.Name]) > 0 {
+				p.depends(deps[n.Name])
 			}
 		}
 	}
-	p.service("report")
+	p.service(Report)
 	cmd := []string{"report", "-dir", topology.ResultsDir}
 	for _, r := range runs {
 		cmd = append(cmd, r.Result)
@@ -284,19 +372,12 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 	p.line(2, "network_mode: none")
 	p.line(2, "cap_drop: [ALL]")
 	p.line(2, "volumes: ["+f.Root+"/results"+":"+topology.ResultsDir+"]")
-	deps := map[string]string{}
-	for _, c := range clients {
-		deps[c] = "service_completed_successfully"
-	}
-	p.depends(deps)
-	// verdict starts only if the report exited 0, so `docker compose up`
-	// exits non-zero when an expectation failed (Compose has no other way
-	// to turn a container's exit code into up's without aborting the run).
-	p.service("verdict")
+	p.depends(deps[Report])
+	p.service(Verdict)
 	p.command([]string{"verdict"})
 	p.line(2, "network_mode: none")
 	p.line(2, "cap_drop: [ALL]")
-	p.depends(map[string]string{"report": "service_completed_successfully"})
+	p.depends(deps[Verdict])
 	p.line(0, "networks:")
 	for _, n := range nets {
 		p.line(1, n.Name+":")

@@ -79,8 +79,8 @@ func WithCapture(hostPath string) Option {
 }
 
 // WithLifetime bounds servers and agents that never hear the client's quit
-// (default: the scenario's timeout plus a minute). Compose, where every
-// server waits for all earlier runs, sets an hour.
+// (default: the scenario's timeout plus a minute). Compose, where the
+// timer-sensitive runs' servers wait for the runs before them, sets an hour.
 func WithLifetime(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
