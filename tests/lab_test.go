@@ -72,8 +72,9 @@ func TestMain(m *testing.M) {
 	}
 	if lab != nil {
 		remeasured, runs := lab.Remeasured()
-		fmt.Printf("tcplab: %d of %d runs measured again (delay line late)\n", remeasured, runs)
-		summary(remeasured, runs)
+		p99, worst := lab.Lateness()
+		fmt.Printf("tcplab: %d of %d runs measured again (delay line late); worst release lateness p99 %v, max %v\n", remeasured, runs, p99, worst)
+		summary(remeasured, runs, p99, worst)
 		// Every run removes its own; this catches what a failed removal
 		// left, so nothing outlives the process.
 		if err := lab.Close(); err != nil {
@@ -121,11 +122,12 @@ func obs[T any](t *testing.T, r *scenario.Result) T {
 
 func millis(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 
-// summary appends this run's re-measurement count to $TCPLAB_SUMMARY, if
-// set, as "remeasured=N runs=M", so a script that runs the suite can add
+// summary appends this run's re-measurement count and the worst release
+// lateness to $TCPLAB_SUMMARY, if set, as "remeasured=N runs=M
+// late_p99_us=P late_max_us=X", so a script that runs the suite can add
 // them up across runs (go test shows a passing package's output only
 // with -v).
-func summary(remeasured, runs int64) {
+func summary(remeasured, runs int64, p99, worst time.Duration) {
 	path := os.Getenv("TCPLAB_SUMMARY")
 	if path == "" {
 		return
@@ -136,5 +138,5 @@ func summary(remeasured, runs int64) {
 		return
 	}
 	defer f.Close()
-	fmt.Fprintf(f, "remeasured=%d runs=%d\n", remeasured, runs)
+	fmt.Fprintf(f, "remeasured=%d runs=%d late_p99_us=%d late_max_us=%d\n", remeasured, runs, p99.Microseconds(), worst.Microseconds())
 }

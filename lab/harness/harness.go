@@ -79,6 +79,9 @@ type Lab struct {
 	// runs and remeasured count this process's runs and those measured
 	// again because their delay line ran late (Remeasured).
 	runs, remeasured atomic.Int64
+	// lateP99, lateMax: the worst delay-line release lateness (µs) any
+	// final result of this process reported, p99 and max (Lateness).
+	lateP99, lateMax atomic.Int64
 	// For BenchmarkStartup: started is told how long each node took from
 	// the start request to ready; poll waits the way testcontainers does.
 	started func(topology.Node, time.Duration)
@@ -308,6 +311,7 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 			res.Attempts = attempt
 		}
 		if attempt == maxAttempts || res == nil || res.OK || !impair.LineLate(res.Network) {
+			l.noteLateness(res) // the final result's: what the run was judged on
 			return res, err
 		}
 		// The delay line, not TCP, was late: its own counters say so. The
@@ -329,6 +333,30 @@ const setupBudget = 2 * time.Minute
 // pacer: its client's own bound plus the setup budget.
 func (l *Lab) budget(t *topology.Topology) time.Duration {
 	return t.ByRole(topology.Client).Wait.Timeout + l.setup
+}
+
+// noteLateness keeps the worst release lateness of res's delay lines.
+func (l *Lab) noteLateness(res *scenario.Result) {
+	if res == nil || res.Network == nil {
+		return
+	}
+	for _, c := range []*impair.Counters{res.Network.Server, res.Network.Client} {
+		if c != nil && c.DelayLine != nil {
+			raiseTo(&l.lateP99, c.DelayLine.P99LateUS)
+			raiseTo(&l.lateMax, c.DelayLine.MaxLateUS)
+		}
+	}
+}
+
+func raiseTo(m *atomic.Int64, v int64) {
+	for old := m.Load(); v > old && !m.CompareAndSwap(old, v); old = m.Load() {
+	}
+}
+
+// Lateness is the worst delay-line release lateness this process's runs
+// reported, as each run's p99 and max: what the delay line was held to.
+func (l *Lab) Lateness() (p99, max time.Duration) {
+	return time.Duration(l.lateP99.Load()) * time.Microsecond, time.Duration(l.lateMax.Load()) * time.Microsecond
 }
 
 // Remeasured says how many runs of this process were measured again
