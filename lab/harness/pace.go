@@ -19,7 +19,8 @@ import (
 // (about 0.26 CPU-s per container here, two cores in all). So the pacer
 // counts ops, and a run's measurement, its client from start to exit, is
 // paced by its Load:
-//   - Neutral: nothing asked; ops of other runs go on, maxOps at once.
+//   - Neutral: ops of other runs go on, maxOps at once; its measurement
+//     waits while a Quiet or Alone one runs or waits to begin.
 //   - Quiet: begins with no op in flight and runs while the others' ops
 //     go one at a time, the load its tolerances held under (measured here:
 //     TestLatencyDial, TestLatencyNoDelay and TestLossRetransmit passed
@@ -53,6 +54,7 @@ type pacer struct {
 	maxRuns   int // runs holding containers at once
 	runs      int
 	prewait   int     // Quiet measurements waiting for their batch
+	neutral   int     // Neutral measurements running
 	placeQ    []*rank // runs waiting for a place
 	opQ       []*rank // ops waiting to start
 	seq       uint64
@@ -186,8 +188,7 @@ func (r *paced) op(f func()) { r.p.op(r.rank(), r.b, f) }
 func (r *paced) measure(start, wait func()) {
 	r.started()
 	if r.load == scenario.Neutral {
-		r.op(start)
-		wait()
+		r.p.neutralMeasure(r.b, start, wait)
 		return
 	}
 	r.p.measure(r.load, r.b, start, wait)
@@ -252,6 +253,36 @@ func (p *pacer) release() {
 	p.mu.Unlock()
 }
 
+// neutralMeasure runs a Neutral run's client start and measurement when
+// no Quiet or Alone measurement runs or waits to begin: a timed
+// measurement has nothing beside it but other Quiet ones and one op at a
+// time, since a neighbour's client (bulk writes, thousands of dials) takes
+// the cores its delay lines need on time. b's clock stops while it waits.
+func (p *pacer) neutralMeasure(b *budget, start, wait func()) {
+	b.pause()
+	p.mu.Lock()
+	// The client's start is an op, taken here with the measurement's
+	// place: taken through the op queue, a timed measurement draining ops
+	// could wait on it while it waits on the drain.
+	for p.alone || p.quiet > 0 || p.waitAlone > 0 || p.waitQuiet > 0 || p.ops >= p.opLimit() {
+		p.cond.Wait()
+	}
+	p.neutral++
+	p.ops++
+	p.mu.Unlock()
+	p.gate.waitIdle() // no other process measures
+	b.resume()
+	defer func() {
+		p.mu.Lock()
+		p.neutral--
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}()
+	start()
+	p.release()
+	wait()
+}
+
 // measure runs start (one op, the client's go) and then wait (the
 // measurement itself) as a Quiet or Alone load asks. b's clock stops
 // while the measurement waits for its batch.
@@ -260,7 +291,7 @@ func (p *pacer) measure(load scenario.Load, b *budget, start, wait func()) {
 	p.mu.Lock()
 	if load == scenario.Alone {
 		p.waitAlone++
-		for p.alone || p.quiet > 0 || p.ops > 0 {
+		for p.alone || p.quiet > 0 || p.ops > 0 || p.neutral > 0 {
 			p.cond.Wait()
 		}
 		p.waitAlone--
@@ -280,8 +311,8 @@ func (p *pacer) measure(load scenario.Load, b *budget, start, wait func()) {
 				p.cond.Wait()
 				continue
 			}
-			if p.ops == 0 {
-				break
+			if p.ops == 0 && (p.neutral == 0 || p.quiet > 0) {
+				break // (a batch already measuring has drained them)
 			}
 			p.waitQuiet++
 			p.cond.Wait()

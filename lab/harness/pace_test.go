@@ -21,6 +21,8 @@ type paceWorld struct {
 	opsBesideAlone          atomic.Int32 // ops that ran while an Alone measured
 	quietBesideAlone        atomic.Int32
 	quietStartedBusy        atomic.Int32 // Quiet measurements begun with another op in flight
+	neutral                 atomic.Int32 // Neutral measurements running
+	neutralBesideTimed      atomic.Int32 // Neutral and timed measurements at once
 }
 
 func raise(m *atomic.Int32, v int32) {
@@ -47,8 +49,16 @@ func (w *paceWorld) op() {
 
 func (w *paceWorld) measure(load scenario.Load) {
 	if load == scenario.Neutral {
+		w.neutral.Add(1)
+		if w.quiet.Load() > 0 || w.alone.Load() > 0 {
+			w.neutralBesideTimed.Add(1)
+		}
 		time.Sleep(2 * time.Millisecond)
+		w.neutral.Add(-1)
 		return
+	}
+	if w.neutral.Load() > 0 {
+		w.neutralBesideTimed.Add(1)
 	}
 	mine, other := &w.quiet, &w.alone
 	if load == scenario.Alone {
@@ -113,6 +123,7 @@ func TestPacer(t *testing.T) {
 			assert.Zero(t, w.opsBesideAlone.Load(), "no op beside an Alone measurement")
 			assert.Zero(t, w.quietBesideAlone.Load(), "no Quiet measurement beside an Alone one")
 			assert.Zero(t, w.quietStartedBusy.Load(), "a measurement begins with no op in flight")
+			assert.Zero(t, w.neutralBesideTimed.Load(), "no Neutral measurement beside a Quiet or Alone one")
 			if len(tc.loads) == 1 {
 				assert.Equal(t, int32(4), w.maxOps.Load(), "neutral runs use every op slot")
 			}

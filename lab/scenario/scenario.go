@@ -80,7 +80,13 @@ func (s *Scenario) Exclusive() bool { return s.Load != Neutral }
 // scenario becomes Quiet when packets wait in the userspace delay line,
 // whose releases a busy CPU makes late.
 func (s *Scenario) LoadWith(k Knobs) Load {
-	if im := k.Impairment(); s.Load == Neutral && (im.RTT > 0 || im.Jitter > 0) {
+	im := k.Impairment()
+	if s.Load != Alone && im.ProbeBulk > 0 && (im.RTT > 0 || im.Jitter > 0) {
+		// Megabytes through the delay lines: their agents take the cores
+		// for seconds, which no other delay line's timing survives.
+		return Alone
+	}
+	if s.Load == Neutral && (im.RTT > 0 || im.Jitter > 0) {
 		return Quiet
 	}
 	return s.Load
