@@ -74,7 +74,7 @@ func TestMain(m *testing.M) {
 		remeasured, runs := lab.Remeasured()
 		p99, worst := lab.Lateness()
 		fmt.Printf("tcplab: %d of %d runs measured again (delay line late); worst release lateness p99 %v, max %v\n", remeasured, runs, p99, worst)
-		summary(remeasured, runs, p99, worst)
+		summary(remeasured, runs, p99, worst, lab.RemeasuredWhy())
 		// Every run removes its own; this catches what a failed removal
 		// left, so nothing outlives the process.
 		if err := lab.Close(); err != nil {
@@ -127,7 +127,7 @@ func millis(ms float64) time.Duration { return time.Duration(ms * float64(time.M
 // late_p99_us=P late_max_us=X", so a script that runs the suite can add
 // them up across runs (go test shows a passing package's output only
 // with -v).
-func summary(remeasured, runs int64, p99, worst time.Duration) {
+func summary(remeasured, runs int64, p99, worst time.Duration, why []string) {
 	path := os.Getenv("TCPLAB_SUMMARY")
 	if path == "" {
 		return
@@ -139,4 +139,7 @@ func summary(remeasured, runs int64, p99, worst time.Duration) {
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "remeasured=%d runs=%d late_p99_us=%d late_max_us=%d\n", remeasured, runs, p99.Microseconds(), worst.Microseconds())
+	for _, w := range why {
+		fmt.Fprintf(f, "# measured again: %s\n", w)
+	}
 }

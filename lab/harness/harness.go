@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +83,8 @@ type Lab struct {
 	// lateP99, lateMax: the worst delay-line release lateness (µs) any
 	// final result of this process reported, p99 and max (Lateness).
 	lateP99, lateMax atomic.Int64
+	whyMu            sync.Mutex
+	why              []string // each re-measurement: the run and its lateness
 	// For BenchmarkStartup: started is told how long each node took from
 	// the start request to ready; poll waits the way testcontainers does.
 	started func(topology.Node, time.Duration)
@@ -317,7 +320,11 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 		// The delay line, not TCP, was late: its own counters say so. The
 		// run is measured once more, counted, and says it in Attempts.
 		l.remeasured.Add(1)
-		fmt.Fprintf(os.Stderr, "tcplab: %s %v: the delay line ran late (%s); measuring again\n", id, overrides, impair.Lateness(res.Network))
+		why := fmt.Sprintf("%s %v: the delay line ran late (%s)", id, overrides, impair.Lateness(res.Network))
+		l.whyMu.Lock()
+		l.why = append(l.why, why)
+		l.whyMu.Unlock()
+		fmt.Fprintf(os.Stderr, "tcplab: %s; measuring again\n", why)
 	}
 }
 
@@ -357,6 +364,14 @@ func raiseTo(m *atomic.Int64, v int64) {
 // reported, as each run's p99 and max: what the delay line was held to.
 func (l *Lab) Lateness() (p99, max time.Duration) {
 	return time.Duration(l.lateP99.Load()) * time.Microsecond, time.Duration(l.lateMax.Load()) * time.Microsecond
+}
+
+// RemeasuredWhy lists each re-measurement: the run and how late its
+// delay line was.
+func (l *Lab) RemeasuredWhy() []string {
+	l.whyMu.Lock()
+	defer l.whyMu.Unlock()
+	return slices.Clone(l.why)
 }
 
 // Remeasured says how many runs of this process were measured again
