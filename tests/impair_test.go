@@ -178,9 +178,9 @@ func TestImpairAgentStops(t *testing.T) {
 		mode := tc.mode
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			// Under CPU starvation a release late by 100 ms sets off TCP's
-			// tail loss probe, a retransmission the stop did not cause:
-			// the harness measures a run whose delay line ran late again.
+			// A bulk transfer through the delay line runs Alone (nothing
+			// beside it), so no late release sets off a tail loss probe
+			// the stop did not cause.
 			res, err := lab.Run(context.Background(), "read-partial", scenario.Knobs{"impair.rtt": "100ms", "impair.crash": mode,
 				"impair.crash_after": "300ms", "impair.probe_bulk": fmt.Sprint(64 << 20)})
 			require.Error(t, err)

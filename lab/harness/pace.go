@@ -343,7 +343,7 @@ func (p *pacer) measure(load scenario.Load, b *budget, start, wait func()) {
 // once (each with two delay lines, some moving bulk transfers) a full
 // test run needed 4 delay-line retries on 2 cores, with six 3, with four
 // none.
-const maxQuiet = 4
+const maxQuiet = 2
 
 // maxRuns is how many runs of one process hold containers (and a network)
 // at once: Docker's default address pools give about 30 networks on a
