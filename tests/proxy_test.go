@@ -26,7 +26,7 @@ func TestProxyBacklog(t *testing.T) {
 	// handshake races the full queue completes on the proxy's side only,
 	// and hangs too (a CI run saw 6 of 10).
 	assert.GreaterOrEqual(t, o.Hung, backlog+1, "backlog+1 backend dials completed into the accept queue")
-	assert.Equal(t, int64(backlog+1), o.BackendAcceptQueue)
+	assert.Contains(t, []int64{int64(backlog + 1), int64(backlog + 2)}, o.BackendAcceptQueue, "backlog+1, or +2 when two final ACKs race")
 	assert.Equal(t, int64(backlog), o.BackendBacklog)
 	assert.Equal(t, dials, o.Hung+o.Ended)
 	assert.Positive(t, o.Ended, "serial dials: the queue is full before the last of them")

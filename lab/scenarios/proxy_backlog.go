@@ -78,8 +78,14 @@ var proxyBacklog = &scenario.Scenario{
 		late, ok := endedOnTime(conns, giveUp)
 		e.Expect("they end when the proxy's backend dial gives up (never early; late ≤ 1/8 + 250 ms)", ok,
 			"give-up %v (tcp_syn_retries=%d, linear=%d); ended at %s", giveUp, retries, linear, late)
-		e.Expect("the backend's listener has that backlog, its accept queue holds backlog+1",
-			rep.Backend.Backlog == int64(s) && rep.Backend.AcceptQueue == int64(s+1),
+		// The proxy's backend dials run at once, and the kernel checks the
+		// queue for each final ACK without the listener's lock: two ACKs
+		// handled at once on two CPUs both find the last place (a compose
+		// run saw backlog+2 once in four). Serial dials (backlog-full)
+		// never race.
+		q := rep.Backend.AcceptQueue
+		e.Expect("the backend's listener has that backlog, its accept queue holds backlog+1 (+1 when two final ACKs race)",
+			rep.Backend.Backlog == int64(s) && (q == int64(s+1) || q == int64(s+2)),
 			"accept queue %d, backlog %d", rep.Backend.AcceptQueue, rep.Backend.Backlog)
 		timedOut := 0
 		for _, l := range rep.Log {
