@@ -145,7 +145,7 @@ func TestAfterRunsAloneThenQuietChainsThenLanes(t *testing.T) {
 			}
 		default:
 			require.NotEmpty(t, deps, "%s waits", r.Name)
-			if len(deps) > 1 {
+			if clientLoad(deps[0]) != scenario.Neutral {
 				laneHeads++
 				if quietEnds == nil {
 					quietEnds = deps
