@@ -332,6 +332,14 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 	}
 }
 
+// nodeLifetime bounds a run's servers and agents, which otherwise wait for
+// their client's quit. A timed run's client may wait long for its batch
+// (on a busy runner more than its scenario's timeout plus a minute, the
+// default, which ended a server before its client began), and the harness
+// removes every container itself; this only bounds what a killed process
+// leaves for `tcplab clean`.
+const nodeLifetime = time.Hour
+
 // maxAttempts: a run whose delay line ran late is measured once more.
 const maxAttempts = 2
 
@@ -389,7 +397,7 @@ func (l *Lab) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Opti
 	for _, opt := range opts {
 		opt(&o)
 	}
-	topts := []topology.Option{topology.WithImage(l.Image), topology.WithLinearSynTimeouts(l.Linear)}
+	topts := []topology.Option{topology.WithImage(l.Image), topology.WithLinearSynTimeouts(l.Linear), topology.WithLifetime(nodeLifetime)}
 	if o.pcap != "" {
 		topts = append(topts, topology.WithCapture(o.pcap))
 	}
