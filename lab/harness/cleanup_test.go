@@ -183,6 +183,7 @@ func TestWatchSealed(t *testing.T) {
 		internal  bool
 		published string
 	}{{true, ""}, {false, "true"}, {false, ""}} {
+		before := w.Seen()
 		l := maps.Clone(labels)
 		if tc.published != "" {
 			l[scenario.LabelPublished] = tc.published
@@ -192,7 +193,8 @@ func TestWatchSealed(t *testing.T) {
 		nw, err := cli.NetworkCreate(ctx, fmt.Sprintf("tcplab-watch-test-%d-%d", os.Getpid(), len(tc.published)+map[bool]int{true: 2}[tc.internal]),
 			client.NetworkCreateOptions{Internal: tc.internal, Labels: l})
 		require.NoError(t, err)
-		time.Sleep(300 * time.Millisecond) // inspected while it exists
+		// Inspected while it exists (a slow daemon answers late).
+		require.Eventually(t, func() bool { return w.Seen() > before }, 30*time.Second, 20*time.Millisecond)
 		_, err = cli.NetworkRemove(ctx, nw.ID, client.NetworkRemoveOptions{})
 		require.NoError(t, err)
 	}

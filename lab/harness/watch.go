@@ -77,6 +77,13 @@ func (s *Sealed) check(ctx context.Context, cli *client.Client, id string) {
 	}
 }
 
+// Seen is how many lab networks the watch has inspected so far.
+func (s *Sealed) Seen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen
+}
+
 // Stop ends the watch and returns how many lab networks it saw and the
 // ones that had a way out; err if the event stream broke.
 func (s *Sealed) Stop() (seen int, bad []string, err error) {
