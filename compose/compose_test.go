@@ -354,7 +354,7 @@ func TestStartOrder(t *testing.T) {
 				}
 			}
 			for _, n := range nodes {
-				if n.begin < first && !(early(n) && setUp(n)) && !(n.role == topology.Client && n.end == first) {
+				if n.begin < first && (!early(n) || !setUp(n)) && (n.role != topology.Client || n.end != first) {
 					t.Fatalf("%s starts at %.1f, before the first client completes (%.1f)", n.name, n.begin, first)
 				}
 			}

@@ -235,7 +235,7 @@ func (p *pacer) opLimit() int {
 func (p *pacer) op(r *rank, b *budget, f func()) {
 	b.pause()
 	p.mu.Lock()
-	_ = p.turn(nil, &p.opQ, r, func() int { return p.opLimit() - p.ops })
+	_ = p.turn(context.Background(), &p.opQ, r, func() int { return p.opLimit() - p.ops })
 	p.ops++
 	p.mu.Unlock()
 	// No op runs beside this process's own timed measurements (opLimit),
