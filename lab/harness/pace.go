@@ -82,23 +82,21 @@ func (a *rank) before(b *rank) bool {
 }
 
 // turn waits, p.mu held, until r is among the free() best-ranked waiters
-// of q, and takes it out of q; or until ctx ends (nil: never), when it
+// of q, and takes it out of q; or until ctx ends, when it
 // gives up its place in q and returns ctx's error.
 func (p *pacer) turn(ctx context.Context, q *[]*rank, r *rank, free func() int) error {
 	p.seq++
 	r.seq = p.seq
 	*q = append(*q, r)
 	defer func() { *q = slices.DeleteFunc(*q, func(o *rank) bool { return o == r }) }()
-	if ctx != nil {
-		stop := context.AfterFunc(ctx, func() {
-			p.mu.Lock()
-			p.cond.Broadcast()
-			p.mu.Unlock()
-		})
-		defer stop()
-	}
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
 	for {
-		if ctx != nil && ctx.Err() != nil {
+		if ctx.Err() != nil {
 			p.cond.Broadcast() // a waiter behind r may go now
 			return ctx.Err()
 		}
