@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/topology"
 )
@@ -41,32 +42,31 @@ var Files = []File{
 		Cmd: "go run ./lab/cmd/tcplab compose -pre-6.5 > compose/docker-compose.pre-6.5.yml"},
 }
 
-// Run is one row of the lab report: a scenario with one case's knobs.
+// Run is one row of the lab report: a scenario with one case's knobs,
+// planned (its overrides in Set, resolved once in Knobs, its Load and
+// Weight), and named.
 type Run struct {
-	Scenario *scenario.Scenario
-	Knobs    scenario.Knobs // the case's overrides
-	Name     string         // service-name prefix, e.g. "backlog-full-2"
-	Result   string         // file name under ./results
+	planner.Row
+	Name   string // service-name prefix, e.g. "backlog-full-2"
+	Result string // file name under ./results
 }
 
-// Runs expands every scenario into its cases, in catalogue order.
-func Runs(all []*scenario.Scenario) []Run {
-	var out []Run
-	for _, sc := range all {
-		cases := sc.Cases
-		if len(cases) == 0 {
-			cases = []scenario.Knobs{nil}
-		}
-		for i, k := range cases {
-			name := sc.ID
-			if len(cases) > 1 {
-				name = fmt.Sprintf("%s-%d", sc.ID, i+1)
-			}
-			out = append(out, Run{Scenario: sc, Knobs: k, Name: name,
-				Result: fmt.Sprintf("%02d-%s.json", len(out)+1, name)})
-		}
+// Runs expands every scenario into its cases, in catalogue order
+// (planner.Rows with no overrides), named as `tcplab run --out` names them.
+func Runs(all []*scenario.Scenario) ([]Run, error) {
+	rows, err := planner.Rows(all, nil, nil)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.Scenario.ID
+	}
+	out := make([]Run, len(rows))
+	for i, name := range planner.Names(ids) {
+		out[i] = Run{Row: rows[i], Name: name, Result: fmt.Sprintf("%02d-%s.json", i+1, name)}
+	}
+	return out, nil
 }
 
 // lifetime bounds a server or agent whose client never says quit. Those of
@@ -84,108 +84,39 @@ var Labels = map[string]string{"tcplab": "1"}
 const Image = "tcplab:${TCPLAB_IMAGE_TAG:-latest}"
 
 // Lanes is how many runs go at once, and so how many containers start at
-// once in any phase (a run's containers start one after another): four,
-// as the harness's ops (lab/harness/pace.go: two per daemon CPU). A daemon given
-// all ~190 at once answered Compose 1.29 too late (its 60 s read timeout),
-// under a load average of 60; beside six at once, one of ten lab runs
-// here failed a 100 ms bound of a run in the lanes.
-const Lanes = 4
+// once in any phase: planner.Lanes, where the chains are made.
+const Lanes = planner.Lanes
 
 // Plan is the topology of one run as compose runs it.
 func Plan(r Run, f File) (*topology.Topology, error) {
-	return topology.Plan(r.Scenario, r.Knobs, topology.WithImage(Image), topology.WithName(r.Name),
+	return topology.PlanRow(r.Row, topology.WithImage(Image), topology.WithName(r.Name),
 		topology.WithLinearSynTimeouts(f.Linear), topology.WithLifetime(lifetime),
 		topology.WithResults(f.Root+"/results", r.Result), topology.WithLabels(Labels))
 }
 
-// QuietChains is how many chains the Quiet runs go in, side by side: one.
-// The harness measures up to four at once, but holds their clients at a
-// gate until all have started (lab/harness/pace.go), and its tests run a
-// delay-line scenario again when the line ran late; here a chain's client
-// starts, and the run before it exits, while the other chains measure,
-// and nothing runs again. With four chains 3 of 48 runs failed in one
-// run of the lab here, with two 1 of 48 in one of three (the delay lines
-// ran 17 to 39 ms late).
-const QuietChains = 1
+// QuietChains is how many chains the Quiet runs go in: planner.QuietChains.
+const QuietChains = planner.QuietChains
 
-// After says which clients each run waits for (to have completed).
-// First the Alone runs, one after another, the first once every server
-// and agent of the Alone and Quiet runs has started, so no container
-// start-up competes with its timers; then the Quiet runs in QuietChains
-// chains side by side, beside no start-up but their own clients'; then,
-// once all of those are done, the other runs in Lanes chains. Chains take
-// the longest runs first, each to the chain that is free soonest (by
-// Scenario.Expected), so the longest runs overlap with everything shorter.
-// A run with no entry waits for no client. Dependencies renders it.
+// After says which clients each run waits for (to have completed), by
+// name: planner.After's chains. First the Alone runs, one after another,
+// the first once every server and agent of the Alone and Quiet runs has
+// started, so no container start-up competes with its timers; then the
+// Quiet runs in QuietChains chains side by side, beside no start-up but
+// their own clients'; then, once all of those are done, the other runs in
+// Lanes chains, the longest first. A run with no entry waits for no
+// client. Dependencies renders it.
 func After(runs []Run) map[string][]string {
+	rows := make([]planner.Row, len(runs))
+	for i, r := range runs {
+		rows[i] = r.Row
+	}
 	after := map[string][]string{}
-	weight := func(r Run) time.Duration {
-		k, _ := r.Scenario.Resolve(r.Knobs) // validated by Plan
-		return r.Scenario.Expected(k)
-	}
-	var alone, quiet, rest []Run
-	for _, r := range runs {
-		switch load(r) {
-		case scenario.Alone:
-			alone = append(alone, r)
-		case scenario.Quiet:
-			quiet = append(quiet, r)
-		default:
-			rest = append(rest, r)
+	for i, waits := range planner.After(rows) {
+		for _, w := range waits {
+			after[runs[i].Name] = append(after[runs[i].Name], runs[w].Name+"-client")
 		}
 	}
-	var prev []string // the clients the next phase waits for
-	for _, r := range alone {
-		if prev != nil {
-			after[r.Name] = prev
-		}
-		prev = []string{r.Name + "-client"}
-	}
-	prev = chains(after, quiet, QuietChains, prev, weight)
-	chains(after, rest, Lanes, prev, weight)
 	return after
-}
-
-// load is r's Load as the harness paces it: a run through the delay line
-// is Quiet whatever its scenario.
-func load(r Run) scenario.Load {
-	k, _ := r.Scenario.Resolve(r.Knobs) // validated by Plan
-	return r.Scenario.LoadWith(k)
-}
-
-// chains puts runs in n chains, longest first, each to the chain free
-// soonest; each chain's first run waits for prev. It returns the chains'
-// last clients.
-func chains(after map[string][]string, runs []Run, n int, prev []string, weight func(Run) time.Duration) []string {
-	if len(runs) == 0 {
-		return prev
-	}
-	sort.SliceStable(runs, func(i, j int) bool { return weight(runs[i]) > weight(runs[j]) })
-	load := make([]time.Duration, n)
-	last := make([]string, n)
-	for _, r := range runs {
-		l := 0
-		for i := range load {
-			if load[i] < load[l] {
-				l = i
-			}
-		}
-		switch {
-		case last[l] != "":
-			after[r.Name] = []string{last[l] + "-client"}
-		case prev != nil:
-			after[r.Name] = prev
-		}
-		load[l] += weight(r)
-		last[l] = r.Name
-	}
-	var ends []string
-	for _, c := range last {
-		if c != "" {
-			ends = append(ends, c+"-client")
-		}
-	}
-	return ends
 }
 
 // Conditions of depends_on.
@@ -236,7 +167,7 @@ func Dependencies(runs []Run, plans []*topology.Topology) map[string]map[string]
 			}
 		}
 		gate, client := t.Nodes[0].Name, t.ByRole(topology.Client).Name
-		if load(r) == scenario.Neutral {
+		if r.Load == scenario.Neutral {
 			for _, c := range after[r.Name] {
 				add(gate, c, Completed)
 			}
@@ -260,7 +191,7 @@ func Dependencies(runs []Run, plans []*topology.Topology) map[string]map[string]
 		client := plans[i].ByRole(topology.Client).Name
 		// The head of the Alone runs, or of each Quiet chain if there is
 		// none: once every early server and agent has started.
-		if load(r) != scenario.Neutral && len(after[r.Name]) == 0 {
+		if r.Load != scenario.Neutral && len(after[r.Name]) == 0 {
 			for _, e := range early {
 				add(client, e, Started)
 			}
@@ -289,7 +220,10 @@ const (
 // Write renders the compose file f: every run's topology as services,
 // started in the order Dependencies gives, then the report.
 func Write(w io.Writer, all []*scenario.Scenario, f File) error {
-	runs := Runs(all)
+	runs, err := Runs(all)
+	if err != nil {
+		return err
+	}
 	var plans []*topology.Topology
 	for _, r := range runs {
 		t, err := Plan(r, f)

@@ -47,7 +47,7 @@ func TestEveryCaseIsItsTopology(t *testing.T) {
 	for _, f := range compose.Files {
 		out := generate(t, f)
 		blocks := services(out)
-		for _, r := range compose.Runs(scenarios.All()) {
+		for _, r := range allRuns(t) {
 			svc := func(name string) string {
 				b, ok := blocks[r.Name+"-"+name]
 				require.True(t, ok, "%s: no service %s-%s", f.Path, r.Name, name)
@@ -100,19 +100,23 @@ func TestReadmeListsEveryScenario(t *testing.T) {
 	}
 }
 
-// loadOf is r's Load as the harness paces it (a run through the delay
-// line is Quiet).
-func loadOf(t *testing.T, r compose.Run) scenario.Load {
-	k, err := r.Scenario.Resolve(r.Knobs)
+// allRuns is every run of the compose files.
+func allRuns(t *testing.T) []compose.Run {
+	t.Helper()
+	rs, err := compose.Runs(scenarios.All())
 	require.NoError(t, err)
-	return r.Scenario.LoadWith(k)
+	return rs
 }
+
+// loadOf is r's Load as the harness paces it (a run through the delay
+// line is Quiet): the planner's, resolved once.
+func loadOf(_ *testing.T, r compose.Run) scenario.Load { return r.Load }
 
 // The Alone runs go one after another first, then the Quiet runs in
 // compose.QuietChains chains, then the rest in compose.Lanes chains once
 // every Quiet chain is done.
 func TestAfterRunsAloneThenQuietChainsThenLanes(t *testing.T) {
-	runs := compose.Runs(scenarios.All())
+	runs := allRuns(t)
 	after := compose.After(runs)
 	byName := map[string]compose.Run{}
 	var alone []string
@@ -210,7 +214,7 @@ func parse(t *testing.T, f compose.File, out string) map[string]*node {
 		}
 		nodes[name] = n
 	}
-	for _, r := range compose.Runs(scenarios.All()) {
+	for _, r := range allRuns(t) {
 		tp, err := compose.Plan(r, f)
 		require.NoError(t, err)
 		for _, m := range tp.Nodes {

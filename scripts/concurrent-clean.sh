@@ -1,5 +1,5 @@
 #!/bin/sh
-# Exact clean-up under concurrency (issue 12, part 4): two `tcplab run`s and
+# Exact clean-up under concurrency: two `tcplab run`s and
 # a `go test` in parallel, `tcplab clean` over and over in a fourth, and a
 # fifth run killed with SIGKILL. Every run and the test must pass (clean
 # never touches a live session), and after the last clean nothing the

@@ -23,7 +23,12 @@ for i in $(seq "$n"); do
 	grep '^# measured again' "$tmp/s$i" 2>/dev/null | sed 's/^# /  /'
 	if [ "$rc" != 0 ]; then
 		failed=$((failed + 1))
-		grep -E '^(--- FAIL|FAIL|panic)|Error:|lab could not run' "$tmp/out$i" | head -40
+		# Every failed test and subtest with its assertion's message; the
+		# whole output is kept for reading.
+		grep -E -A12 '^ *--- FAIL' "$tmp/out$i" | grep -E '^ *--- FAIL|Error:|Messages:|expectation|lab could not run|^ {16,}[^ ]' | head -60
+		keep=${TMPDIR:-/tmp}/in-a-row-run$i.log
+		cp "$tmp/out$i" "$keep" && echo "  whole output: $keep"
+		grep -E '^(FAIL|panic)' "$tmp/out$i" | head -10
 	fi
 done
 total=$(cat "$tmp"/s* 2>/dev/null | awk -F'[= ]' '/^remeasured=/ {n += $2; r += $4; if ($6 > p) p = $6; if ($8 > x) x = $8} END {printf "%d of %d (delay line release lateness: worst p99 %.1f ms, worst max %.1f ms)", n, r, p / 1000, x / 1000}')

@@ -10,15 +10,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tcplab/tcplab/lab/impair"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 // impair.rtt on a scenario that knows nothing about it: the agents hold
-// half the round trip on each side's ingress, and the kernel's own RTT
-// estimate (tcpi_rtt) of a connection on that path shows it. Early is
-// always wrong; late is bounded by 3 ms (the target for tcpi_rtt).
+// half the round trip on each side's ingress. The run's network verdicts
+// (scenario.NetworkVerdicts) judge the handshake, the round trips and the
+// kernel's own RTT estimate (tcpi_rtt) against it; a run whose delay line
+// ran late is measured again by the harness.
 func TestImpairRTT(t *testing.T) {
 	t.Parallel() // Quiet runs: the harness paces the others' start-ups
 	for _, tc := range []struct {
@@ -30,25 +30,11 @@ func TestImpairRTT(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s rtt=%v", tc.scenario, tc.rtt), func(t *testing.T) {
 			t.Parallel()
-			want := float64(tc.rtt.Milliseconds())
-			// The run itself fails on a late RTT or connect; on a starved
-			// machine the harness measures it again (run logs it).
 			r := run(t, tc.scenario, scenario.Knobs{"impair.rtt": tc.rtt.String()})
 			require.NotNil(t, r.Network, "an impaired result carries its network")
-			n := r.Network
-			b, _ := json.Marshal(n)
+			b, _ := json.Marshal(r.Network)
 			t.Logf("network: %s", b)
 			assert.Equal(t, "delayline", r.Mechanism, "this kernel has no sch_netem")
-			assert.GreaterOrEqual(t, n.TcpiRTTMS, want, "tcpi_rtt never below the asked RTT")
-			assert.LessOrEqual(t, n.TcpiRTTMS, want+want/10+3, "tcpi_rtt within +10 %% +3 ms")
-			assert.GreaterOrEqual(t, n.ProbeConnectMS, want, "the handshake is delayed by the full RTT")
-			assert.LessOrEqual(t, n.ProbeConnectMS, want+want/10+3, "connect within RTT +10 %% +3 ms")
-			for side, c := range map[string]*impair.Counters{"server": n.Server, "client": n.Client} {
-				require.NotNil(t, c, "%s agent counters", side)
-				require.NotNil(t, c.DelayLine, "%s delay line", side)
-				assert.Positive(t, c.DelayLine.Released, side)
-				assert.Zero(t, c.DelayLine.VerdictErrors, side)
-			}
 		})
 	}
 }
@@ -122,7 +108,10 @@ func TestImpairAgentDies(t *testing.T) {
 
 // Jitter and loss through the same mechanisms: with a delay, loss is the
 // delay line's (each side drops on its ingress); alone, nf_tables random
-// drops in the server's namespace. Either way the drops are counted.
+// drops in the server's namespace. The network verdicts judge the realised
+// loss (inside its binomial interval: 1,000 round trips tell 10 % from
+// 5 %) and, apart from loss (whose recoveries make the p99), the jitter's
+// spread.
 func TestImpairLossJitter(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -130,28 +119,20 @@ func TestImpairLossJitter(t *testing.T) {
 		knobs scenario.Knobs
 		mech  string
 	}{
-		{"delay line", scenario.Knobs{"impair.rtt": "20ms", "impair.jitter": "10ms", "impair.loss": "0.05", "impair.probe": "200"}, "delayline"},
-		{"nftables", scenario.Knobs{"impair.loss": "0.05", "impair.probe": "200"}, "nftables"},
+		{"delay line jitter", scenario.Knobs{"impair.rtt": "20ms", "impair.jitter": "10ms", "impair.probe": "200"}, "delayline"},
+		{"delay line loss", scenario.Knobs{"impair.rtt": "20ms", "impair.loss": "0.05", "impair.probe": "1000"}, "delayline"},
+		{"nftables", scenario.Knobs{"impair.loss": "0.05", "impair.probe": "1000"}, "nftables"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := run(t, "write-success", tc.knobs)
-			n := r.Network
-			require.NotNil(t, n)
-			b, _ := json.Marshal(n)
+			require.NotNil(t, r.Network)
+			b, _ := json.Marshal(r.Network)
 			t.Logf("network: %s", b)
 			assert.Equal(t, tc.mech, r.Mechanism)
-			assert.Equal(t, 200, n.ProbeEchoes)
-			if tc.mech == "delayline" {
-				lost := n.Server.DelayLine.Lost + n.Client.DelayLine.Lost
-				assert.Positive(t, lost, "5 %% of hundreds of packets")
-				// RTT 20 ms ± 10 ms, never reordered: no round trip under 10 ms.
-				assert.GreaterOrEqual(t, n.ProbeEchoP50MS, 10.0)
-				assert.Less(t, n.ProbeEchoP50MS, 35.0)
-			} else {
-				assert.Positive(t, n.Server.Dropped, "5 %% of hundreds of packets")
-				require.NotNil(t, n.Client, "every run has an agent in the client's namespace")
-				assert.Zero(t, n.Client.Dropped, "loss alone is dropped in the server's namespace only")
+			if tc.mech == "nftables" {
+				require.NotNil(t, r.Network.Client, "every run has an agent in the client's namespace")
+				assert.Zero(t, r.Network.Client.Dropped, "loss alone is dropped in the server's namespace only")
 			}
 		})
 	}
@@ -196,20 +177,12 @@ func TestImpairAgentStops(t *testing.T) {
 	}
 }
 
-// impair.rate limits each direction with TBF: a bulk transfer's goodput is
-// never above the rate (payload is less than the wire's bytes) and at most
-// 15 % below it (headers, slow start, the final answer's round trip).
+// impair.rate limits each direction with TBF; the network verdicts judge
+// a bulk transfer's goodput against it (never above, at most 15 % below).
 func TestImpairRate(t *testing.T) {
 	t.Parallel()
-	for _, kbit := range []int{8000} {
-		t.Run(fmt.Sprintf("%dkbit", kbit), func(t *testing.T) {
-			r := run(t, "write-success", scenario.Knobs{"impair.rate": fmt.Sprint(kbit), "impair.probe_bulk": fmt.Sprint(2_000_000)})
-			n := r.Network
-			require.NotNil(t, n)
-			assert.Equal(t, "tbf", r.Mechanism)
-			rate := float64(kbit) * 1000 / 8 / 1e6 // MB/s
-			assert.LessOrEqual(t, n.ProbeBulkMBps, rate, "never above the rate")
-			assert.GreaterOrEqual(t, n.ProbeBulkMBps, 0.85*rate, "at most 15 %% below the rate")
-		})
-	}
+	r := run(t, "write-success", scenario.Knobs{"impair.rate": "8000"})
+	require.NotNil(t, r.Network)
+	assert.Equal(t, "tbf", r.Mechanism)
+	assert.Positive(t, r.Network.ProbeBulkBytes, "impair.rate alone measures the rate")
 }

@@ -1,5 +1,7 @@
 // Package tests runs every tcplab scenario between real containers and
-// asserts SCENARIOS.md's expectations on what the client observed.
+// asserts the catalogue's expectations (docs/scenarios.md) on what the
+// client observed: the end-to-end proof that each scenario shows what
+// the catalogue says it shows.
 package tests
 
 import (
@@ -16,6 +18,7 @@ import (
 	"github.com/tcplab/tcplab/lab/harness"
 	"github.com/tcplab/tcplab/lab/impair"
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 var (
@@ -108,6 +111,15 @@ func run(t *testing.T, id string, knobs scenario.Knobs) *scenario.Result {
 		require.Truef(t, c.OK, "%s: expectation %q did not hold: %s", id, c.Name, c.Detail)
 	}
 	require.True(t, res.OK, "%s: result not ok", id)
+	// The client judged in its container; the scenario's Verdicts judge
+	// the same result here to the same words: compose, `tcplab run` and
+	// the tests share one function.
+	sc, err := scenarios.Lookup(id)
+	require.NoError(t, err)
+	again := *res
+	require.NoError(t, sc.Judge(&again))
+	require.Equal(t, res.Checks, again.Checks, "%s: the result's checks are not its Verdicts'", id)
+	require.Equal(t, res.Headline, again.Headline)
 	return res
 }
 
@@ -119,8 +131,6 @@ func obs[T any](t *testing.T, r *scenario.Result) T {
 	require.NoError(t, err)
 	return o
 }
-
-func millis(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 
 // summary appends this run's re-measurement count and the worst release
 // lateness to $TCPLAB_SUMMARY, if set, as "remeasured=N runs=M

@@ -17,7 +17,7 @@ import (
 	"github.com/tcplab/tcplab/lab/egress"
 )
 
-// No way out (issue 12): a run's client and server namespaces have no route
+// No way out: a run's client and server namespaces have no route
 // beyond the lab's subnet, proven from inside by a route lookup to a
 // documentation address that fails with ENETUNREACH, and the run still
 // works over the subnet.

@@ -13,6 +13,7 @@ import (
 	"github.com/tcplab/tcplab/lab/pcap"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/tcpmodel"
 )
 
 // The capture taken in the server's namespace shows the blocked dial's SYN
@@ -51,11 +52,11 @@ func TestPcapShowsSynRetransmissions(t *testing.T) {
 	// kernel lacks them, which is also its behaviour) in its container.
 	o := obs[scenarios.BacklogSynTimeoutObs](t, res)
 	require.Equal(t, retries, o.TCPSynRetries)
-	want, _ := scenario.SynSchedule(o.TCPSynRetries, o.TCPSynLinearTimeouts)
+	want, _ := tcpmodel.SynSchedule(o.TCPSynRetries, o.TCPSynLinearTimeouts)
 	require.Len(t, blocked, len(want), "SYNs of the blocked dial")
 	for i, at := range blocked {
 		got := at.Sub(blocked[0])
-		slot, ok := scenario.OnSynSlot(got, want)
+		slot, ok := tcpmodel.OnSynSlot(got, want)
 		assert.True(t, ok && slot == want[i], "SYN %d at %v, want %v", i, got, want[i])
 	}
 }

@@ -92,10 +92,13 @@ type Client struct {
 
 // Dial connects to a side channel, retrying until ctx ends (the peer may
 // still be starting).
-func Dial(ctx context.Context, addr string) (*Client, error) {
+func Dial(ctx context.Context, addr string) (*Client, error) { return DialNet(ctx, "tcp", addr) }
+
+// DialNet is Dial on another network: "unix" for a socket path.
+func DialNet(ctx context.Context, network, addr string) (*Client, error) {
 	var d net.Dialer
 	for {
-		c, err := d.DialContext(ctx, "tcp", addr)
+		c, err := d.DialContext(ctx, network, addr)
 		if err == nil {
 			sc := bufio.NewScanner(c)
 			sc.Buffer(make([]byte, 64<<10), 4<<20)

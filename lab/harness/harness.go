@@ -7,18 +7,10 @@
 package harness
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"debug/elf"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +23,7 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/tcplab/tcplab/lab/impair"
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
 	"github.com/tcplab/tcplab/lab/topology"
@@ -112,19 +105,9 @@ func setup(ctx context.Context) (*Lab, error) {
 	setDefaultEnv("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
 	tclog.SetDefault(tclog.NewNoopLogger())
 
-	where, err := useEndpoint()
+	cli, info, err := daemon(ctx)
 	if err != nil {
 		return nil, err
-	}
-	cli, err := client.New(client.FromEnv)
-	if err != nil {
-		return nil, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	info, err := cli.Info(pctx, client.InfoOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, firstLine(err.Error()))
 	}
 	sess, err := newSession()
 	if err != nil {
@@ -161,118 +144,6 @@ func setDefaultEnv(k, v string) {
 	}
 }
 
-// buildImage compiles the binary on the host (no Go image is needed, so
-// nothing is pulled) and wraps it in a scratch image.
-func buildImage(ctx context.Context, arch string) (string, error) {
-	dir, err := os.MkdirTemp("", "tcplab-image-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	if err := labBinary(ctx, arch, filepath.Join(dir, "tcplab")); err != nil {
-		return "", err
-	}
-	bin, err := os.ReadFile(filepath.Join(dir, "tcplab"))
-	if err != nil {
-		return "", err
-	}
-	tag := fmt.Sprintf("dev-%x", sha256.Sum256(bin))[:16]
-	ref := ImageRepo + ":" + tag
-	df := "FROM scratch\nLABEL " + LabelImage + "=1\nCOPY tcplab /tcplab\nENTRYPOINT [\"/tcplab\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
-		return "", err
-	}
-	p, err := testcontainers.NewDockerProvider()
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNoDocker, err)
-	}
-	defer p.Close()
-	cli := p.Client()
-	if _, err := cli.ImageInspect(ctx, ref); err == nil {
-		return ref, nil // built before, by this binary's hash
-	}
-	// Two processes building the same tag at once (go test runs packages
-	// side by side) leave the loser's image untagged: remove those, here
-	// and now, unless a container still uses one.
-	defer func() {
-		l, err := cli.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("dangling", "true").Add("label", LabelImage+"=1")})
-		if err != nil {
-			return
-		}
-		for _, im := range l.Items {
-			_, _ = cli.ImageRemove(ctx, im.ID, client.ImageRemoveOptions{})
-		}
-	}()
-	_, err = p.BuildImage(ctx, &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
-		Context: dir, Repo: ImageRepo, Tag: tag, KeepImage: true,
-	}})
-	if err != nil {
-		return "", fmt.Errorf("building image %s: %w", ref, err)
-	}
-	return ref, nil
-}
-
-// labBinary puts the lab binary at dst: compiled from the checkout the
-// process runs in (tests, go run), or else this very executable when it is
-// a static Linux binary of the daemon's architecture (an installed tcplab,
-// built with CGO_ENABLED=0), which holds every role too, or else built
-// from the source embedded in this executable.
-func labBinary(ctx context.Context, arch, dst string) error {
-	root, err := moduleRoot()
-	if err == nil {
-		build := exec.CommandContext(ctx, "go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", dst, "./lab/cmd/tcplab")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building the lab binary: %v\n%s", err, out)
-		}
-		return nil
-	}
-	self, serr := os.Executable()
-	if serr != nil || runtime.GOOS != "linux" || runtime.GOARCH != arch || !static(self) {
-		// An installed CLI built the default way (cgo, dynamic), or on
-		// macOS or Windows, or for another architecture.
-		return buildFromSource(ctx, arch, dst)
-	}
-	return copyFile(self, dst)
-}
-
-// static reports whether the ELF file at path asks for no dynamic loader.
-func static(path string) bool {
-	f, err := elf.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return false
-		}
-	}
-	return true
-}
-
-// moduleRoot finds the tcplab checkout the working directory is in.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
-			if strings.Contains(string(b), "module github.com/tcplab/tcplab\n") {
-				return dir, nil
-			}
-			return "", errors.New("harness: the go.mod above the working directory is not tcplab's")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("harness: not in a tcplab checkout")
-		}
-		dir = parent
-	}
-}
-
 func (l *Lab) labels() map[string]string {
 	host, _ := os.Hostname()
 	return map[string]string{LabelLab: "1", LabelSession: l.session, LabelPID: strconv.Itoa(os.Getpid()), LabelHost: host,
@@ -295,23 +166,36 @@ func Capture(path string) Option { return func(o *options) { o.pcap = path } }
 // client's result. Every container and the network are removed before it
 // returns, whatever happened.
 func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts ...Option) (*scenario.Result, error) {
+	r, err := Row(id, overrides)
+	if err != nil {
+		return nil, err
+	}
+	return l.RunRow(ctx, r, opts...)
+}
+
+// Row plans a run of scenario id with the overrides, as Run does: the
+// knobs resolved once (planner.Resolve), and the Load and Weight the pacer
+// admits the run by.
+func Row(id string, overrides scenario.Knobs) (planner.Row, error) {
 	sc, err := scenarios.Lookup(id)
 	if err != nil {
-		return nil, err
+		return planner.Row{}, err
 	}
-	t, err := l.Plan(sc, overrides, opts...)
+	return planner.Resolve(sc, overrides)
+}
+
+// RunRow runs a planned row (planner.Rows, Row) and returns the client's
+// result, as Run does: its knobs are not resolved again here.
+func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scenario.Result, error) {
+	t, err := l.planRow(r, opts...)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := l.runtime(sc, overrides)
-	if err != nil {
-		return nil, err
-	}
+	rt := l.runtime(r)
 	l.runs.Add(1)
-	k, _ := sc.Resolve(overrides) // resolved by runtime above
 	// A fault drill fails by design: its verdict is its test's, and a
 	// late delay line does not make it a measurement to repeat.
-	drill := k.Impairment().Crash != ""
+	drill := r.Knobs.Impairment().Crash != ""
 	for attempt := 1; ; attempt++ {
 		res, err := rt.Run(ctx, t)
 		if res != nil {
@@ -324,7 +208,7 @@ func (l *Lab) Run(ctx context.Context, id string, overrides scenario.Knobs, opts
 		// The delay line, not TCP, was late: its own counters say so. The
 		// run is measured once more, counted, and says it in Attempts.
 		l.remeasured.Add(1)
-		why := fmt.Sprintf("%s %v: the delay line ran late (%s)", id, overrides, impair.Lateness(res.Network))
+		why := fmt.Sprintf("%s %v: the delay line ran late (%s)", r.Scenario.ID, r.Set, impair.Lateness(res.Network))
 		l.whyMu.Lock()
 		l.why = append(l.why, why)
 		l.whyMu.Unlock()
@@ -393,6 +277,16 @@ func (l *Lab) Remeasured() (remeasured, runs int64) { return l.remeasured.Load()
 // Plan declares a run of sc on this lab: its image, and linear SYN
 // timeouts pinned off where this daemon's kernel has them.
 func (l *Lab) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Option) (*topology.Topology, error) {
+	r, err := planner.Resolve(sc, overrides)
+	if err != nil {
+		return nil, err
+	}
+	return l.planRow(r, opts...)
+}
+
+// planRow is Plan for a planned row, its knobs resolved once.
+func (l *Lab) planRow(r planner.Row, opts ...Option) (*topology.Topology, error) {
+	sc := r.Scenario
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -404,7 +298,7 @@ func (l *Lab) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Opti
 	if sc.Published != nil {
 		topts = append(topts, topology.WithPublished())
 	}
-	return topology.Plan(sc, overrides, topts...)
+	return topology.PlanRow(r, topts...)
 }
 
 func terminate(c testcontainers.Container) {
@@ -416,29 +310,39 @@ func terminate(c testcontainers.Container) {
 	_ = c.Terminate(ctx, testcontainers.StopTimeout(0))
 }
 
-func logs(ctx context.Context, c testcontainers.Container) (string, error) {
-	rc, err := c.Logs(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	return string(b), err
-}
-
-func lastJSONLine(out string) string {
-	var last string
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 && line[0] == '{' {
-			last = string(line)
-		}
-	}
-	return last
-}
-
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// daemon opens a client to the daemon the docker CLI would use (not a
+// fallback of testcontainers') and asks it for its info, within 5 s.
+func daemon(ctx context.Context) (*client.Client, client.SystemInfoResult, error) {
+	where, err := useEndpoint()
+	if err != nil {
+		return nil, client.SystemInfoResult{}, err
+	}
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, client.SystemInfoResult{}, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := cli.Info(pctx, client.InfoOptions{})
+	if err != nil {
+		cli.Close()
+		return nil, client.SystemInfoResult{}, fmt.Errorf("%w at %s: %v", ErrNoDocker, where, firstLine(err.Error()))
+	}
+	return cli, info, nil
+}
+
+// Reachable reports whether the daemon the docker CLI would use answers
+// (ErrNoDocker if not), for commands that reach it through testcontainers,
+// which would otherwise fall back to another socket.
+func Reachable(ctx context.Context) error {
+	cli, _, err := daemon(ctx)
+	if err == nil {
+		cli.Close()
+	}
+	return err
 }

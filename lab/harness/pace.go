@@ -10,11 +10,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 // pacer lets the runs of one process overlap as far as their figures
-// allow. What loads this machine's CPU is Docker's own work on an "op":
+// allow. It admits a run by the class and weight its planner.Row carries
+// (planner.LoadOf, Scenario.Expected) and ranks its waiters with
+// planner.Rank, as compose and `tcplab run` do; the admission loop stays
+// here, bound up with the run's budget and the machine gate. What loads this machine's CPU is Docker's own work on an "op":
 // creating, starting, stopping or removing a container or a network
 // (about 0.26 CPU-s per container here, two cores in all). So the pacer
 // counts ops, and a run's measurement, its client from start to exit, is
@@ -30,7 +34,7 @@ import (
 //   - Alone: runs with no op and no other Quiet or Alone measurement.
 //
 // A Quiet or Alone run's client starts as an op of its setup and waits at
-// a gate (scenario.GateLine); its measurement is the go (SIGUSR1) to its
+// a gate (runner.GateLine); its measurement is the go (SIGUSR1) to its
 // exit. Quiet measurements are batched, since while one runs every
 // start-up waits its turn: runs that will measure get their place
 // and their ops before the others, and a Quiet measurement waits to begin
@@ -63,20 +67,17 @@ type pacer struct {
 	gate *machineGate
 }
 
-// rank orders waiters for places and ops: runs that will measure (Quiet
-// or Alone) first, then the longest expected, then the first come.
+// rank orders waiters for places and ops: by planner.Rank (runs that
+// will measure, Quiet or Alone, first, then the longest expected), then
+// the first come.
 type rank struct {
-	first  bool
-	weight time.Duration
-	seq    uint64
+	planner.Rank
+	seq uint64
 }
 
 func (a *rank) before(b *rank) bool {
-	if a.first != b.first {
-		return a.first
-	}
-	if a.weight != b.weight {
-		return a.weight > b.weight
+	if a.Rank != b.Rank {
+		return a.Before(b.Rank)
 	}
 	return a.seq < b.seq
 }
@@ -175,7 +176,9 @@ func (r *paced) end() {
 }
 
 // rank is the run's place among waiters: measuring runs first.
-func (r *paced) rank() *rank { return &rank{first: r.load != scenario.Neutral, weight: r.weight} }
+func (r *paced) rank() *rank {
+	return &rank{Rank: planner.RankOf(r.load, r.weight)}
+}
 
 // op runs f as one of the run's ops; the run's clock stops while it waits
 // for its turn.
@@ -194,7 +197,7 @@ func (r *paced) measure(start, wait func()) {
 
 // placeWaiters reports whether a Quiet or Alone run waits for a place.
 func (p *pacer) placeWaiters() bool {
-	return slices.ContainsFunc(p.placeQ, func(r *rank) bool { return r.first })
+	return slices.ContainsFunc(p.placeQ, func(r *rank) bool { return r.First })
 }
 
 // started takes the run out of p.starting (when its setup ends, or fails).

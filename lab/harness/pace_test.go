@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -148,7 +149,7 @@ func TestPacerRank(t *testing.T) {
 		weight time.Duration
 	}{{"2s", false, 2 * time.Second}, {"quiet", true, time.Second}, {"9s", false, 9 * time.Second}, {"5s", false, 5 * time.Second}} {
 		wg.Go(func() {
-			p.op(&rank{first: r.first, weight: r.weight}, nil, func() {
+			p.op(&rank{Rank: planner.Rank{First: r.first, Weight: r.weight}}, nil, func() {
 				mu.Lock()
 				order = append(order, r.name)
 				mu.Unlock()
@@ -273,5 +274,20 @@ func TestMachineGate(t *testing.T) {
 	case <-ownOp:
 	case <-time.After(5 * time.Second):
 		t.Error("the op never ran after the process's own measurement")
+	}
+}
+
+// The pacer admits a run by its planned row: the class and weight Lab.Run
+// plans (Row) are the ones its runtime hands the pacer.
+func TestPacerTakesTheRow(t *testing.T) {
+	for _, set := range []scenario.Knobs{{"impair.rtt": "0s"}, nil, {"impair.probe_bulk": "1000000"}} {
+		r, err := Row("latency-bdp", set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := (&Lab{}).runtime(r)
+		assert.Equal(t, r.Load, d.load, "%v", set)
+		assert.Equal(t, r.Weight, d.weight, "%v", set)
+		assert.Equal(t, r.Knobs, d.pub.knobs, "the host probe judges with the row's knobs")
 	}
 }

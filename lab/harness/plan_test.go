@@ -19,8 +19,10 @@ import (
 func TestHarnessAndComposePlanAlike(t *testing.T) {
 	for _, f := range compose.Files {
 		lab := &harness.Lab{Image: "tcplab:test", Linear: f.Linear}
-		for _, r := range compose.Runs(scenarios.All()) {
-			h, err := lab.Plan(r.Scenario, r.Knobs)
+		runs, err := compose.Runs(scenarios.All())
+		require.NoError(t, err)
+		for _, r := range runs {
+			h, err := lab.Plan(r.Scenario, r.Set)
 			require.NoError(t, err)
 			c, err := compose.Plan(r, f)
 			require.NoError(t, err)

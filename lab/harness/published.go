@@ -16,6 +16,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/topology"
 )
@@ -37,21 +38,21 @@ type published struct {
 	merge scenario.Merge
 }
 
-// hostProbe is a scenario's host probe with the run's resolved knobs.
+// hostProbe is a scenario's host probe with the run's resolved knobs and
+// the scenario, whose verdicts judge the result again once the probe's
+// observations are in it.
 type hostProbe struct {
 	probe scenario.HostProbe
 	knobs scenario.Knobs
+	sc    *scenario.Scenario
 }
 
 var publishedPort = network.MustParsePort(strconv.Itoa(scenario.PublishedPort) + "/tcp")
 
-// runtime is Runtime carrying sc's host probe, for a run planned by Plan.
-func (l *Lab) runtime(sc *scenario.Scenario, overrides scenario.Knobs) (topology.Runtime, error) {
-	k, err := sc.Resolve(overrides)
-	if err != nil {
-		return nil, err
-	}
-	return docker{lab: l, pub: hostProbe{probe: sc.Published, knobs: k}, load: sc.LoadWith(k), weight: sc.Expected(k)}, nil
+// runtime is Runtime carrying r's host probe, paced by r's Load and
+// Weight, for a run of r planned by Plan.
+func (l *Lab) runtime(r planner.Row) docker {
+	return docker{lab: l, pub: hostProbe{probe: r.Scenario.Published, knobs: r.Knobs, sc: r.Scenario}, load: r.Load, weight: r.Weight}
 }
 
 // publish creates t's published network, if it has one.
@@ -143,12 +144,20 @@ func (p *published) onlyServer(ctx context.Context, ownerID string) error {
 	return nil
 }
 
-// apply folds the probe's observations into the client's result.
+// apply folds the probe's observations into the client's result and
+// judges it again: the scenario's verdicts see the host's part with the
+// rest (a result whose driver failed is left as it is).
 func (p *published) apply(res *scenario.Result) error {
 	if p == nil || p.merge == nil {
 		return nil
 	}
-	return p.merge(res)
+	if err := p.merge(res); err != nil {
+		return err
+	}
+	if res.Error != "" || p.probe.sc == nil || p.probe.sc.Verdicts == nil {
+		return nil
+	}
+	return p.probe.sc.Judge(res)
 }
 
 // remove deletes the extra network once its containers are gone.

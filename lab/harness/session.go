@@ -117,3 +117,52 @@ func bury(l *flock.Flock) {
 	_ = l.Close()
 	_ = os.Remove(path)
 }
+
+// Claim is a session for code outside the harness that leaves something
+// in Docker which must not outlive its owner (lab/netimpair's sidecars).
+// Like a Lab's session it holds its lock file from creation to Release;
+// the process's end, however it ends, drops the lock, so JudgeOwner can
+// tell a dead owner's leftovers from a live one's. Label what you create
+// with Labels (tcplab.session, tcplab.lock, tcplab.host: not tcplab=1, so
+// Clean leaves them to their owner's package).
+type Claim struct{ s *session }
+
+// NewClaim takes a fresh claim's lock.
+func NewClaim() (*Claim, error) {
+	s, err := newSession()
+	if err != nil {
+		return nil, err
+	}
+	return &Claim{s: s}, nil
+}
+
+// Labels name the claim's lock and host for JudgeOwner.
+func (c *Claim) Labels() map[string]string {
+	host, _ := os.Hostname()
+	return map[string]string{LabelSession: c.s.id, LabelLock: c.s.lock.Path(), LabelHost: host}
+}
+
+// Release drops the lock and removes its file. Releasing twice is a no-op.
+func (c *Claim) Release() error {
+	if c == nil || c.s == nil {
+		return nil
+	}
+	err := c.s.release()
+	c.s = nil
+	return err
+}
+
+// JudgeOwner tells whether the owner of something labelled by a Claim
+// (or a Lab) still lives: state is "live", "dead", "other host" (made
+// from another machine against this daemon: unknowable here) or "no lock
+// to test". When dead, done is non-nil and holds the dead owner's lock,
+// so no other cleaner judges it at the same time: call it once what the
+// owner left is removed (it removes the lock file).
+func JudgeOwner(labels map[string]string) (state string, done func()) {
+	host, _ := os.Hostname()
+	v, l := judge(labels, host, SessionDir())
+	if v != dead {
+		return v.String(), nil
+	}
+	return v.String(), func() { bury(l) }
+}

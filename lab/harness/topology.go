@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/tcplab/tcplab/lab/runner"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/topology"
 )
@@ -145,7 +144,7 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 		pr.op(func() {
 			if start(); err == nil {
 				err = step("starting "+node.Name+" (up to its gate)", func() error {
-					return r.lab.ForLine(scenario.GateLine, gateTimeout).WaitUntilReady(ctx, r.container(node.Name))
+					return r.lab.ForLine(runner.GateLine, gateTimeout).WaitUntilReady(ctx, r.container(node.Name))
 				})
 			}
 		})
@@ -303,12 +302,12 @@ func (l *Lab) waitFor(w topology.Wait) wait.Strategy {
 		if w.Kind == topology.WaitExit {
 			return wait.ForExit().WithExitTimeout(w.Timeout).WithPollInterval(100 * time.Millisecond)
 		}
-		return wait.ForLog(scenario.ReadyLine).WithStartupTimeout(w.Timeout).WithPollInterval(50 * time.Millisecond)
+		return wait.ForLog(runner.ReadyLine).WithStartupTimeout(w.Timeout).WithPollInterval(50 * time.Millisecond)
 	}
 	if w.Kind == topology.WaitExit {
 		return l.ForExit(w.Timeout)
 	}
-	return l.ForLine(scenario.ReadyLine, w.Timeout)
+	return l.ForLine(runner.ReadyLine, w.Timeout)
 }
 
 // run is one topology's containers, by node name and in start order.
@@ -320,81 +319,6 @@ type run struct {
 	mu    sync.Mutex
 	order []testcontainers.Container // as started
 	names []string                   // their nodes' names
-}
-
-// result reads the client's result and fetches what nodes wrote.
-func (r *run) result(ctx context.Context) (*scenario.Result, error) {
-	t := r.t
-	client := r.container(t.ByRole(topology.Client).Name)
-	var st *container.State
-	var out string
-	if err := step("reading "+t.ByRole(topology.Client).Name+"'s exit and log", func() (err error) {
-		if st, err = client.State(ctx); err == nil {
-			out, err = logs(ctx, client)
-		}
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	if st.ExitCode != 0 {
-		return nil, fmt.Errorf("%s client exited %d%s", t.Scenario, st.ExitCode, r.logTail(ctx))
-	}
-	for _, n := range t.Nodes {
-		if n.Fetch != nil {
-			if err := step("fetching "+n.Fetch.Source+" from "+n.Name, func() error {
-				return fetchFile(ctx, r.container(n.Name), n.Fetch.Source, n.Fetch.Target)
-			}); err != nil {
-				return nil, fmt.Errorf("%s: %w", t.Scenario, err)
-			}
-		}
-	}
-	res := &scenario.Result{}
-	if err := jsonUnmarshal(lastJSONLine(out), res); err != nil {
-		return nil, fmt.Errorf("%s: no result from the client (%v)%s", t.Scenario, err, r.logTail(ctx))
-	}
-	if res.Error != "" {
-		return res, fmt.Errorf("%s: %s%s", t.Scenario, res.Error, r.logTail(ctx))
-	}
-	return res, nil
-}
-
-// fetchFile stops c (SIGTERM, so it flushes) and copies path out to dst.
-func fetchFile(ctx context.Context, c testcontainers.Container, path, dst string) error {
-	grace := 10 * time.Second
-	if err := c.Stop(ctx, &grace); err != nil {
-		return err
-	}
-	rc, err := c.CopyFileFromContainer(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, rc); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// logTail renders the last lines of every started node's log, for errors.
-func (r *run) logTail(ctx context.Context) string {
-	var b strings.Builder
-	for i, c := range r.order {
-		out, err := logs(ctx, c)
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) > 15 {
-			lines = lines[len(lines)-15:]
-		}
-		fmt.Fprintf(&b, "\n--- %s log:\n%s", r.names[i], strings.Join(lines, "\n"))
-	}
-	return b.String()
 }
 
 // timedShares is the CPU weight (cgroup cpu.shares; Docker's default is

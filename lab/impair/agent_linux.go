@@ -20,6 +20,12 @@ const tableName = "tcplab"
 
 // Agent applies and removes impairments. It is safe for concurrent use.
 type Agent struct {
+	// Table names the nf_tables tables the agent makes (Table and
+	// Table+"_delay"). Empty, they are tcplab's, and Init removes every
+	// tcplab* table: the lab's own namespaces hold nothing else. Set, Init
+	// removes only those two, which a killed predecessor of the same name
+	// left, and never touches another table.
+	Table   string
 	mu      sync.Mutex
 	started time.Time
 	table   *nftables.Table
@@ -40,11 +46,19 @@ func (a *Agent) Init() error {
 		return fmt.Errorf("impair: listing nf_tables tables: %w (does the agent have CAP_NET_ADMIN?)", err)
 	}
 	for _, t := range tables {
-		if strings.HasPrefix(t.Name, tableName) {
+		if a.Table == "" && strings.HasPrefix(t.Name, tableName) ||
+			a.Table != "" && (t.Name == a.Table || t.Name == a.Table+"_delay") {
 			c.DelTable(t)
 		}
 	}
 	return c.Flush()
+}
+
+func (a *Agent) tableName() string {
+	if a.Table == "" {
+		return tableName
+	}
+	return a.Table
 }
 
 // NetemAvailable reports whether sch_netem can be used here, by adding a
@@ -68,7 +82,7 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out Applied
-	if s.Port <= 0 && (s.DropSYN > 0 || s.DropAll || s.Loss > 0 || s.Delays()) {
+	if s.Port <= 0 && !s.AllTCP && (s.DropSYN > 0 || s.DropAll || s.Loss > 0 || s.Delays()) {
 		return out, errors.New("impair: a port is needed")
 	}
 	var rules [][]expr.Any
@@ -82,8 +96,8 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 	}
 	if s.Loss > 0 && !s.Delays() {
 		for _, p := range append([]int{s.Port}, s.AlsoPorts...) {
-			rules = append(rules, dropExprs(dport(p), random(s.Loss)))
-			outRules = append(outRules, dropExprs(sport(p), random(s.Loss)))
+			rules = append(rules, countExprs(dport(p)), dropExprs(dport(p), random(s.Loss)))
+			outRules = append(outRules, countExprs(sport(p)), dropExprs(sport(p), random(s.Loss)))
 		}
 	}
 	if len(rules)+len(outRules) > 0 {
@@ -110,29 +124,31 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 }
 
 // delay starts netem or the delay line for s's Delay, Jitter and Loss.
-func (a *Agent) delay(s Spec) (string, error) {
-	m := s.Mechanism
+// pickMechanism resolves Auto (or ""): netem where the kernel has
+// sch_netem, else the delay line. Other names pass through.
+func pickMechanism(m string) string {
 	if m == "" || m == Auto {
 		m = DelayLine
 		if NetemAvailable() {
 			m = Netem
 		}
 	}
+	return m
+}
+
+func (a *Agent) delay(s Spec) (string, error) {
+	m := pickMechanism(s.Mechanism)
 	switch m {
 	case Netem:
-		if !NetemAvailable() {
-			return m, errors.New("impair: mechanism netem: this kernel has no sch_netem (use delayline or auto)")
-		}
 		// Only the port's traffic should be delayed, but netem sits on the
 		// whole of eth0's egress (the side channels too); untested here,
 		// as this kernel has no sch_netem.
-		return m, a.netem(netlink.NetemQdiscAttrs{Latency: us(s.Delay), Jitter: us(s.Jitter),
-			Loss: float32(s.Loss * 100), Rate64: uint64(s.RateKbit) * 1000 / 8})
+		return m, a.netemFor(s)
 	case DelayLine:
 		if a.line != nil {
 			return m, errors.New("impair: a delay line already runs here")
 		}
-		l, err := startDelayLine(s)
+		l, err := startDelayLine(s, a.tableName()+"_delay")
 		if err != nil {
 			return m, err
 		}
@@ -165,15 +181,7 @@ func (a *Agent) Clear() error {
 		a.table = nil
 	}
 	if a.qdisc {
-		if l, err := netlink.LinkByName("eth0"); err == nil {
-			qs, _ := netlink.QdiscList(l)
-			for _, q := range qs {
-				if q.Attrs().Parent == netlink.HANDLE_ROOT && q.Attrs().Handle == netlink.MakeHandle(0x7f, 0) {
-					errs = append(errs, netlink.QdiscDel(q))
-				}
-			}
-		}
-		a.qdisc = false
+		errs = append(errs, a.removeQdisc())
 	}
 	return errors.Join(errs...)
 }
@@ -219,8 +227,8 @@ func (a *Agent) ClearDrops() error {
 	return c.Flush()
 }
 
-// Counters sums the packets matched by the drop rules and reads the delay
-// line's account.
+// Counters sums the packets matched by the drop rules and by the loss
+// rules' counters, and reads the delay line's account.
 func (a *Agent) Counters() (Counters, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -247,10 +255,20 @@ func (a *Agent) Counters() (Counters, error) {
 			return out, err
 		}
 		for _, r := range rules {
+			var packets uint64
+			drops := false
 			for _, e := range r.Exprs {
-				if ctr, ok := e.(*expr.Counter); ok {
-					out.Dropped += ctr.Packets
+				switch e := e.(type) {
+				case *expr.Counter:
+					packets += e.Packets
+				case *expr.Verdict:
+					drops = e.Kind == expr.VerdictDrop
 				}
+			}
+			if drops {
+				out.Dropped += packets
+			} else {
+				out.Seen += packets
 			}
 		}
 	}
@@ -263,7 +281,7 @@ func (a *Agent) addRules(in, out [][]expr.Any) error {
 		return fmt.Errorf("impair: nftables: %w", err)
 	}
 	if a.table == nil {
-		a.table = c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: tableName})
+		a.table = c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: a.tableName()})
 		for _, h := range []struct {
 			name string
 			hook *nftables.ChainHook
@@ -285,37 +303,58 @@ func (a *Agent) addRules(in, out [][]expr.Any) error {
 	return nil
 }
 
-func (a *Agent) netem(attrs netlink.NetemQdiscAttrs) error {
-	l, err := netlink.LinkByName("eth0")
-	if err != nil {
-		return err
+// Update makes s the agent's whole impairment (delay, jitter, loss, rate)
+// without a gap: a running delay line takes the new delay, jitter and loss
+// in place (packets it holds keep their release times, and none is
+// reordered), netem and TBF are replaced in one netlink request, and what s
+// no longer asks for is removed. s's ports and mechanism must be those the
+// delay line started with; drops (DropSYN, DropAll) are Apply's only.
+func (a *Agent) Update(s Spec) (Applied, error) {
+	var out Applied
+	if s.DropSYN > 0 || s.DropAll || (s.Loss > 0 && !s.Delays()) {
+		return out, errors.New("impair: update: drops and loss without a mechanism are Apply's")
 	}
-	q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(0x7f, 0), Parent: netlink.HANDLE_ROOT}, attrs)
-	if err := netlink.QdiscReplace(q); err != nil {
-		return fmt.Errorf("impair: netem: %w", err)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := pickMechanism(s.Mechanism)
+	if m != Netem && m != DelayLine {
+		return out, fmt.Errorf("impair: unknown mechanism %q (want auto, netem or delayline)", m)
 	}
-	a.qdisc = true
-	return nil
-}
-
-func (a *Agent) tbf(kbit int) error {
-	l, err := netlink.LinkByName("eth0")
-	if err != nil {
-		return err
+	wantLine := s.Delays() && m == DelayLine
+	if a.line != nil && !wantLine {
+		err := a.line.stop()
+		a.line = nil
+		if err != nil {
+			return out, err
+		}
 	}
-	rate := uint64(kbit) * 1000 / 8 // bytes/s
-	// The bucket holds 20 ms of the rate, and at least three full frames:
-	// a packet larger than the bucket would never pass. The kernel takes
-	// the bucket as time, in psched ticks of 64 ns (tc converts for you).
-	burst := max(rate/50, 3*1514)
-	q := &netlink.Tbf{
-		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(0x7f, 0), Parent: netlink.HANDLE_ROOT},
-		Rate:       rate, Limit: uint32(max(rate/4, 16<<10, burst)),
-		Buffer: uint32(min(burst*1e9/rate/64, 1<<31)),
+	if wantLine {
+		if a.line == nil {
+			l, err := startDelayLine(s, a.tableName()+"_delay")
+			if err != nil {
+				return out, err
+			}
+			a.line = l
+		} else if err := a.line.set(s); err != nil {
+			return out, err
+		}
+		out.Mechanisms = append(out.Mechanisms, DelayLine)
 	}
-	if err := netlink.QdiscReplace(q); err != nil {
-		return fmt.Errorf("impair: tbf: %w", err)
+	switch {
+	case s.Delays() && m == Netem:
+		if err := a.netemFor(s); err != nil {
+			return out, err
+		}
+		out.Mechanisms = append(out.Mechanisms, Netem)
+	case s.RateKbit > 0:
+		if err := a.tbf(s.RateKbit); err != nil {
+			return out, err
+		}
+		out.Mechanisms = append(out.Mechanisms, TBF)
+	case a.qdisc:
+		if err := a.removeQdisc(); err != nil {
+			return out, fmt.Errorf("impair: removing the root qdisc: %w", err)
+		}
 	}
-	a.qdisc = true
-	return nil
+	return out, nil
 }

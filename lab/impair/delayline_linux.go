@@ -2,19 +2,16 @@ package impair
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	nfqueue "github.com/florianl/go-nfqueue/v2"
-	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
-	"github.com/google/nftables/xt"
 	mdnetlink "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +25,6 @@ import (
 // runs its own agent and holds its own incoming half of the round trip.
 const (
 	queueNum      = 7
-	delayTable    = tableName + "_delay"
 	queueMaxLen   = 65536
 	queueRcvBuf   = 16 << 20
 	xtQueueBypass = 1 // NFQUEUE target flag: accept while no program listens
@@ -36,6 +32,12 @@ const (
 	// were +0.6 to +2.2 ms late), at most this long, to notice a stop.
 	sleepChunk = 20 * time.Millisecond
 )
+
+// lineParams are what the line does to each packet; Update swaps them.
+type lineParams struct {
+	delay, jitter time.Duration
+	loss          float64
+}
 
 type heldPacket struct {
 	id  uint32
@@ -45,9 +47,9 @@ type heldPacket struct {
 type delayLine struct {
 	nf     *nfqueue.Nfqueue
 	cancel context.CancelFunc
-	delay  time.Duration
-	jitter time.Duration
-	loss   float64
+	table  string
+	ports  []int // nil: every TCP packet from another host
+	params atomic.Pointer[lineParams]
 
 	mu       sync.Mutex
 	held     []heldPacket // FIFO; due times never decrease, so the head is next
@@ -67,7 +69,7 @@ type delayLine struct {
 
 // startDelayLine binds the queue first, then adds the rules: a packet is
 // never queued with nobody to hold it (and the bypass flag covers a crash).
-func startDelayLine(s Spec) (*delayLine, error) {
+func startDelayLine(s Spec, table string) (*delayLine, error) {
 	nf, err := nfqueue.Open(&nfqueue.Config{
 		NfQueue:      queueNum,
 		MaxQueueLen:  queueMaxLen,
@@ -87,8 +89,9 @@ func startDelayLine(s Spec) (*delayLine, error) {
 		nf.Close()
 		return nil, fmt.Errorf("impair: delay line: receive buffer: %w", err)
 	}
-	l := &delayLine{nf: nf, delay: s.Delay, jitter: s.Jitter, loss: s.Loss, stampFD: -1,
+	l := &delayLine{nf: nf, table: table, ports: linePorts(s), stampFD: -1,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	l.params.Store(&lineParams{s.Delay, s.Jitter, s.Loss})
 	// While any socket asks for receive timestamps the kernel stamps every
 	// packet on arrival, and the queue passes the stamp on (as tcpdump does).
 	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err == nil {
@@ -106,11 +109,29 @@ func startDelayLine(s Spec) (*delayLine, error) {
 		return nil, fmt.Errorf("impair: delay line: binding queue %d: %w", queueNum, err)
 	}
 	go l.release()
-	if err := addQueueRules(append([]int{s.Port}, s.AlsoPorts...)); err != nil {
+	if err := addQueueRules(table, l.ports); err != nil {
 		l.shutdown()
 		return nil, err
 	}
 	return l, nil
+}
+
+// linePorts are the ports s's queue rules match; nil for every TCP packet.
+func linePorts(s Spec) []int {
+	if s.AllTCP {
+		return nil
+	}
+	return append([]int{s.Port}, s.AlsoPorts...)
+}
+
+// set changes the delay, jitter and loss of the packets that arrive from
+// now on; the ports must be those the line started with.
+func (l *delayLine) set(s Spec) error {
+	if !slices.Equal(linePorts(s), l.ports) {
+		return fmt.Errorf("impair: the delay line queues ports %v, not %v: its ports cannot change while it runs", l.ports, linePorts(s))
+	}
+	l.params.Store(&lineParams{s.Delay, s.Jitter, s.Loss})
+	return nil
 }
 
 func forceRcvBuf(c *mdnetlink.Conn, n int) error {
@@ -134,14 +155,15 @@ func (l *delayLine) arrive(a nfqueue.Attribute) int {
 	}
 	id := *a.PacketID
 	l.queued.Add(1)
-	if l.loss > 0 && rand.Float64() < l.loss {
+	p := l.params.Load()
+	if p.loss > 0 && rand.Float64() < p.loss {
 		l.lost.Add(1)
 		l.verdict(id, nfqueue.NfDrop)
 		return 0
 	}
-	d := l.delay
-	if l.jitter > 0 {
-		d += time.Duration((rand.Float64()*2 - 1) * float64(l.jitter))
+	d := p.delay
+	if p.jitter > 0 {
+		d += time.Duration((rand.Float64()*2 - 1) * float64(p.jitter))
 	}
 	// The hold counts from the packet's arrival in the kernel (its receive
 	// timestamp), not from when this goroutine got to read it.
@@ -300,14 +322,14 @@ func (l *delayLine) counters() LineCounters {
 // the queue is unbound (an unbound queue would drop what it still holds)
 // and the table deleted.
 func (l *delayLine) stop() error {
-	err := flushQueueRules()
+	err := flushQueueRules(l.table)
 	l.mu.Lock()
 	crashed := l.crashed
 	l.mu.Unlock()
 	if !crashed {
 		l.shutdown()
 	}
-	return errors.Join(err, deleteQueueTable())
+	return errors.Join(err, deleteQueueTable(l.table))
 }
 
 // crash abandons the queue as a dying consumer would: the socket closes
@@ -348,52 +370,4 @@ func (l *delayLine) shutdown() {
 	if l.stampFD >= 0 {
 		unix.Close(l.stampFD)
 	}
-}
-
-// addQueueRules creates table ip tcplab_delay with a prerouting chain at
-// priority -300 whose rules queue TCP to or from each port, with bypass.
-func addQueueRules(ports []int) error {
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("impair: nftables: %w", err)
-	}
-	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: delayTable})
-	prio := nftables.ChainPriority(-300)
-	ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookPrerouting, Priority: &prio})
-	// xt_NFQUEUE revision 3 info: queue number, queues total, flags, padding (host order).
-	info := make([]byte, 8)
-	binary.NativeEndian.PutUint16(info[0:], queueNum)
-	binary.NativeEndian.PutUint16(info[2:], 1)
-	binary.NativeEndian.PutUint16(info[4:], xtQueueBypass)
-	for _, p := range ports {
-		for _, match := range [][]expr.Any{dport(p), sport(p)} {
-			x := xt.Unknown(info)
-			exprs := append(match, &expr.Counter{}, &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &x})
-			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("impair: delay line rules: %w (does the agent have CAP_NET_ADMIN?)", err)
-	}
-	return nil
-}
-
-func flushQueueRules() error {
-	c, err := nftables.New()
-	if err != nil {
-		return err
-	}
-	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: delayTable}
-	c.FlushChain(&nftables.Chain{Name: "prerouting", Table: t})
-	return c.Flush()
-}
-
-func deleteQueueTable() error {
-	c, err := nftables.New()
-	if err != nil {
-		return err
-	}
-	c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: delayTable})
-	return c.Flush()
 }

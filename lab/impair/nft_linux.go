@@ -22,6 +22,15 @@ func portAt(offset uint32, p int) []expr.Any {
 	}
 }
 
+// notLoopback matches packets that did not arrive on lo ("meta iif != 1":
+// lo is interface 1 in every network namespace).
+func notLoopback() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIF, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(1)},
+	}
+}
+
 func dport(p int) []expr.Any { return append(tcp(), portAt(2, p)...) }
 func sport(p int) []expr.Any { return append(tcp(), portAt(0, p)...) }
 
@@ -45,6 +54,16 @@ func random(f float64) []expr.Any {
 		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
 		&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: binaryutil.BigEndian.PutUint32(uint32(f*1000 + 0.5))},
 	}
+}
+
+// countExprs counts the packets that match parts and lets them go on: the
+// loss rules' denominator, so the realised loss can be judged.
+func countExprs(parts ...[]expr.Any) []expr.Any {
+	var out []expr.Any
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return append(out, &expr.Counter{})
 }
 
 func dropExprs(parts ...[]expr.Any) []expr.Any {

@@ -32,6 +32,9 @@ var ErrUnsupported = errors.New("impair: the impairment agent needs Linux (nf_ta
 // mean "not this".
 type Spec struct {
 	Port int `json:"port"` // the TCP port the rule is about (server side)
+	// AllTCP applies Delay, Jitter and Loss to every TCP packet that
+	// arrives from another host, whatever its ports (Port may then be 0).
+	AllTCP bool `json:"all_tcp,omitempty"`
 	// AlsoPorts are delayed and lost like Port (the RTT probe's port).
 	AlsoPorts []int `json:"also_ports,omitempty"`
 	// DropSYN drops this fraction (0..1] of SYNs to Port (a SYN without ACK).
@@ -69,10 +72,13 @@ type Applied struct {
 type Counters struct {
 	// Dropped is the packets the nf_tables drop rules matched.
 	Dropped uint64 `json:"dropped"`
+	// Seen is the packets the nf_tables loss rules looked at (impair.loss
+	// without delay): Dropped of Seen is the realised loss.
+	Seen uint64 `json:"seen,omitempty"`
 	// CPUMS is the agent process's CPU time (user+system) so far, and
 	// UpMS how long it has run: its share of a core is CPUMS/UpMS.
-	CPUMS float64 `json:"cpu_ms"`
-	UpMS  float64 `json:"up_ms"`
+	CPUMS float64 `json:"cpu_ms" tcplab:"info"`
+	UpMS  float64 `json:"up_ms" tcplab:"info"`
 	// DelayLine is the delay line's account; nil when none runs.
 	DelayLine *LineCounters `json:"delay_line,omitempty"`
 }
@@ -84,16 +90,16 @@ type LineCounters struct {
 	Released      uint64 `json:"released"`
 	Lost          uint64 `json:"lost"`
 	Held          int    `json:"held"`
-	VerdictErrors uint64 `json:"verdict_errors"`
+	VerdictErrors uint64 `json:"verdict_errors" tcplab:"exact"`
 	// MaxLateUS is the latest any release came after its due time, and
 	// P99LateUS the 99th percentile over every packet released (to
 	// lateHistStep's resolution).
-	MaxLateUS int64 `json:"max_late_us"`
-	P99LateUS int64 `json:"p99_late_us"`
+	MaxLateUS int64 `json:"max_late_us" tcplab:"info"`
+	P99LateUS int64 `json:"p99_late_us" tcplab:"info"`
 	// MaxReadLagUS is the longest a packet waited in the queue before the
 	// agent read it (from its kernel receive timestamp); the hold counts
 	// from arrival, so this lag is not added to the delay.
-	MaxReadLagUS int64 `json:"max_read_lag_us"`
+	MaxReadLagUS int64 `json:"max_read_lag_us" tcplab:"info"`
 	// Failure says why the delay line stopped before it was told to; traffic
 	// then flows undelayed (the queue rule's bypass flag).
 	Failure string `json:"failure,omitempty"`
@@ -102,31 +108,33 @@ type LineCounters struct {
 // Network is what a run's impairment was and what the kernel measured
 // through it: the result's evidence that the impairment happened.
 type Network struct {
-	Mechanism string  `json:"mechanism"`
-	RTTMS     float64 `json:"rtt_ms"`    // asked: impair.rtt
-	JitterMS  float64 `json:"jitter_ms"` // asked: impair.jitter
-	Loss      float64 `json:"loss"`      // asked: impair.loss
-	RateKbit  int     `json:"rate_kbit,omitempty"`
+	Mechanism string `json:"mechanism"`
+	// What was asked (the impair.* knobs, repeated for the reader).
+	RTTMS    float64 `json:"rtt_ms" tcplab:"info"`
+	JitterMS float64 `json:"jitter_ms" tcplab:"info"`
+	Loss     float64 `json:"loss" tcplab:"info"`
+	RateKbit int     `json:"rate_kbit,omitempty" tcplab:"info"`
 	// TcpiRTTMS is the kernel's smoothed RTT (TCP_INFO tcpi_rtt) of a probe
 	// connection through the impaired path, after a few echoes.
 	TcpiRTTMS float64 `json:"tcpi_rtt_ms"`
-	// ProbeConnectMS is the probe's connect time: one RTT if the handshake
-	// is delayed too.
+	// ProbeConnectMS is the fastest of the probe's connects (five at the
+	// least; results recorded before 2026-12-04 hold one): one RTT if the
+	// handshake is delayed too.
 	ProbeConnectMS float64 `json:"probe_connect_ms"`
 	// ProbeEchoes one-byte round trips (impair.probe), over up to 10
 	// parallel connections: their median, 99th percentile and maximum.
-	ProbeEchoes     int     `json:"probe_echoes"`
+	ProbeEchoes     int     `json:"probe_echoes" tcplab:"exact"`
 	ProbeEchoP50MS  float64 `json:"probe_echo_p50_ms"`
 	ProbeEchoP99MS  float64 `json:"probe_echo_p99_ms"`
-	ProbeEchoMaxMS  float64 `json:"probe_echo_max_ms"`
-	ProbeBulkBytes  int     `json:"probe_bulk_bytes,omitempty"`
-	ProbeBulkMBps   float64 `json:"probe_bulk_mb_per_s,omitempty"` // 10^6 B/s, to the server's reply
-	ProbeBulkTookMS float64 `json:"probe_bulk_ms,omitempty"`
+	ProbeEchoMaxMS  float64 `json:"probe_echo_max_ms" tcplab:"info"`
+	ProbeBulkBytes  int     `json:"probe_bulk_bytes,omitempty" tcplab:"info"`
+	ProbeBulkMBps   float64 `json:"probe_bulk_mb_per_s,omitempty"`         // 10^6 B/s, to the server's reply
+	ProbeBulkTookMS float64 `json:"probe_bulk_ms,omitempty" tcplab:"info"` // MBps is bytes over this
 	// ProbeBulkRetrans is the bulk connection's tcpi_total_retrans.
-	ProbeBulkRetrans uint32 `json:"probe_bulk_retrans,omitempty"`
+	ProbeBulkRetrans uint32 `json:"probe_bulk_retrans,omitempty" tcplab:"info"`
 	// Peer is the same probe through another tool (impair.probe_peer), for
 	// comparison; nil when not asked.
-	Peer *PeerProbe `json:"peer,omitempty"`
+	Peer *PeerProbe `json:"peer,omitempty" tcplab:"info"`
 	// Server and Client are each agent's counters at the end of the run.
 	Server *Counters `json:"server,omitempty"`
 	Client *Counters `json:"client,omitempty"`

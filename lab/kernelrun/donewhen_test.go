@@ -11,6 +11,7 @@ import (
 	"github.com/tcplab/tcplab/lab/report"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/tcpmodel"
 )
 
 // TestDoneWhen checks the output of `tcplab run backlog-full
@@ -71,7 +72,7 @@ func TestDoneWhen(t *testing.T) {
 					if got != tc.linear {
 						t.Errorf("%s: tcp_syn_linear_timeouts %q, want %q (\"\" = absent)", tc.kernel, got, tc.linear)
 					}
-					sends, giveUp := scenario.SynSchedule(o.TCPSynRetries, o.TCPSynLinearTimeouts)
+					sends, giveUp := tcpmodel.SynSchedule(o.TCPSynRetries, o.TCPSynLinearTimeouts)
 					if o.ExpectedMS != scenario.Ms(giveUp) {
 						t.Errorf("%s: expected %v ms, the schedule says %v", tc.kernel, o.ExpectedMS, giveUp)
 					}

@@ -15,6 +15,7 @@ import (
 	"github.com/tcplab/tcplab/lab/kernelrun"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/tcpmodel"
 	"github.com/tcplab/tcplab/lab/vm"
 )
 
@@ -110,13 +111,13 @@ func TestKernels(t *testing.T) {
 				t.Errorf("the VM read tcp_syn_linear_timeouts %q (present %v)", v, has)
 			}
 			// 3 SYNs on 6.1 (0, 1, 3 s), 6 with 4 linear timeouts (0…5 s).
-			sends, giveUp := scenario.SynSchedule(2, want)
+			sends, giveUp := tcpmodel.SynSchedule(2, want)
 			if got := res.Counters["client"]["TcpExt.TCPSynRetrans"]; got != int64(len(sends)-1) {
 				t.Errorf("client SYN retransmissions %d, want %d (schedule %v)", got, len(sends)-1, sends)
 			}
 			// 7 s on both: never early, late by at most 1/8 + 250 ms (the scenario's own bound).
 			took := time.Duration(o.FailedAfterMS * float64(time.Millisecond))
-			if giveUp != 7*time.Second || !scenario.OnTime(took, giveUp, 1.0/8, 250*time.Millisecond) {
+			if giveUp != 7*time.Second || !tcpmodel.OnTime(took, giveUp, 1.0/8, 250*time.Millisecond) {
 				t.Errorf("blocked Dial gave up after %v, want %v", took, giveUp)
 			}
 		}},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/lab/debian"
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/topology"
 	"github.com/tcplab/tcplab/lab/vm"
@@ -48,11 +49,20 @@ func New(name string, k *debian.Kernel, binary string) (*Runtime, error) {
 // with Pin and where the kernel has them (a knob may still set them; on a
 // kernel without them that fails the run in one line).
 func (r *Runtime) Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...topology.Option) (*topology.Topology, error) {
+	row, err := planner.Resolve(sc, overrides)
+	if err != nil {
+		return nil, err
+	}
+	return r.PlanRow(row, opts...)
+}
+
+// PlanRow is Plan for a planned row, its knobs resolved once.
+func (r *Runtime) PlanRow(row planner.Row, opts ...topology.Option) (*topology.Topology, error) {
 	base := []topology.Option{topology.WithImage("vm:" + r.Machine.Kernel.Release), topology.WithLinearSynTimeouts(r.Linear && r.Pin)}
-	if sc.Published != nil { // planned as the harness plans it; Run then says a VM cannot
+	if row.Scenario.Published != nil { // planned as the harness plans it; Run then says a VM cannot
 		base = append(base, topology.WithPublished())
 	}
-	return topology.Plan(sc, overrides, append(base, opts...)...)
+	return topology.PlanRow(row, append(base, opts...)...)
 }
 
 // Config maps a plan onto the VM's roles: each host's owner (its agent)

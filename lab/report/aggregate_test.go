@@ -73,7 +73,7 @@ func TestAggregateIdentical(t *testing.T) {
 // Numbers one level down in structs and maps are figures; lists,
 // booleans and deeper numbers are not.
 func TestAggregateNestedFigures(t *testing.T) {
-	ka := &scenarios.OptKeepAliveObs{ReadFailedAfterMS: 4010, ExpectedMS: 4000, PacketsDropped: 3}
+	ka := &scenarios.OptKeepAliveObs{ReadFailedAfterMS: 4010, PacketsDropped: 4}
 	ka.KeepAliveSet.IdleS = 1
 	lossy := &scenarios.DialLossyObs{Histogram: map[string]int{"0s": 40, "failed": 2}, DurationsMS: []float64{1, 2}}
 	for _, tc := range []struct {
@@ -81,11 +81,11 @@ func TestAggregateNestedFigures(t *testing.T) {
 		obs  any
 		want []string
 	}{
-		{"opt-keepalive", ka, []string{"expected_ms", "go_default_accepted.count", "go_default_accepted.idle_s",
+		{"opt-keepalive", ka, []string{"go_default_accepted.count", "go_default_accepted.idle_s",
 			"go_default_accepted.interval_s", "go_default_dialed.count", "go_default_dialed.idle_s", "go_default_dialed.interval_s",
 			"impaired_after_ms", "keepalive_set.count", "keepalive_set.idle_s", "keepalive_set.interval_s",
 			"packets_dropped", "read_failed_after_ms"}},
-		{"dial-lossy", lossy, []string{"histogram.0s", "histogram.failed", "syns_dropped", "syns_dropped_inferred", "tcp_syn_linear_timeouts"}},
+		{"dial-lossy", lossy, []string{"histogram.0s", "histogram.failed", "syns_dropped", "tcp_syn_linear_timeouts", "tcp_syn_retries"}},
 	} {
 		row := rowOf(t, nil, tc.scn, tc.obs)
 		if got := names(row); !slices.Equal(got, tc.want) {
@@ -151,9 +151,9 @@ func TestAggregateBadObservations(t *testing.T) {
 	for _, tc := range []struct {
 		name, scn, obs, want string
 	}{
-		{"missing field", "dial-refused", `{"error":{"kind":"ECONNREFUSED"},"slowest_ms":1.5}`, "observations.refused is missing"},
-		{"unknown field", "dial-refused", `{"error":{"kind":"none"},"refused":5,"slowest_ms":1.5,"slowest":2}`, `unknown field "slowest"`},
-		{"wrong type", "dial-refused", `{"error":{"kind":"none"},"refused":"5","slowest_ms":1.5}`, "cannot unmarshal string"},
+		{"missing field", "dial-refused", `{"error":{"kind":"ECONNREFUSED"},"refused_us":[150]}`, "observations.refused is missing"},
+		{"unknown field", "dial-refused", `{"error":{"kind":"none"},"refused":5,"refused_us":[150],"slowest":2}`, `unknown field "slowest"`},
+		{"wrong type", "dial-refused", `{"error":{"kind":"none"},"refused":"5","refused_us":[150]}`, "cannot unmarshal string"},
 		{"unknown scenario", "probe", `{"n":1}`, `unknown scenario "probe"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

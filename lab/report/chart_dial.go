@@ -8,55 +8,72 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/tcpmodel"
 )
 
 // Dial charts: durations against the SYN retransmission slots.
 
-// dialHistogram: how long dials took, against the SYN retransmission slots
-// they should cluster on (scenarios dial-lossy and backlog-slow-accept).
+// dialHistogram: how long the completed dials took, against the SYN
+// retransmission slots they should cluster on (scenarios dial-lossy and
+// backlog-slow-accept), on the schedule of the sysctls the results
+// recorded. Failed dials are counted in the subtitle, never drawn: a
+// duration at the give-up is one too (a completed dial lands on a SYN
+// slot, well before), should a result list it among the completed.
 func dialHistogram(row *Row) (p *plot, title, subtitle string) {
 	var ds []float64 // seconds
-	linear, failed := 0, 0
+	retries, linear, failed := 6, 0, 0
+	if v, ok := knob(row, "client.tcp_syn_retries"); ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			retries = n
+		}
+	}
 	for _, res := range row.Results {
 		if res == nil {
 			continue
 		}
 		var ms []float64
+		fails, r := 0, 0 // r: the sysctl in force, as the result recorded it
 		switch row.Scenario {
 		case "dial-lossy":
 			o, err := decode[scenarios.DialLossyObs](res)
 			if err != nil {
 				continue // the row's figures say why
 			}
-			ms, linear = o.DurationsMS, o.TCPSynLinearTimeouts
-			failed += o.Histogram["failed"]
+			ms, r, linear = o.DurationsMS, o.TCPSynRetries, o.TCPSynLinearTimeouts
+			fails = len(o.Failed)
 		case "backlog-slow-accept":
 			o, err := decode[scenarios.BacklogSlowAcceptObs](res)
 			if err != nil {
 				continue
 			}
-			ms = o.BlockedDialMS
+			ms, r, linear = o.BlockedDialMS, o.TCPSynRetries, o.TCPSynLinearTimeouts
 		}
+		if r > 0 {
+			retries = r
+		}
+		_, giveUp := tcpmodel.SynSchedule(retries, linear)
+		late := 0 // durations at the give-up: failed dials
 		for _, v := range ms {
+			if v >= float64(giveUp.Milliseconds())-10 {
+				late++
+				continue
+			}
 			ds = append(ds, v/1000)
 		}
+		failed += max(fails, late)
 	}
 	if len(ds) == 0 {
 		return nil, "", ""
 	}
-	retries := 6
-	if v, ok := knob(row, "client.tcp_syn_retries"); ok {
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-			retries = n
-		}
-	}
-	sends, giveUp := scenario.SynSchedule(retries, linear)
+	sends, giveUp := tcpmodel.SynSchedule(retries, linear)
 	slots := append(durSeconds(sends), giveUp.Seconds())
 
 	// Show up to the first slot at or after the slowest dial.
 	maxD := slices.Max(ds)
+	if failed > 0 { // where they went
+		maxD = math.Max(maxD, giveUp.Seconds())
+	}
 	xmax := maxD
 	for _, s := range slots {
 		if s >= maxD {

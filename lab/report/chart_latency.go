@@ -8,7 +8,7 @@ import (
 	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
-// Latency charts (SCENARIOS.md §6): connect time against the added RTT
+// Latency charts (docs/scenarios.md §6): connect time against the added RTT
 // (latency-dial), throughput against window / RTT (latency-bdp). Each
 // draws the line the kernel should follow, so a point off it stands out.
 
@@ -60,7 +60,7 @@ func connectRTTChart(rows []*Row) (p *plot, title, subtitle string) {
 
 // bdpChart: each latency-bdp run's throughput against its window / RTT
 // (tcpi_snd_wnd / tcpi_rtt), on log axes, with the line throughput =
-// window / RTT and the ±25 % band the scenario allows.
+// window / RTT and the band the scenario allows (×0.80 … ×1.03).
 func bdpChart(rows []*Row) (p *plot, title, subtitle string) {
 	type pt struct {
 		x, y float64
@@ -104,7 +104,7 @@ func bdpChart(rows []*Row) (p *plot, title, subtitle string) {
 	p.xFormat, p.yFormat = pow, pow
 	p.xLabel, p.yLabel = "window / RTT: tcpi_snd_wnd / tcpi_rtt (MB/s, log)", "throughput (MB/s, log)"
 	p.axes()
-	for _, f := range []float64{1, 1.25, 0.75} {
+	for _, f := range []float64{1, 1.03, 0.8} {
 		class := "ideal"
 		if f != 1 {
 			class = "band"
@@ -114,12 +114,30 @@ func bdpChart(rows []*Row) (p *plot, title, subtitle string) {
 		x0, x1 := math.Max(l0, l0-d), math.Min(l1, l1-d)
 		p.line(p.X(x0), p.Y(x0+d), p.X(x1), p.Y(x1+d), class)
 	}
-	p.text(p.X(l1)-4, p.Y(l1)+14, "end", "marker", "throughput = window / RTT (±25 %)")
+	// The dots first, then the labels where they cover none of them: the
+	// line's in the top-left corner, which a throughput at most ×1.03 the
+	// window's leaves empty; one label per buffer size, beside its runs.
 	slices.SortFunc(pts, func(a, b pt) int { return a.buf - b.buf })
+	l := &placer{p: p}
+	last := map[int]pt{} // the rightmost run of each buffer size
 	for _, q := range pts {
 		x, y := p.X(math.Log10(q.x)), p.Y(math.Log10(q.y))
 		p.circle(x, y, 4.5, "dot s0", fmt.Sprintf("SetReadBuffer(%d): %s MB/s, window/RTT %s MB/s", q.buf, num(q.y), num(q.x)))
-		p.text(x+8, y+4, "start", "value", bytesText(float64(q.buf)))
+		l.markDot(x, y, 6)
+		if r, ok := last[q.buf]; !ok || q.x > r.x {
+			last[q.buf] = q
+		}
+	}
+	l.place("marker", "throughput = window / RTT (dotted: ×0.80 … ×1.03)",
+		spot{p.left + 10, p.top + 14, "start"}, spot{p.w - p.right - 10, p.h - p.bottom - 8, "end"})
+	for _, q := range pts {
+		if last[q.buf] != q {
+			continue
+		}
+		delete(last, q.buf)
+		x, y, s := p.X(math.Log10(q.x)), p.Y(math.Log10(q.y)), bytesText(float64(q.buf))
+		l.place("value", s, spot{x + 8, y + 4, "start"}, spot{x - 8, y + 4, "end"},
+			spot{x, y + 18, "middle"}, spot{x, y - 9, "middle"})
 	}
 	return p, "Throughput against window / RTT", fmt.Sprintf("latency-bdp · %s, labelled with SetReadBuffer's size", plural(len(pts), "run"))
 }

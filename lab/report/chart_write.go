@@ -53,9 +53,9 @@ func blockBars(rows []*Row) (p *plot, title, subtitle string) {
 	}
 	p = newPlot(-0.5, float64(len(figs))-0.5, 0, 1)
 	p.bytesAxis(top)
-	p.bottom = 40 + 12*float64(lines)
-	p.h += 12 * float64(lines-1)
-	chars := int((p.X(1) - p.X(0)) / 6)
+	p.bottom = 40 + 13*float64(lines)
+	p.h += 13 * float64(lines-1)
+	chars := int((p.X(1) - p.X(0) - 8) / labelCharW) // a gap between neighbours
 	for i := range labels {
 		var ls []string
 		for _, l := range strings.Split(labels[i], "\n") {
@@ -89,10 +89,29 @@ func whisker(p *plot, x float64, f Figure) {
 	p.line(px-5, p.Y(f.Max), px+5, p.Y(f.Max), "whisker")
 }
 
+// loneSamples describes runs that took one progress sample each, which
+// make no curve: "" when any run has two or more.
+func loneSamples(ss []series, unit string, div float64) string {
+	var each []string
+	for _, s := range ss {
+		if len(s.xs) > 1 {
+			return ""
+		}
+		each = append(each, fmt.Sprintf("%s taken %s %s after the first Write", bytesText(s.ys[0]), num(s.xs[0]/div), unit))
+	}
+	if len(ss) == 1 {
+		return "one sample, no curve: " + each[0]
+	}
+	return fmt.Sprintf("%d runs of one sample each, no curve: %s", len(ss), strings.Join(each, "; "))
+}
+
+// series is one line of a chart.
+type series struct{ xs, ys []float64 }
+
 // progressChart: bytes written over time, one line per repetition, from an
-// write-block's Progress: [ms, bytes] pairs.
+// write-block's Progress: [ms, bytes] pairs. Runs of one sample each make
+// no chart but a line of text (a nil plot with a title and subtitle).
 func progressChart(row *Row) (p *plot, title, subtitle string) {
-	type series struct{ xs, ys []float64 }
 	var ss []series
 	var xmax, ymax float64
 	for _, res := range row.Results {
@@ -119,6 +138,9 @@ func progressChart(row *Row) (p *plot, title, subtitle string) {
 		return nil, "", ""
 	}
 	unit, div := timeUnit(xmax)
+	if lone := loneSamples(ss, unit, div); lone != "" {
+		return nil, "Write progress", fmt.Sprintf("%s · %s", rowLabel(row), lone)
+	}
 	for _, s := range ss {
 		for i := range s.xs {
 			s.xs[i] /= div

@@ -16,11 +16,14 @@ const (
 	chartBDP           = "throughput-vs-window"
 )
 
-// chart is one SVG figure of the HTML page, shown in its rows' section.
-// Each drawing function returns nil when the rows hold nothing to draw.
+// chart is one SVG figure of the HTML page, shown in its rows' section,
+// or, where the data makes no figure, a line of text (Note) in its place.
+// Each drawing function returns nil when the rows hold nothing to draw,
+// and a nil plot with a title for a note.
 type chart struct {
 	Kind, Section string
 	SVG           template.HTML
+	Note          string
 }
 
 // charts draws every chart the report's data supports, grouped by scenario
@@ -29,8 +32,11 @@ type chart struct {
 func charts(r *Report) []chart {
 	var out []chart
 	add := func(kind, section string, p *plot, title, subtitle string) {
-		if p != nil {
+		switch {
+		case p != nil:
 			out = append(out, chart{Kind: kind, Section: section, SVG: p.svg(kind, title, subtitle)})
+		case title != "":
+			out = append(out, chart{Kind: kind, Section: section, Note: title + " — " + subtitle})
 		}
 	}
 	perRow := func(kind string, rows []*Row, draw func(*Row) (*plot, string, string)) {

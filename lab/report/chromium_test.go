@@ -24,20 +24,38 @@ var chartShapes = map[string]string{
 	chartBDP:           "<circle",
 }
 
+// chromiumBin finds headless Chromium, or skips the test.
+func chromiumBin(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("chromium not installed: apt-get install -y chromium to run this test")
+	return ""
+}
+
+// runChromium opens page in headless Chromium with args and returns what
+// it printed; dir holds its profile.
+func runChromium(t *testing.T, ctx context.Context, bin, dir, page string, args ...string) []byte {
+	t.Helper()
+	args = append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--hide-scrollbars", "--user-data-dir=" + filepath.Join(dir, "profile")}, args...)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, append(args, "file://"+page)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
 // TestHTMLInChromium renders the page in headless Chromium and checks the
 // charts are in the browser's DOM and the screenshot shows something.
 // TCPLAB_REPORT_SCREENSHOT=path keeps a copy of the screenshot.
 func TestHTMLInChromium(t *testing.T) {
-	bin := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		t.Skip("chromium not installed: apt-get install -y chromium to run this test")
-	}
+	bin := chromiumBin(t)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	var b bytes.Buffer
@@ -51,15 +69,7 @@ func TestHTMLInChromium(t *testing.T) {
 	defer cancel()
 	chromium := func(args ...string) []byte {
 		t.Helper()
-		args = append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-			"--hide-scrollbars", "--user-data-dir=" + filepath.Join(dir, "profile")}, args...)
-		var stdout, stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, bin, append(args, "file://"+page)...)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, stderr.String())
-		}
-		return stdout.Bytes()
+		return runChromium(t, ctx, bin, dir, page, args...)
 	}
 
 	dom := string(chromium("--dump-dom"))

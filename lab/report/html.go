@@ -59,7 +59,7 @@ th,td{border:1px solid #ddd;padding:5px 7px;text-align:left;vertical-align:top}t
 td.verdict{font-weight:700;color:#1a7f37}tr.fail td.verdict{color:#cf222e}tr.fail{background:#fff5f5}
 .sub{color:#666;font-size:12px}code{font-size:12px}.knob{white-space:nowrap}
 details summary{cursor:pointer;color:#555;font-size:12px}details td{font-size:12px;padding:2px 5px}
-figure{margin:12px 0;overflow-x:auto}
+figure{margin:12px 0;overflow-x:auto}.chart-note{color:#555;font-size:13px;margin:12px 0}
 svg.chart{max-width:100%;height:auto;background:#fff;border:1px solid #e3e3e3;border-radius:4px}
 svg .title{font-weight:600;font-size:14px;fill:#222}svg .subtitle{font-size:12px;fill:#666}svg .tick{font-size:11px;fill:#555}svg .label{font-size:12px;fill:#333}
 svg .value,svg .marker,svg .legend{font-size:11px;fill:#333}
@@ -83,7 +83,7 @@ pre{white-space:pre-wrap;margin:0;font-size:12px}ul.failures li{margin:4px 0}
 <td>{{range .Figures}}<div>{{.}}</div>{{end}}{{if .All}}<details><summary>all {{len .All}} figures</summary><table>{{range .All}}<tr><td>{{.Name}}</td><td>{{range $i, $v := .Values}}{{if $i}}, {{end}}{{num $v}}{{end}}</td><td>{{.Reproducibility}}</td></tr>{{end}}</table></details>{{end}}</td>
 <td>{{.Article}}</td></tr>
 {{end}}</tbody></table>
-{{range .Charts}}<figure>{{.SVG}}</figure>
+{{range .Charts}}{{if .Note}}<p class="chart-note" data-chart="{{.Kind}}">{{.Note}}</p>{{else}}<figure>{{.SVG}}</figure>{{end}}
 {{end}}</section>
 {{end}}{{if .Failures}}<h2>Failures</h2>
 <ul class="failures">{{range .Failures}}<li><pre>{{.}}</pre></li>{{end}}</ul>

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/tcpmodel"
 )
 
 // A per-kernel comparison is a merge whose sets are kernels (tcplab run
@@ -67,7 +68,7 @@ func ExplainKernels(m *Merged) {
 			linear.Cells[i] = lin
 			if retries, ok := retriesOf(r); ok && known {
 				l, _ := strconv.Atoi(strings.Fields(lin + " 0")[0]) // "absent" schedules as 0
-				sends, giveUp := scenario.SynSchedule(retries, l)
+				sends, giveUp := tcpmodel.SynSchedule(retries, l)
 				syns[i] = len(sends)
 				var at []string
 				for _, s := range sends {

@@ -1,15 +1,8 @@
 package report
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
-	"strings"
-
-	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 // The lab promises the same numbers on every host. Merge puts result sets
@@ -85,128 +78,6 @@ type MergedCheck struct {
 	Ran    []int    `json:"ran"`
 	Status string   `json:"status"`
 	Detail []string `json:"detail"` // per set: the first failing detail, if any
-}
-
-// Defaults gives a scenario's default knobs, so rows that spell the same
-// case differently (a case's knobs, or a result's every knob) line up. It
-// may be nil.
-type Defaults func(scenarioID string) scenario.Knobs
-
-// Load reads a result set: DIR/report.json when present (or DIR itself if
-// it names a report file), else every tcplab.result/v1 file in DIR.
-func Load(dir string, defaults Defaults) (*Set, error) {
-	set := &Set{Dir: dir}
-	path := dir
-	if st, err := os.Stat(dir); err != nil {
-		return nil, err
-	} else if st.IsDir() {
-		path = filepath.Join(dir, "report.json")
-	} else {
-		set.Dir = filepath.Dir(dir)
-	}
-	rep, err := readReport(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if rep, err = reportOfResults(dir); err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, err
-	}
-	set.keys = map[*Row]string{}
-	for _, row := range rep.Rows {
-		set.keys[row] = row.Scenario + " " + pairs(normalKnobs(row, defaults))
-	}
-	set.Report, set.Platform, set.Kernel = rep, rep.Platform, rep.Kernel
-	for _, row := range rep.Rows {
-		for _, r := range row.Results {
-			if r != nil && set.Platform == "" {
-				set.Platform = r.Platform
-			}
-			if r != nil && set.Kernel == "" {
-				set.Kernel = r.Kernel
-			}
-		}
-	}
-	return set, nil
-}
-
-func readReport(path string) (*Report, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var rep Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	if rep.Schema != Schema {
-		return nil, fmt.Errorf("%s: schema %q, want %q", path, rep.Schema, Schema)
-	}
-	return &rep, nil
-}
-
-// reportOfResults groups a directory's result files into rows, one per
-// scenario and knob set, repetitions together.
-func reportOfResults(dir string) (*Report, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(files)
-	rep := &Report{Schema: Schema}
-	at := map[string]*Row{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		var r scenario.Result
-		if json.Unmarshal(b, &r) != nil || r.Schema != scenario.Schema {
-			continue // not a result: another tool's file
-		}
-		key := r.Scenario + " " + pairs(r.Knobs)
-		row := at[key]
-		if row == nil {
-			row = &Row{Scenario: r.Scenario, Set: r.Knobs}
-			at[key] = row
-			rep.Rows = append(rep.Rows, row)
-		}
-		row.Results = append(row.Results, &r)
-	}
-	if len(rep.Rows) == 0 {
-		return nil, fmt.Errorf("%s: no report.json and no tcplab result files", dir)
-	}
-	for _, row := range rep.Rows {
-		Aggregate(row)
-	}
-	return rep, nil
-}
-
-// normalKnobs is a row's knobs without those equal to the scenario's
-// defaults: a case reads the same whether a report named its overrides or
-// a result file listed every knob.
-func normalKnobs(row *Row, defaults Defaults) scenario.Knobs {
-	var def scenario.Knobs
-	if defaults != nil {
-		def = defaults(row.Scenario)
-	}
-	out := scenario.Knobs{}
-	for k, v := range row.Set {
-		if d, ok := def[k]; !ok || d != v {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func pairs(k scenario.Knobs) string {
-	out := make([]string, 0, len(k))
-	for n, v := range k {
-		out = append(out, n+"="+v)
-	}
-	sort.Strings(out)
-	return strings.Join(out, " ")
 }
 
 // Merge lines the sets up row by row and flags every difference. Sets are

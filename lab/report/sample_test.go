@@ -9,6 +9,7 @@ import (
 
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
+	"github.com/tcplab/tcplab/lab/tcpmodel"
 )
 
 // The charts sampleReport should produce, by kind.
@@ -89,7 +90,7 @@ func sampleReport() *Report {
 	// up on a linear-timeout schedule and fails its check.
 	for _, r := range []int{1, 2, 3} {
 		var rs []*scenario.Result
-		_, giveUp := scenario.SynSchedule(r, 0)
+		_, giveUp := tcpmodel.SynSchedule(r, 0)
 		for i := range 3 {
 			took, ok := jitter(float64(giveUp.Milliseconds())+90, 40), true
 			if r == 3 && i == 1 {
@@ -126,8 +127,12 @@ func sampleReport() *Report {
 			ds = append(ds, slot*1000+slot*rng.Float64()*90+rng.Float64()*25)
 			hist[fmt.Sprintf("%gs", slot)]++
 		}
-		obs := fmt.Sprintf(`{"durations_ms":%s,"histogram":%s,"syns_dropped":%d,"syns_dropped_inferred":%d,"tcp_syn_linear_timeouts":0}`,
-			jsonOf(ds), jsonOf(hist), 70+rng.IntN(8), 72)
+		failed := []map[string]any{}
+		for range hist["failed"] {
+			failed = append(failed, map[string]any{"took_ms": 31000 + rng.Float64()*100, "err": map[string]any{"kind": "ETIMEDOUT"}})
+		}
+		obs := fmt.Sprintf(`{"tcp_syn_retries":4,"tcp_syn_linear_timeouts":0,"durations_ms":%s,"failed":%s,"syns_dropped":%d,"histogram":%s}`,
+			jsonOf(ds), jsonOf(failed), 70+rng.IntN(8), jsonOf(hist))
 		lossy = append(lossy, result("dial-lossy", scenario.Knobs{"impair.syn_loss": "0.5", "client.dials": "80", "client.tcp_syn_retries": "4"},
 			fmt.Sprintf("p=0.50, 80 dials: 0s:%d 1s:%d 3s:%d 7s:%d 15s:%d failed:%d", hist["0s"], hist["1s"], hist["3s"], hist["7s"], hist["15s"], hist["failed"]),
 			obs, pass("durations sit on the SYN schedule")))
@@ -141,7 +146,7 @@ func sampleReport() *Report {
 		ms := []float64{jitter(1012, 8), jitter(3025, 10), jitter(7040, 20)}
 		slow = append(slow, result("backlog-slow-accept", scenario.Knobs{"server.accept_every": "2s"},
 			"accept every 2s → blocked dials took [1 3 7] s",
-			fmt.Sprintf(`{"blocked_dial_ms":%s,"nearest_syn_slot_s":[1,3,7],"accepts_ms":[2001,4002,6003]}`, jsonOf(ms)),
+			fmt.Sprintf(`{"tcp_syn_retries":6,"tcp_syn_linear_timeouts":0,"blocked_dial_ms":%s,"accepts_ms":[2001,4002,6003]}`, jsonOf(ms)),
 			pass("durations sit on the SYN schedule")))
 	}
 	add("backlog-slow-accept", "server accepts one connection every A seconds: blocked dials finish on SYN retransmissions",
@@ -162,7 +167,7 @@ func sampleReport() *Report {
 		for i := range 3 {
 			b := float64(int(jitter(c.bytes, c.bytes*0.03)))
 			o := scenarios.WriteBlockObs{ClientTCPWmem: c.set["client.tcp_wmem"], BytesBeforeBlock: int(b),
-				BytesBeforeBlockPerConn: []int{int(b)}, CommonCount: 1, ResumedAfterMS: []float64{jitter(320, 15)}}
+				ResumedAfterMS: []float64{jitter(320, 15)}}
 			if i < c.prog {
 				var pts [][2]float64
 				pace := jitter(40, 15) // how fast the peer's window closes

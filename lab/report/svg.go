@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // plot draws one SVG chart: a data rectangle inside margins for the axes.
@@ -73,6 +74,73 @@ func (p *plot) text(x, y float64, anchor, class, s string) {
 	fmt.Fprintf(&p.b, `<text x="%.1f" y="%.1f" text-anchor="%s" class="%s">%s</text>`, x, y, anchor, class, esc(s))
 }
 
+// labelCharW is a generous width of one character of an 11px label
+// (DejaVu Sans' digits are 0.64 em); TestChartLabelsDoNotOverlap measures
+// the real widths in a browser.
+const labelCharW = 7.0
+
+// box is a rectangle in SVG units.
+type box struct{ x0, y0, x1, y1 float64 }
+
+func (a box) hits(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
+
+// labelBox is about the box an 11px label takes at (x, y), its baseline.
+func labelBox(x, y float64, anchor, s string) box {
+	w := float64(utf8.RuneCountInString(s)) * labelCharW
+	switch anchor {
+	case "end":
+		x -= w
+	case "middle":
+		x -= w / 2
+	}
+	return box{x, y - 11, x + w, y + 3}
+}
+
+// spot is where a label may go: its baseline's anchor point.
+type spot struct {
+	x, y   float64
+	anchor string
+}
+
+// placer puts 11px labels inside the data rectangle where they cover no
+// other label and no marked shape: each at the first of its spots that
+// is free, else at its first spot.
+type placer struct {
+	p     *plot
+	taken []box
+}
+
+func (l *placer) mark(b box) { l.taken = append(l.taken, b) }
+
+// markDot marks a circle of radius r at (x, y).
+func (l *placer) markDot(x, y, r float64) { l.mark(box{x - r, y - r, x + r, y + r}) }
+
+func (l *placer) free(b box) bool {
+	p := l.p
+	if b.x0 < p.left || b.x1 > p.w-p.right || b.y0 < p.top || b.y1 > p.h-p.bottom {
+		return false
+	}
+	for _, t := range l.taken {
+		if b.hits(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// place draws s at the first free spot and marks it taken.
+func (l *placer) place(class, s string, spots ...spot) {
+	at := spots[0]
+	for _, c := range spots {
+		if l.free(labelBox(c.x, c.y, c.anchor, s)) {
+			at = c
+			break
+		}
+	}
+	l.mark(labelBox(at.x, at.y, at.anchor, s))
+	l.p.text(at.x, at.y, at.anchor, class, s)
+}
+
 // axes draws grid, ticks, tick labels and axis labels; call it before the
 // data so the data is drawn on top.
 func (p *plot) axes() {
@@ -92,7 +160,7 @@ func (p *plot) axes() {
 			x := p.X(float64(i))
 			p.line(x, bottom, x, bottom+4, "axis")
 			for j, l := range strings.Split(c, "\n") {
-				p.text(x, bottom+16+float64(j)*12, "middle", "tick", l)
+				p.text(x, bottom+16+float64(j)*13, "middle", "tick", l)
 			}
 		}
 	} else {

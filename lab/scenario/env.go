@@ -2,13 +2,13 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net"
 	"reflect"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,31 +25,32 @@ type Env struct {
 	Host  string // the server's host name on the lab network
 	ip    string // Host, resolved once
 
-	ctrl        *control.Client
-	agent       *control.Client // in the server's namespace
-	clientAgent *control.Client // in this (the client's) namespace, for impair.* delay
-	res         *Result
-	mech        map[string]bool
+	ctrl  *control.Client
+	agent *control.Client // in the server's namespace
+	res   *Result
+	mech  map[string]bool
 	// recorded is the type Record was given, checked against Scenario.Obs.
 	recorded reflect.Type
 }
 
+// Wiring is what the runner sets up before a client driver runs: the
+// server's address, resolved once (a name in every Dial would put a DNS
+// round trip inside each measured dial), and the side channels.
+type Wiring struct {
+	IP     string          // the server's address
+	Server *control.Client // the server's control channel
+	Agent  *control.Client // the impairment agent in the server's namespace
+}
+
+// NewEnv is the Env the runner hands a client driver: ctx ends at the
+// scenario's timeout, host is the server's name, and res is the result the
+// driver fills in.
+func NewEnv(ctx context.Context, k Knobs, host string, w Wiring, res *Result) *Env {
+	return &Env{Ctx: ctx, Knobs: k, Host: host, ip: w.IP, ctrl: w.Server, agent: w.Agent, res: res, mech: map[string]bool{}}
+}
+
 // Addr is the address under test, host:8080.
 func (e *Env) Addr() string { return net.JoinHostPort(e.ip, strconv.Itoa(Port)) }
-
-// Expect records whether an expectation held, with a detail for the report.
-func (e *Env) Expect(name string, ok bool, format string, args ...any) {
-	e.res.Checks = append(e.res.Checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
-}
-
-// Unmeasured records that the expectation name could not be checked here,
-// and why: the reports list it beside the failures.
-func (e *Env) Unmeasured(name string, format string, args ...any) {
-	e.res.Checks = append(e.res.Checks, Check{Name: name, OK: true, Unmeasured: fmt.Sprintf(format, args...)})
-}
-
-// Headline sets the one-line summary shown in the report table.
-func (e *Env) Headline(format string, args ...any) { e.res.Headline = fmt.Sprintf(format, args...) }
 
 // Stats asks the server for kernel evidence from its network namespace.
 func (e *Env) Stats() (kernel.Stats, error) {
@@ -166,11 +167,12 @@ func (s *ServerEnv) Publish(name string, v any) {
 	s.values[name] = v
 }
 
-// Handle answers the server side channel's requests.
+// Handle answers the server side channel's requests (the runner adds
+// what concerns the process, such as its peak RSS).
 func (s *ServerEnv) Handle(ctx context.Context, op string, args []byte) (any, error) {
 	var a struct{ Name string }
 	if len(args) > 0 {
-		if err := jsonUnmarshal(args, &a); err != nil {
+		if err := json.Unmarshal(args, &a); err != nil {
 			return nil, err
 		}
 	}
@@ -195,8 +197,6 @@ func (s *ServerEnv) Handle(ctx context.Context, op string, args []byte) (any, er
 			return nil, fmt.Errorf("nothing published as %q", a.Name)
 		}
 		return v, nil
-	case "rss":
-		return rssOp()
 	case "quit":
 		return nil, control.ErrQuit
 	}
@@ -206,107 +206,13 @@ func (s *ServerEnv) Handle(ctx context.Context, op string, args []byte) (any, er
 // Ms is d in milliseconds, rounded to 0.1 ms, for observations.
 func Ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Millisecond)*10) / 10 }
 
-// OnTime reports whether got, the measured time of something a timer
-// ends after want, is neither early nor too late: a timer never fires
-// early, so got < want is always wrong; it may fire late by a fraction of
-// its length (Linux's timer wheel: up to 1/8) plus slack for scheduling and
-// the round trip, which each caller states.
-func OnTime(got, want time.Duration, lateFrac float64, slack time.Duration) bool {
-	return got >= want && got <= LateBound(want, lateFrac, slack)
-}
-
-// LateBound is the latest time OnTime accepts.
-func LateBound(want time.Duration, lateFrac float64, slack time.Duration) time.Duration {
-	return want + time.Duration(float64(want)*lateFrac) + slack
-}
-
-// SynGiveUp is the kernel's model of how long a connect may retry with R
-// SYN retransmissions (tcp_model_timeout): 1+2+…+2^R = 2^(R+1)−1 s.
-func SynGiveUp(retries int) time.Duration {
-	return time.Duration((1<<(retries+1))-1) * time.Second
-}
-
-// SynSchedule mirrors the kernel's SYN retransmission timer: the times
-// (from the first SYN) at which SYNs are sent, and when connect gives up
-// with ETIMEDOUT. The timer starts at 1 s and doubles after each
-// retransmission beyond the first `linear` (tcp_syn_linear_timeouts, Linux
-// ≥ 6.5; 0 on older kernels); connect gives up at the first firing at or
-// after SynGiveUp(retries). With linear=0 the sends are 0, 1, 3, 7, … and
-// the give-up is 2^(R+1)−1 s; with the kernel default linear=4 they are
-// 0, 1, 2, 3, 4, 5, 7, 11, … and R=3 gives up at 19 s, not 15.
-func SynSchedule(retries, linear int) (sends []time.Duration, giveUp time.Duration) {
-	limit := SynGiveUp(retries)
-	sends = []time.Duration{0}
-	t, rto := time.Duration(0), time.Second
-	for n := 1; ; n++ {
-		t += rto
-		if t >= limit {
-			return sends, t
-		}
-		sends = append(sends, t)
-		if n > linear {
-			rto = min(2*rto, 120*time.Second)
-		}
-	}
-}
-
-// LocalSynSchedule is SynSchedule for this container's own sysctls. A
-// kernel without tcp_syn_linear_timeouts (< 6.5) gives linear 0, which is
-// its schedule; LocalLinearTimeouts tells the two apart.
-func LocalSynSchedule() (sends []time.Duration, giveUp time.Duration, retries, linear int) {
-	retries = 6
-	if v, ok := kernel.Sysctl("net.ipv4.tcp_syn_retries"); ok {
-		retries, _ = strconv.Atoi(v)
-	}
-	linear, _ = LocalLinearTimeouts()
-	sends, giveUp = SynSchedule(retries, linear)
-	return sends, giveUp, retries, linear
-}
-
-// LocalLinearTimeouts is this namespace's tcp_syn_linear_timeouts and
-// whether the kernel has it at all: absent (6.1) and 0 (pinned on 6.12)
-// give the same schedule but are different kernels, and a per-kernel
-// report must say which it saw.
-func LocalLinearTimeouts() (linear int, present bool) {
-	v, ok := kernel.Sysctl("net.ipv4.tcp_syn_linear_timeouts")
-	if !ok {
-		return 0, false
-	}
-	linear, _ = strconv.Atoi(v)
-	return linear, true
-}
-
-// Mechanisms lists the impairment mechanisms used, or "none".
-func (e *Env) mechanisms() string {
-	if len(e.mech) == 0 {
-		return "none"
-	}
-	var out []string
+// Mechanisms lists, sorted, the impairment mechanisms the driver's Impair
+// calls used.
+func (e *Env) Mechanisms() []string {
+	out := make([]string, 0, len(e.mech))
 	for m := range e.mech {
 		out = append(out, m)
 	}
 	sort.Strings(out)
-	return strings.Join(out, "+")
-}
-
-// synJiffy is how early a SYN retransmission may come: the first timer is
-// armed in jiffies, so it fires up to one jiffy (10 ms at CONFIG_HZ=100,
-// the coarsest) before its time in real time; later ones are re-armed on a
-// jiffy boundary and are never early.
-const synJiffy = 10 * time.Millisecond
-
-// OnSynSlot finds the SYN slot at which a connect that took d (timed from
-// before its first SYN) completed. Linux's timer wheel fires a timer late
-// by up to 1/8 of its timeout and never early (but for synJiffy), and each
-// retransmission is timed from the previous one, so slot s matches
-// [s − 10 ms, s + s/8 + 250 ms] (250 ms for scheduling and the round
-// trip). ok is false when d lies outside that window.
-func OnSynSlot(d time.Duration, slots []time.Duration) (slot time.Duration, ok bool) {
-	for i := len(slots) - 1; i >= 0; i-- {
-		s := slots[i]
-		if d >= s-synJiffy {
-			return s, OnTime(d, s-synJiffy, 1.0/8, 250*time.Millisecond+synJiffy)
-		}
-	}
-	return slots[0], false
+	return out
 }

@@ -295,6 +295,16 @@ func (k Knobs) Impairment() Impairment {
 	if set("impair.probe_bulk") {
 		im.ProbeBulk = k.Int("impair.probe_bulk")
 	}
+	// What is asked is judged (NetworkVerdicts), so the probe measures
+	// enough for it unless told otherwise: 200 round trips put the
+	// jitter's spread in their 99th percentile, and two seconds of bulk
+	// at the rate measure the rate.
+	if !set("impair.probe") && im.Jitter > 0 {
+		im.Probe = 200
+	}
+	if !set("impair.probe_bulk") && im.RateKbit > 0 {
+		im.ProbeBulk = max(64<<10, im.RateKbit*1000/8*2)
+	}
 	return im
 }
 

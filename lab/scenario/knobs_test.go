@@ -25,8 +25,9 @@ func TestImpairKnobs(t *testing.T) {
 		{set: scenario.Knobs{"impair.rtt": "50ms"}, want: scenario.Impairment{RTT: 50 * time.Millisecond, Mechanism: "auto", Probe: 10}, active: true, client: true},
 		{set: scenario.Knobs{"impair.loss": "0.1"}, want: scenario.Impairment{Loss: 0.1, Mechanism: "auto", Probe: 10}, active: true},
 		{set: scenario.Knobs{"impair.loss": "0.1", "impair.mechanism": "delayline"}, want: scenario.Impairment{Loss: 0.1, Mechanism: "delayline", Probe: 10}, active: true, client: true},
-		{set: scenario.Knobs{"impair.rate": "1000"}, want: scenario.Impairment{RateKbit: 1000, Mechanism: "auto", Probe: 10}, active: true, client: true},
-		{set: scenario.Knobs{"impair.rtt": "10ms", "impair.jitter": "10ms"}, want: scenario.Impairment{RTT: 10 * time.Millisecond, Jitter: 10 * time.Millisecond, Mechanism: "auto", Probe: 10}, active: true, client: true},
+		// The rate and the jitter are judged, so the probe measures them.
+		{set: scenario.Knobs{"impair.rate": "1000"}, want: scenario.Impairment{RateKbit: 1000, Mechanism: "auto", Probe: 10, ProbeBulk: 250000}, active: true, client: true},
+		{set: scenario.Knobs{"impair.rtt": "10ms", "impair.jitter": "10ms"}, want: scenario.Impairment{RTT: 10 * time.Millisecond, Jitter: 10 * time.Millisecond, Mechanism: "auto", Probe: 200}, active: true, client: true},
 		{set: scenario.Knobs{"impair.rtt": "-5ms"}, wantErr: `impair.rtt="-5ms": out of range [0s, 1m0s]`},
 		{set: scenario.Knobs{"impair.rtt": "abc"}, wantErr: "want a duration"},
 		{set: scenario.Knobs{"impair.rtt": "61s"}, wantErr: `impair.rtt="61s": out of range [0s, 1m0s]`},

@@ -26,6 +26,29 @@ func (e *Env) Record(obs any) error {
 	return nil
 }
 
+// CheckRecorded says whether the driver that ran in e recorded exactly
+// sc's declared observation type.
+func (sc *Scenario) CheckRecorded(e *Env) error {
+	var got reflect.Type
+	if e != nil {
+		got = e.recorded
+	}
+	return checkRecorded(sc, got)
+}
+
+// checkRecorded: a driver that ran records exactly its declared type.
+func checkRecorded(sc *Scenario, got reflect.Type) error {
+	switch {
+	case sc.Obs == nil:
+		return fmt.Errorf("scenario %s declares no observation type", sc.ID)
+	case got == nil:
+		return fmt.Errorf("driver recorded no observations")
+	case got != reflect.TypeOf(sc.Obs()):
+		return fmt.Errorf("driver recorded %v, scenario declares %T", got, sc.Obs())
+	}
+	return nil
+}
+
 // Observations decodes r's observations into T strictly: an unknown field,
 // a missing field (every field without omitempty must be present), a null
 // where a value belongs, or a wrong type is an error, never a zero value.

@@ -2,7 +2,6 @@ package scenario_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,21 +71,4 @@ func TestDecodeObsUsesTheDeclaredType(t *testing.T) {
 func TestFigures(t *testing.T) {
 	o := sampleObs{TookMS: []float64{1}, Count: 3, Inner: innerObs{N: 2}, Hist: map[string]int{"0s": 4}}
 	assert.Equal(t, map[string]float64{"count": 3, "inner.n": 2, "hist.0s": 4, "piece": 0}, scenario.Figures(&o))
-}
-
-// Early is always wrong; late is bounded by the fraction plus the slack.
-func TestOnTime(t *testing.T) {
-	const want = 2 * time.Second
-	for _, tc := range []struct {
-		got time.Duration
-		ok  bool
-	}{
-		{want, true},
-		{want - time.Millisecond, false},
-		{want + want/8 + 250*time.Millisecond, true},
-		{want + want/8 + 251*time.Millisecond, false},
-		{2 * want, false},
-	} {
-		assert.Equal(t, tc.ok, scenario.OnTime(tc.got, want, 1.0/8, 250*time.Millisecond), "%v", tc.got)
-	}
 }

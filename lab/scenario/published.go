@@ -22,16 +22,18 @@ const LabelPublished = "tcplab.published"
 // host process while the server is up and before the client starts, and
 // returns how to fold what it saw into the client's result once that
 // exists. The scenario keeps its own types on both sides: the harness only
-// carries the closure.
+// carries the closure. A probe only observes: once its part is in the
+// observations, the harness judges the result again (Scenario.Judge), and
+// the scenario's verdicts judge the host's part with the rest.
 type HostProbe func(ctx context.Context, addr string, k Knobs) (Merge, error)
 
-// Merge folds a host probe's observations and checks into a result.
+// Merge folds a host probe's observations into a result.
 type Merge func(r *Result) error
 
-// Amend decodes r's observations strictly as T, lets f change them and add
-// checks, and stores them back; a failed check clears r.OK. A result whose
-// driver failed has no observations to amend and is left as it is.
-func Amend[T any](r *Result, f func(o *T, expect func(name string, ok bool, format string, args ...any))) error {
+// Amend decodes r's observations strictly as T, lets f change them, and
+// stores them back. A result whose driver failed has no observations to
+// amend and is left as it is.
+func Amend[T any](r *Result, f func(o *T)) error {
 	if r.Error != "" {
 		return nil
 	}
@@ -39,10 +41,7 @@ func Amend[T any](r *Result, f func(o *T, expect func(name string, ok bool, form
 	if err != nil {
 		return err
 	}
-	f(&o, func(name string, ok bool, format string, args ...any) {
-		r.Checks = append(r.Checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
-		r.OK = r.OK && ok // a host check can fail a result, never pass a failed one
-	})
+	f(&o)
 	b, err := json.Marshal(&o)
 	if err != nil {
 		return fmt.Errorf("amending observations: %w", err)

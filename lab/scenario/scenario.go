@@ -1,7 +1,10 @@
 // Package scenario defines what a tcplab scenario is: knobs with defaults, a
 // server behaviour, a client driver that measures and checks, and the JSON
-// result the driver prints. Scenarios themselves live in lab/scenarios, one
-// file each.
+// result the driver prints. A scenario is declared once, so that go test,
+// tcplab run, compose and the VM runtime run and judge the same thing.
+// Scenarios themselves live in lab/scenarios, one file each; lab/runner
+// runs one in its containers (handing the driver an Env made by NewEnv),
+// and lab/tcpmodel is the timer model its checks measure against.
 package scenario
 
 import (
@@ -17,7 +20,7 @@ import (
 // Port is the TCP port under test on the server.
 const Port = 8080
 
-// Scenario is one named experiment of SCENARIOS.md.
+// Scenario is one named experiment of the catalogue (docs/scenarios.md).
 type Scenario struct {
 	ID      string
 	Section string // the article's section, e.g. "2 Connection set-up"
@@ -34,9 +37,15 @@ type Scenario struct {
 	// Server runs in the server container; nil means "listen on nothing but
 	// the control port".
 	Server func(s *ServerEnv) error
-	// Client runs in the client container, observes and checks; it records
-	// one value of the Obs type with Env.Record.
+	// Client runs in the client container and measures; it records one
+	// value of the Obs type with Env.Record. It judges nothing: Verdicts
+	// does.
 	Client func(e *Env) error
+	// Verdicts judges a run: a pure function of the knobs and the
+	// observation (and the platform's facts, in the Verdict), declared
+	// with VerdictsOf. The client judges with it after measuring, and so
+	// does anyone holding a result (Scenario.Judge).
+	Verdicts func(k Knobs, obs any, v *Verdict)
 	// Obs returns a new zero value (a pointer) of the scenario's observation
 	// struct, whose JSON form is the result's "observations"; declare it
 	// with ObsOf[T]().
@@ -47,7 +56,8 @@ type Scenario struct {
 	// so a parallel run can start the longest first; nil means Timeout/4.
 	Weight func(k Knobs) time.Duration
 	// Load says how a run and the CPU load of runs beside it interact, so
-	// a parallel run can overlap what does not disturb each other.
+	// a parallel run can overlap what does not disturb each other; a
+	// run's knobs may raise it (lab/planner's LoadOf).
 	Load Load
 	// Published, when set, has the harness publish the server's
 	// PublishedPort on the host's 127.0.0.1 and run this probe from the
@@ -71,26 +81,6 @@ const (
 	// connections): nothing else runs beside them.
 	Alone
 )
-
-// Exclusive reports whether a runtime without the harness's pacing
-// (compose, the VMs) must give the scenario the machine to itself.
-func (s *Scenario) Exclusive() bool { return s.Load != Neutral }
-
-// LoadWith is the scenario's Load for a run with knobs k: a Neutral
-// scenario becomes Quiet when packets wait in the userspace delay line,
-// whose releases a busy CPU makes late.
-func (s *Scenario) LoadWith(k Knobs) Load {
-	im := k.Impairment()
-	if s.Load != Alone && im.ProbeBulk > 0 && (im.RTT > 0 || im.Jitter > 0) {
-		// Megabytes through the delay lines: their agents take the cores
-		// for seconds, which no other delay line's timing survives.
-		return Alone
-	}
-	if s.Load == Neutral && (im.RTT > 0 || im.Jitter > 0) {
-		return Quiet
-	}
-	return s.Load
-}
 
 // Expected is the scenario's Weight for knobs k.
 func (s *Scenario) Expected(k Knobs) time.Duration {
@@ -184,6 +174,9 @@ type Result struct {
 	KernelPackage string `json:"kernel_package,omitempty"`
 	Mechanism     string `json:"mechanism"` // how the network was impaired: none, nftables, netem, delayline, tbf
 	Platform      string `json:"platform"`  // os/arch of the binary that measured (linux/arm64 also under emulation)
+	// Facts is what that platform declares about itself: the reasons a
+	// check may go unmeasured there.
+	Facts Facts `json:"facts"`
 	// Network is the impair.* knobs' network and what the kernel measured
 	// through it (tcpi_rtt_ms); nil when no impair.* knob was set.
 	Network      *impair.Network `json:"network,omitempty"`
@@ -215,7 +208,6 @@ type Result struct {
 	Counters map[string]map[string]int64  `json:"counters,omitempty"`
 }
 
-// Failed lists the checks that did not hold, and the driver error if any.
 // NotMeasured lists the checks that could not be made, with the reason.
 func (r *Result) NotMeasured() []string {
 	var out []string
@@ -227,6 +219,8 @@ func (r *Result) NotMeasured() []string {
 	return out
 }
 
+// Failed lists the checks that did not hold, the driver error if any, and
+// why the lab could not run it if it could not.
 func (r *Result) Failed() []string {
 	var out []string
 	if r.CouldNotRun != "" {

@@ -17,15 +17,17 @@ import (
 // The socket buffers are capped at 1 MiB so the 4 MiB messages span many
 // syscalls.
 var concurrentWrite = &scenario.Scenario{
-	ID:      "concurrent-write",
-	Section: "3 Read and Write",
-	Title:   "K goroutines share a conn, one Write per message: every message arrives whole",
-	Timeout: 90 * time.Second,
-	Knobs:   concurrentWriteKnobs,
-	Obs:     scenario.ObsOf[ConcurrentWriteObs](),
-	Server:  readAndCheck,
-	Client:  concurrentWriteDriver(false),
-	Article: "the article argued it from netFD's fdMutex; the lab counts intact messages",
+	ID:       "concurrent-write",
+	Section:  "3 Read and Write",
+	Title:    "K goroutines share a conn, one Write per message: every message arrives whole",
+	Timeout:  90 * time.Second,
+	Weight:   fixed(3500 * time.Millisecond),
+	Knobs:    concurrentWriteKnobs,
+	Obs:      scenario.ObsOf[ConcurrentWriteObs](),
+	Server:   readAndCheck,
+	Client:   concurrentWriteDriver(false),
+	Verdicts: concurrentWriteVerdicts(false),
+	Article:  "the article argued it from netFD's fdMutex; the lab counts intact messages",
 }
 
 var concurrentWriteKnobs = []scenario.Knob{
@@ -81,7 +83,7 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 		defer c.Close()
 		tc := c.(*net.TCPConn)
 		start := time.Now()
-		sent, writes, werr := writeMessages(c, p, piece)
+		sent, _, werr := writeMessages(c, p, piece)
 		took := time.Since(start)
 		sndbuf, err := sockInt(tc, soSndBuf)
 		if err := errors.Join(werr, err); err != nil {
@@ -96,51 +98,79 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 			_ = e.Get("report_error", &why)
 			return fmt.Errorf("%w %s", err, why)
 		}
-		n := p.count()
-		if err := e.Record(&ConcurrentWriteObs{Writers: p.Writers, MessagesSent: sent, WriteCalls: writes, LargestMessage: p.largest(),
-			SoSndBuf: sndbuf, WriteMS: scenario.Ms(took), Report: r, MessagesReceived: r.Received, Intact: r.Intact,
-			Interleaved: r.Interleaved, Reassembled: r.Reassembled, Piece: piece}); err != nil {
-			return err
-		}
-		e.Expect("every Write succeeded", sent == n, "%d of %d messages sent", sent, n)
-		e.Expect("the reader got every byte", r.Bytes == r.Expected, "%d of %d bytes", r.Bytes, r.Expected)
-		e.Expect("every message's bytes arrive (gathered by cell ids)", r.Reassembled == n && r.BadCells == 0,
-			"%d of %d reassembled, %d bad cells", r.Reassembled, n, r.BadCells)
-		if !split {
-			e.Expect("every message arrives whole (length, CRC, per-writer order)", r.Intact == n,
-				"%d of %d intact; framing lost at byte %d", r.Intact, n, r.FramingLostAt)
-			e.Expect("no message interleaved", r.Interleaved == 0, "%d interleaved", r.Interleaved)
-			e.Expect("the largest message exceeds SO_SNDBUF, so its Write spans several write(2) calls",
-				p.largest() > sndbuf, "largest %d B, SO_SNDBUF %d B", p.largest(), sndbuf)
-			e.Headline("%d goroutines, %d messages of 16 B–%d KiB (SO_SNDBUF %d KiB): %d sent, %d received, %d intact, %d interleaved",
-				p.Writers, n, p.largest()>>10, sndbuf>>10, sent, r.Received, r.Intact, r.Interleaved)
-			return nil
-		}
-		e.Expect("interleaving is observed", r.Interleaved > 0, "%d of %d messages interleaved", r.Interleaved, n)
-		e.Expect("a length-prefixed reader loses the framing", r.Intact < n,
-			"%d of %d parsed before the framing was lost at byte %d", r.Intact, n, r.FramingLostAt)
-		e.Headline("%d goroutines, %d messages in %d-byte Writes: %d interleaved; a length-prefixed reader got %d before losing the framing",
-			p.Writers, n, piece, r.Interleaved, r.Intact)
-		return nil
+		return e.Record(&ConcurrentWriteObs{MessagesSent: sent, SoSndBuf: sndbuf, WriteMS: scenario.Ms(took), Report: r})
 	}
 }
 
+// concurrentWriteVerdicts judges concurrent-write (split false) and
+// concurrent-write-split (split true).
+func concurrentWriteVerdicts(split bool) func(scenario.Knobs, any, *scenario.Verdict) {
+	return scenario.VerdictsOf(func(k scenario.Knobs, o *ConcurrentWriteObs, v *scenario.Verdict) {
+		p := writePlan(k)
+		n, r := p.count(), o.Report
+		v.Expect("every Write succeeded", o.MessagesSent == n, "%d of %d messages sent", o.MessagesSent, n)
+		v.Expect("the reader got every byte", r.Bytes == p.bytes(), "%d of %d bytes", r.Bytes, p.bytes())
+		v.Expect("every message's header arrives once", r.Received == n, "%d of %d", r.Received, n)
+		v.Expect("every message's bytes arrive (gathered by cell ids), no cell foreign", r.Reassembled == n && r.BadCells == 0,
+			"%d of %d reassembled, %d bad cells", r.Reassembled, n, r.BadCells)
+		sndbufVerdict(k, o.SoSndBuf, p.largest(), v)
+		if !split {
+			// Go's netFD holds the fd's write lock for a whole Write,
+			// however many write(2) calls it takes.
+			v.Expect("every message arrives whole (length, CRC, per-writer order)", r.Intact == n && r.FramingLostAt == -1,
+				"%d of %d intact; framing lost at byte %d", r.Intact, n, r.FramingLostAt)
+			v.Expect("no message interleaved", r.Interleaved == 0, "%d interleaved", r.Interleaved)
+			v.Headline("%d goroutines, %d messages of 16 B–%d KiB (SO_SNDBUF %d KiB): %d sent, %d received, %d intact, %d interleaved",
+				p.Writers, n, p.largest()>>10, o.SoSndBuf>>10, o.MessagesSent, r.Received, r.Intact, r.Interleaved)
+			return
+		}
+		splitVerdicts(p, r, v)
+		v.Headline("%d goroutines, %d messages in %d-byte Writes: %d interleaved; a length-prefixed reader got %d before losing the framing at byte %d",
+			p.Writers, n, k.Int("client.piece"), r.Interleaved, r.Intact, r.FramingLostAt)
+	})
+}
+
 // ConcurrentWriteObs is what concurrent-write and concurrent-write-split
-// observed; the fields after Report repeat its counts.
+// observed.
 type ConcurrentWriteObs struct {
-	Writers        int     `json:"writers"`
-	MessagesSent   int     `json:"messages_sent"`
-	WriteCalls     int     `json:"write_calls"` // conn.Write calls, all writers
-	LargestMessage int     `json:"largest_message"`
-	SoSndBuf       int     `json:"so_sndbuf"`
-	WriteMS        float64 `json:"write_ms"`
+	MessagesSent int `json:"messages_sent" tcplab:"exact"`
+	// SoSndBuf is the client's SO_SNDBUF after the writes.
+	SoSndBuf int `json:"so_sndbuf" tcplab:"exact"`
+	// WriteMS is how long the writers took: the machine's speed, no
+	// mechanism of the scenario's.
+	WriteMS float64 `json:"write_ms" tcplab:"info"`
 	// Report is what the server found in the stream it read.
-	Report           streamReport `json:"report"`
-	MessagesReceived int          `json:"messages_received"`
-	Intact           int          `json:"intact"`
-	Interleaved      int          `json:"interleaved"`
-	Reassembled      int          `json:"reassembled"`
-	// Piece is the bytes per Write of concurrent-write-split; absent (0)
-	// for concurrent-write, which writes each message at once.
-	Piece int `json:"piece,omitempty"`
+	Report streamReport `json:"report"`
+}
+
+// sndbufVerdict: the client's send buffer, as tcp_wmem caps it, is smaller
+// than the largest message, so that message's Write takes several write(2)
+// calls while the fd's write lock is held.
+func sndbufVerdict(k scenario.Knobs, sndbuf, largest int, v *scenario.Verdict) {
+	// Writing megabytes to a reader that keeps up grows cwnd, and with it
+	// the send buffer (tcp_sndbuf_expand), until tcp_wmem[2] caps it.
+	capped := memTriple(k.Str("client.tcp_wmem"))[2]
+	v.Expect("SO_SNDBUF grew to tcp_wmem max", sndbuf == capped, "%d, tcp_wmem max %d", sndbuf, capped)
+	v.Expect("the largest message exceeds SO_SNDBUF, so its Write spans several write(2) calls",
+		largest > sndbuf, "largest %d B, SO_SNDBUF %d B", largest, sndbuf)
+}
+
+// splitVerdicts: pieces of messages, each its own Write, interleave.
+func splitVerdicts(p plan, r streamReport, v *scenario.Verdict) {
+	n := p.count()
+	// Every writer yields between its Writes, and a writer waiting for
+	// the fd's write lock is woken to run next, so the writers take turns
+	// piece by piece: most messages interleave. How many stay whole is
+	// the scheduler's (the small ones are a header and one piece; a
+	// writer alone at the end writes whole): 74 and 80 of 80 on an idle
+	// machine, 62 on a busy CI runner. More than half is the claim; half
+	// of any figure that passes fails it.
+	v.Between("most messages interleaved (more than half)", float64(r.Interleaved), float64(n/2+1), float64(n), "")
+	// A length-prefixed reader parses messages until the first one another
+	// Write landed inside, so it gets at most the whole ones, and loses the
+	// framing on a cell boundary inside the stream. How many come first
+	// whole depends on which goroutine runs first (0 when all start
+	// together; 7 measured under `tcplab run` with every scenario at once).
+	v.Expect("a length-prefixed reader loses the framing, after at most the messages left whole", r.Intact <= n-r.Interleaved && r.FramingLostAt >= r.Intact*cellSize && r.FramingLostAt < r.Bytes && r.FramingLostAt%cellSize == 0,
+		"%d of %d parsed, lost at byte %d", r.Intact, n, r.FramingLostAt)
 }

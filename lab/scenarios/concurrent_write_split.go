@@ -15,11 +15,13 @@ var concurrentWriteSplit = &scenario.Scenario{
 	Section: "3 Read and Write",
 	Title:   "K goroutines share a conn, each message in several Writes: messages interleave",
 	Timeout: 90 * time.Second,
+	Weight:  fixed(3900 * time.Millisecond),
 	Knobs: append([]scenario.Knob{
 		{Name: "client.piece", Default: "4096", Kind: scenario.Int, Min: 16, Max: 1 << 20, Help: "bytes per Write (a multiple of 16)"},
 	}, concurrentWriteKnobs...),
-	Obs:     scenario.ObsOf[ConcurrentWriteObs](),
-	Server:  readAndCheck,
-	Client:  concurrentWriteDriver(true),
-	Article: "the article warned a message split over several Writes is not contiguous; the lab counts the interleaved ones",
+	Obs:      scenario.ObsOf[ConcurrentWriteObs](),
+	Server:   readAndCheck,
+	Client:   concurrentWriteDriver(true),
+	Verdicts: concurrentWriteVerdicts(true),
+	Article:  "the article warned a message split over several Writes is not contiguous; the lab counts the interleaved ones",
 }

@@ -9,24 +9,22 @@ import (
 
 // streamReport is what a reader found in a stream written by writeMessages.
 type streamReport struct {
-	Bytes    int `json:"bytes"`
-	Expected int `json:"expected_bytes"`
-	Messages int `json:"messages_expected"`
+	Bytes int `json:"bytes" tcplab:"exact"`
 	// Received counts messages whose header arrived.
-	Received int `json:"received"`
+	Received int `json:"received" tcplab:"exact"`
 	// Intact counts messages a length-prefixed reader got whole: valid
 	// header, right length, matching CRC, in its writer's order. It stops at
 	// the first message that does not parse (FramingLostAt, -1 if never).
 	Intact        int `json:"intact"`
-	FramingLostAt int `json:"framing_lost_at"`
+	FramingLostAt int `json:"framing_lost_at" tcplab:"exact"`
 	// Interleaved counts messages whose cells do not form one contiguous run
 	// in the stream: some other Write landed inside them.
-	Interleaved int `json:"interleaved"`
+	Interleaved int `json:"interleaved" tcplab:"headline"`
 	// Reassembled counts messages whose cells, gathered by the ids they
 	// carry, rebuild the full payload with the header's CRC: nothing lost
 	// or duplicated, only (perhaps) interleaved.
-	Reassembled int `json:"reassembled"`
-	BadCells    int `json:"bad_cells"`
+	Reassembled int `json:"reassembled" tcplab:"exact"`
+	BadCells    int `json:"bad_cells" tcplab:"exact"`
 }
 
 type msgKey struct{ w, seq uint32 }
@@ -40,7 +38,7 @@ type msgState struct {
 
 // checkStream parses s both ways (see streamReport).
 func checkStream(s []byte, p plan) streamReport {
-	r := streamReport{Bytes: len(s), Expected: p.bytes(), Messages: p.count(), FramingLostAt: -1}
+	r := streamReport{Bytes: len(s), FramingLostAt: -1}
 	be := binary.BigEndian
 	next := make([]int, p.Writers)
 	for off := 0; off < len(s); {

@@ -6,13 +6,18 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 )
 
 // Several goroutines reading one stream (concurrent-read).
 
 // readConcurrent has k goroutines Read c into their own buffer of bufSize
-// bytes until EOF; each keeps what it read, in its own order.
+// bytes until EOF; each keeps what it read, in its own order, and yields
+// after each Read, as a reader handling its data would. Without the yield
+// the goroutine that just read mostly takes the fd's lock again before the
+// waiter it woke runs (15-24 of 140 messages split, measured on loopback);
+// with it they take turns.
 func readConcurrent(c net.Conn, k, bufSize int) ([][][]byte, error) {
 	chunks := make([][][]byte, k)
 	errs := make([]error, k)
@@ -27,6 +32,7 @@ func readConcurrent(c net.Conn, k, bufSize int) ([][][]byte, error) {
 				if n > 0 {
 					chunks[r] = append(chunks[r], bytes.Clone(buf[:n]))
 				}
+				runtime.Gosched()
 				if err == io.EOF {
 					return
 				}
@@ -43,16 +49,14 @@ func readConcurrent(c net.Conn, k, bufSize int) ([][][]byte, error) {
 
 // readReport is what concurrent readers got of a stream.
 type readReport struct {
-	StreamBytes int   `json:"stream_bytes"`
-	ReadBytes   int   `json:"read_bytes"`
-	PerReader   []int `json:"bytes_per_reader"`
-	Reads       int   `json:"reads"`
+	ReadBytes int   `json:"read_bytes" tcplab:"exact"`
+	PerReader []int `json:"bytes_per_reader"`
+	Reads     int   `json:"reads"` // Read calls that returned data
 	// UnionIsStream: the readers' chunks, each reader's in its own order,
 	// interleave into exactly the stream: no byte lost, none duplicated.
 	UnionIsStream bool `json:"union_is_stream"`
-	Messages      int  `json:"messages"`
 	// Split counts messages whose bytes were read by more than one goroutine.
-	Split int `json:"split_messages"`
+	Split int `json:"split_messages" tcplab:"headline"`
 }
 
 // placeReads finds the interleaving of the readers' chunks that rebuilds
@@ -113,7 +117,7 @@ func placeReads(stream []byte, chunks [][][]byte) ([]int, bool) {
 // writer (writer 0) sent.
 func checkReads(p plan, chunks [][][]byte) readReport {
 	stream := p.stream(0)
-	r := readReport{StreamBytes: len(stream), PerReader: make([]int, len(chunks)), Messages: p.Messages}
+	r := readReport{PerReader: make([]int, len(chunks))}
 	for i, cs := range chunks {
 		for _, c := range cs {
 			r.PerReader[i] += len(c)

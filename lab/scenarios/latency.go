@@ -1,11 +1,8 @@
 package scenarios
 
 import (
-	"errors"
 	"io"
 	"net"
-	"strings"
-	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
 )
@@ -54,19 +51,5 @@ func echoes(c net.Conn, n int) error {
 	return nil
 }
 
-// isIOTimeout: the error a Go deadline gives, "i/o timeout" with Timeout().
-func isIOTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() && strings.HasSuffix(err.Error(), "i/o timeout")
-}
-
 // rttMS is the asked RTT in ms.
 func rttMS(e *scenario.Env) float64 { return msOf(e.Knobs.Duration("impair.rtt")) }
-
-// within3 is the lab's bound on the kernel's RTT: never below the asked RTT
-// minus the jitter, at most 3 ms above it (the delay line's release
-// precision plus the path's own RTT).
-func within3(tcpi time.Duration, e *scenario.Env) bool {
-	im := e.Knobs.Impairment() // unset impair.* knobs are absent, not zero
-	return tcpi >= im.RTT-im.Jitter && tcpi <= im.RTT+3*time.Millisecond
-}

@@ -25,6 +25,10 @@ var modelScale = &scenario.Scenario{
 	Section: "1 Model",
 	Title:   "goroutine-per-connection server holding N connections, then echo traffic on all of them",
 	Timeout: 3 * time.Minute,
+	Weight:  fixed(8 * time.Second),
+	// Its echo percentiles and RSS per conn are skewed by a busy CPU, and
+	// its 10,000 connections keep one busy: Alone.
+	Load: scenario.Alone,
 	Knobs: []scenario.Knob{
 		{Name: "client.conns", Default: "10000", Kind: scenario.Int, Min: 1, Max: 25000, Help: "idle connections to hold"},
 		{Name: "client.echo_for", Default: "3s", Kind: scenario.Duration, Min: 0.5, Max: 60, Help: "how long to drive echo traffic"},
@@ -81,37 +85,71 @@ var modelScale = &scenario.Scenario{
 			return err
 		}
 		dialTook := time.Since(start)
+		// Wait until the server's count stops short of n no longer; it is
+		// recorded as read, so a server holding more is seen too.
 		var held memStats
 		err = waitUntil(e, 30*time.Second, "server holding every connection", func() (bool, error) {
 			err := e.Get("now", &held)
-			return err == nil && held.Conns == int64(n), nil
+			return err == nil && held.Conns >= int64(n), nil
 		})
 		if err != nil {
 			return fmt.Errorf("%w (server reports %d)", err, held.Conns)
+		}
+		st, err := e.Stats()
+		if err != nil {
+			return err
 		}
 		rtts, err := echo(e, conns, e.Knobs.Int("client.echo_workers"), e.Knobs.Duration("client.echo_for"))
 		if err != nil {
 			return err
 		}
-		perConn := float64(held.RSS-base.RSS) / float64(n)
-		rate := float64(len(rtts)) / e.Knobs.Duration("client.echo_for").Seconds()
-		p50, p99 := percentile(rtts, 50), percentile(rtts, 99)
-		if err := e.Record(&ModelScaleObs{ConnsHeld: held.Conns, DialAllMS: scenario.Ms(dialTook), ServerGoroutines: held.Goroutines,
-			ServerRSSBaselineBytes: base.RSS, ServerRSSBytes: held.RSS, ServerRSSPerConnBytes: int(perConn),
-			ServerGoStackBytes: held.StackInuse, EchoRoundTrips: len(rtts), EchoRoundTripsPerS: int(rate),
-			EchoP50MS: scenario.Ms(p50), EchoP99MS: scenario.Ms(p99)}); err != nil {
-			return err
+		var busy time.Duration
+		for _, d := range rtts {
+			busy += d
 		}
-		budgetMem, budgetP99 := e.Knobs.Int("client.budget_rss_per_conn"), e.Knobs.Duration("client.budget_p99")
-		e.Expect("N connections held", held.Conns == int64(n), "%d of %d", held.Conns, n)
-		e.Expect("one goroutine per connection", held.Goroutines >= n, "%d goroutines for %d connections", held.Goroutines, n)
-		e.Expect("server RSS per connection within budget", perConn <= float64(budgetMem), "%.0f B per connection, budget %d", perConn, budgetMem)
-		e.Expect("echo p99 within budget", p99 <= budgetP99, "p99 %v, budget %v", p99, budgetP99)
-		e.Expect("every connection echoed", len(rtts) >= n, "%d round trips over %d connections", len(rtts), n)
-		e.Headline("%d conns: %d goroutines, %.1f KiB RSS/conn; echo %d rt/s, p50 %.2f ms, p99 %.2f ms",
-			held.Conns, held.Goroutines, perConn/1024, int(rate), scenario.Ms(p50), scenario.Ms(p99))
-		return nil
+		sorted := sortedCopy(rtts)
+		return e.Record(&ModelScaleObs{ConnsHeld: held.Conns, ServerEstablished: st.States["ESTABLISHED"], DialAllMS: scenario.Ms(dialTook),
+			ServerGoroutinesBaseline: base.Goroutines, ServerGoroutines: held.Goroutines,
+			ServerRSSBaselineBytes: base.RSS, ServerRSSBytes: held.RSS,
+			ServerGoStackBaselineBytes: base.StackInuse, ServerGoStackBytes: held.StackInuse,
+			EchoRoundTrips: len(rtts), EchoBusyMS: scenario.Ms(busy),
+			EchoP50MS: scenario.Ms(quantile(sorted, 0.5)), EchoP99MS: scenario.Ms(quantile(sorted, 0.99))})
 	},
+	Verdicts: scenario.VerdictsOf(func(k scenario.Knobs, o *ModelScaleObs, v *scenario.Verdict) {
+		n := k.Int("client.conns")
+		echoFor := k.Duration("client.echo_for")
+		v.Expect("the server holds exactly N connections (its handlers)", o.ConnsHeld == int64(n), "%d of %d", o.ConnsHeld, n)
+		v.Expect("the server's kernel has N established connections on the port", o.ServerEstablished == n, "%d of %d", o.ServerEstablished, n)
+		// The server's goroutines before any connection, plus one per
+		// connection, plus what it starts for them: the publisher, the
+		// accept loop's closer, the control server's (measured: 4).
+		extra := o.ServerGoroutines - o.ServerGoroutinesBaseline - n
+		v.Between("one goroutine per connection: goroutines − baseline − N", float64(extra), goroutinesExtra[0], goroutinesExtra[1], "")
+		// A goroutine starts on the runtime's minimum stack (2 KiB), and a
+		// handler parked in Read never grows it: the stacks rise by N × 2
+		// KiB, plus the few other goroutines' (measured: 64 KiB).
+		stackRise := int64(o.ServerGoStackBytes) - int64(o.ServerGoStackBaselineBytes)
+		v.Between("each parked goroutine holds a 2 KiB stack: StackInuse rise − N × 2 KiB (bytes)", float64(stackRise-int64(n)*2048),
+			0, 128<<10, " B")
+		// Beyond its stack a connection costs its 512-byte buffer, the
+		// net.TCPConn, netFD and poll descriptor and the goroutine's g:
+		// about 2 KiB of heap (measured 2.0 KiB).
+		perConn := float64(o.ServerRSSBytes-o.ServerRSSBaselineBytes) / float64(n)
+		v.Between("a connection costs its stack plus ~2 KiB (server RSS rise − stack rise, per connection)",
+			perConn-float64(stackRise)/float64(n), rssBeyondStack[0], rssBeyondStack[1], " B")
+		budgetMem := k.Int("client.budget_rss_per_conn")
+		v.Expect("server RSS per connection within budget", perConn <= float64(budgetMem), "%.0f B per connection, budget %d", perConn, budgetMem)
+		// The echo figures are the machine's speed under its own load
+		// (64 workers, 2 cores): nothing fixes them, so they are checked
+		// against the regression budgets only, one-sided.
+		v.Expect("every connection echoed", o.EchoRoundTrips >= n, "%d round trips over %d connections", o.EchoRoundTrips, n)
+		budgetP99 := k.Duration("client.budget_p99")
+		v.Expect("echo p99 within budget", o.EchoP50MS <= o.EchoP99MS && fromMS(o.EchoP99MS) <= budgetP99,
+			"p50 %v ms, p99 %v ms, budget %v", o.EchoP50MS, o.EchoP99MS, budgetP99)
+		rate := float64(o.EchoRoundTrips) / echoFor.Seconds()
+		v.Headline("%d conns: %d goroutines, %.1f KiB RSS/conn (%.1f KiB stack); echo %.0f rt/s, p50 %.2f ms, p99 %.2f ms",
+			o.ConnsHeld, o.ServerGoroutines, perConn/1024, float64(stackRise)/float64(n)/1024, rate, o.EchoP50MS, o.EchoP99MS)
+	}),
 	Article: "the article describes the model without numbers; the lab measures it on 2 cores",
 }
 
@@ -224,30 +262,38 @@ func echo(e *scenario.Env, conns []net.Conn, w int, d time.Duration) ([]time.Dur
 	return all, first
 }
 
-// percentile of durations (p in 0..100), nearest rank.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
+// Bounds of model-scale's figures: the goroutines beyond one per
+// connection (measured 4: the publisher, the accept loop's closer and the
+// control server's two), and a connection's RSS beyond its stack
+// (measured 2.0 KiB).
+var (
+	goroutinesExtra = [2]float64{3, 4}
+	rssBeyondStack  = [2]float64{1024, 4096}
+)
 
 // ModelScaleObs is what model-scale observed; server figures are what the
 // server published about itself while it held every connection.
 type ModelScaleObs struct {
-	ConnsHeld              int64   `json:"conns_held"`
-	DialAllMS              float64 `json:"dial_all_ms"`
-	ServerGoroutines       int     `json:"server_goroutines"`
-	ServerRSSBaselineBytes int64   `json:"server_rss_baseline_bytes"` // before any connection
-	ServerRSSBytes         int64   `json:"server_rss_bytes"`
-	// ServerRSSPerConnBytes is (RSS − baseline) / connections held.
-	ServerRSSPerConnBytes int     `json:"server_rss_per_conn_bytes"`
-	ServerGoStackBytes    uint64  `json:"server_go_stack_bytes"` // runtime.MemStats.StackInuse
-	EchoRoundTrips        int     `json:"echo_round_trips"`
-	EchoRoundTripsPerS    int     `json:"echo_round_trips_per_s"`
-	EchoP50MS             float64 `json:"echo_p50_ms"`
-	EchoP99MS             float64 `json:"echo_p99_ms"`
+	ConnsHeld         int64 `json:"conns_held" tcplab:"exact"`         // the server's live handlers
+	ServerEstablished int   `json:"server_established" tcplab:"exact"` // ESTABLISHED sockets on the port, server side
+	// DialAllMS is how long the 16 dialers took to open every
+	// connection: the machine's speed, which nothing fixes.
+	DialAllMS                float64 `json:"dial_all_ms" tcplab:"info"`
+	ServerGoroutinesBaseline int     `json:"server_goroutines_baseline"` // before any connection
+	ServerGoroutines         int     `json:"server_goroutines" tcplab:"headline"`
+	// ServerRSSBaselineBytes is the process before any connection: the
+	// runtime's and the binary's footprint, which nothing here fixes
+	// (doubled, it moves the per-connection figure by 1 KiB, inside
+	// its noise); the verdicts subtract it.
+	ServerRSSBaselineBytes     int64   `json:"server_rss_baseline_bytes" tcplab:"info"`
+	ServerRSSBytes             int64   `json:"server_rss_bytes"`
+	ServerGoStackBaselineBytes uint64  `json:"server_go_stack_baseline_bytes"` // runtime.MemStats.StackInuse
+	ServerGoStackBytes         uint64  `json:"server_go_stack_bytes"`
+	EchoRoundTrips             int     `json:"echo_round_trips" tcplab:"info"`
+	EchoBusyMS                 float64 `json:"echo_busy_ms" tcplab:"info"` // the round trips' durations added up
+	EchoP50MS                  float64 `json:"echo_p50_ms" tcplab:"info"`
+	// The echo figures are the machine's speed under load: checked
+	// one-sided against the budgets (every connection echoed, p99),
+	// not pinned.
+	EchoP99MS float64 `json:"echo_p99_ms" tcplab:"info"`
 }

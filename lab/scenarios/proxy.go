@@ -38,15 +38,37 @@ const (
 )
 
 // ProxyConn is one connection through a proxy: its dial and its first Read.
+// DialMS is informational: a dial the proxy accepts takes the bridge's
+// round trip, which no mechanism pins.
 type ProxyConn struct {
 	Dial   scenario.ErrInfo `json:"dial"` // kind "none" when it connected
-	DialMS float64          `json:"dial_ms"`
+	DialMS float64          `json:"dial_ms" tcplab:"info"`
 	// Read is the first Read's error (nil when the dial failed); ReadMS is
 	// when that Read returned, from the start of this connection's dial.
 	Read   *scenario.ErrInfo `json:"read"`
 	ReadN  int               `json:"read_n"`
 	ReadMS float64           `json:"read_ms"`
 	Fate   string            `json:"fate"`
+}
+
+// QuickConn is a ProxyConn whose first Read returns at once (a refused
+// backend dial): a loopback round trip, which no mechanism pins, so its
+// time is informational like its dial's.
+type QuickConn struct {
+	Dial   scenario.ErrInfo  `json:"dial"`
+	DialMS float64           `json:"dial_ms" tcplab:"info"`
+	Read   *scenario.ErrInfo `json:"read"`
+	ReadN  int               `json:"read_n"`
+	ReadMS float64           `json:"read_ms" tcplab:"info"`
+	Fate   string            `json:"fate"`
+}
+
+func quick(cs []ProxyConn) []QuickConn {
+	out := make([]QuickConn, len(cs))
+	for i, c := range cs {
+		out[i] = QuickConn(c)
+	}
+	return out
 }
 
 // ProxyLogLine is one backend dial the proxy could not make (it logs each
@@ -181,20 +203,23 @@ func countFates(cs []ProxyConn) map[string]int {
 }
 
 // PublishedObs is what the host process saw through Docker's publishing of
-// the server's PublishedPort, filled by the scenario's host probe.
-type PublishedObs struct {
+// the server's PublishedPort, filled by the scenario's host probe; C is
+// the scenario's kind of connection.
+type PublishedObs[C ProxyConn | QuickConn] struct {
 	// Mechanism is what answered on the host port, inferred from what the
 	// dials did, never assumed: "docker-proxy" (a userland proxy accepted
 	// more dials than the backend admits, or a dial to a closed port), or
 	// "iptables-dnat" (userland-proxy=false: the backend's own behaviour).
-	Mechanism string      `json:"mechanism"`
-	Network   string      `json:"network"` // the label of the extra network the publishing used
-	Addr      string      `json:"addr"`    // dialled from the host: 127.0.0.1:<port>
-	HoldMS    float64     `json:"hold_ms"` // each first Read's bound
-	Conns     []ProxyConn `json:"conns"`
-	Succeeded int         `json:"succeeded"`
-	Hung      int         `json:"hung"`
-	Ended     int         `json:"ended"`
+	// The verdicts infer it again from the connections.
+	Mechanism string  `json:"mechanism"`
+	Network   string  `json:"network"`               // the label of the extra network the publishing used
+	Addr      string  `json:"addr"`                  // dialled from the host: 127.0.0.1:<port>
+	HoldMS    float64 `json:"hold_ms" tcplab:"info"` // each first Read's bound, from the knobs
+	Conns     []C     `json:"conns"`
+	// Of Conns, for the report.
+	Succeeded int `json:"succeeded" tcplab:"info"`
+	Hung      int `json:"hung" tcplab:"info"`
+	Ended     int `json:"ended" tcplab:"info"`
 }
 
 const (
@@ -203,13 +228,35 @@ const (
 	viaUnknown     = "unknown"
 )
 
-func newPublishedObs(addr string, hold time.Duration, cs []ProxyConn) *PublishedObs {
+func newPublishedObs[C ProxyConn | QuickConn](addr string, hold time.Duration, cs []ProxyConn, conv func([]ProxyConn) []C, mechanism string) *PublishedObs[C] {
 	f := countFates(cs)
-	return &PublishedObs{Network: scenario.LabelPublished + "=true", Addr: addr, HoldMS: scenario.Ms(hold), Conns: cs,
-		Succeeded: len(cs) - f[FateNoDial], Hung: f[FateHung], Ended: f[FateEnded], Mechanism: viaUnknown}
+	return &PublishedObs[C]{Network: scenario.LabelPublished + "=true", Addr: addr, HoldMS: scenario.Ms(hold), Conns: conv(cs),
+		Succeeded: len(cs) - f[FateNoDial], Hung: f[FateHung], Ended: f[FateEnded], Mechanism: mechanism}
 }
 
-// Describe is the one line the headline gets about the published variant.
-func (p *PublishedObs) Describe() string {
-	return fmt.Sprintf("published port via %s: %d/%d dials, %d hung, %d ended", p.Mechanism, p.Succeeded, len(p.Conns), p.Hung, p.Ended)
+// describe is the one line the headline gets about the published variant.
+func describe(mechanism string, cs []ProxyConn) string {
+	f := countFates(cs)
+	return fmt.Sprintf("published port via %s: %d/%d dials, %d hung, %d ended", mechanism, len(cs)-f[FateNoDial], len(cs), f[FateHung], f[FateEnded])
+}
+
+func same(cs []ProxyConn) []ProxyConn { return cs }
+
+// asProxyConns is the common view of either kind of connection.
+func asProxyConns[C ProxyConn | QuickConn](cs []C) []ProxyConn {
+	out := make([]ProxyConn, len(cs))
+	for i, c := range cs {
+		out[i] = ProxyConn(c)
+	}
+	return out
+}
+
+// noData: the backends never send, so no first Read returns bytes.
+func noData(cs []ProxyConn) bool {
+	for _, c := range cs {
+		if c.ReadN != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -2,10 +2,9 @@ package scenarios
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -22,6 +21,7 @@ var proxyRefused = &scenario.Scenario{
 	Section: "6 The network in between",
 	Title:   "a userland port proxy in front of a closed port: Dial succeeds, the first Read returns EOF instead of ECONNREFUSED",
 	Timeout: 30 * time.Second,
+	Weight:  fixed(3 * time.Second),
 	Knobs: []scenario.Knob{
 		{Name: "client.dials", Default: "5", Kind: scenario.Int, Min: 1, Max: 200, Help: "serial dials through the proxy"},
 	},
@@ -45,45 +45,70 @@ var proxyRefused = &scenario.Scenario{
 			return err
 		}
 		f := countFates(conns)
-		o := ProxyRefusedObs{Mechanism: ProxyMechanism, Dials: n, Succeeded: n - f[FateNoDial], Ended: f[FateEnded], Conns: conns,
-			SlowestReadMS: slowestRead(conns), Direct: scenario.Classify(direct), ProxyLog: rep.Log}
-		if err := e.Record(&o); err != nil {
-			return err
-		}
-		e.Expect("a direct dial of the closed port: errors.Is(err, syscall.ECONNREFUSED)", errors.Is(direct, syscall.ECONNREFUSED), "%v", direct)
-		e.Expect("every dial through the proxy succeeds", o.Succeeded == n, "%d of %d", o.Succeeded, n)
-		e.Expect("every first Read returns EOF or ECONNRESET", o.Ended == n, "fates %v", f)
-		e.Expect("at once: well under 100 ms from the dial", o.SlowestReadMS < 100, "slowest %.1f ms", o.SlowestReadMS)
+		return e.Record(&ProxyRefusedObs{Mechanism: ProxyMechanism, Dials: n, Succeeded: n - f[FateNoDial], Ended: f[FateEnded], Conns: quick(conns),
+			SlowestReadMS: slowestRead(conns), Direct: scenario.Classify(direct), ProxyLog: rep.Log})
+	},
+	Verdicts: scenario.VerdictsOf(func(k scenario.Knobs, o *ProxyRefusedObs, v *scenario.Verdict) {
+		n := k.Int("client.dials")
+		cs := asProxyConns(o.Conns)
+		f := countFates(cs)
+		v.Expect("a direct dial of the closed port: ECONNREFUSED", o.Direct.Kind == "ECONNREFUSED", "%+v", o.Direct)
+		v.Expect("one connection per dial", len(cs) == n, "%d connections, %d dials", len(cs), n)
+		v.Expect("every dial through the proxy succeeds", f[FateNoDial] == 0, "fates %v", f)
+		v.Expect("every first Read returns EOF or ECONNRESET, with no data", f[FateEnded] == len(cs) && noData(cs), "fates %v", f)
+		// "At once": the refusal is a loopback round trip, so no Read
+		// comes near its deadline (a loopback round trip has no lower
+		// bound to pin; the times are informational).
+		v.Expect("at once: well before the Read's deadline (≤ 100 ms)", slowestRead(cs) <= 100, "slowest %.1f ms, deadline %v", slowestRead(cs), refusedHold)
 		refused := 0
-		for _, l := range rep.Log {
+		for _, l := range o.ProxyLog {
 			if l.Error.Kind == "ECONNREFUSED" {
 				refused++
 			}
 		}
-		e.Expect("the proxy's own backend dial was refused, once per connection", refused == n && len(rep.Log) == n,
-			"%d ECONNREFUSED of %d logged failures", refused, len(rep.Log))
-		e.Headline("%s: direct dial %s; %d/%d dials succeed through the proxy, first Read %d× EOF/reset, slowest %.1f ms",
-			ProxyMechanism, o.Direct.Kind, o.Succeeded, n, o.Ended, o.SlowestReadMS)
-		return nil
-	},
+		v.Expect("the proxy's own backend dial was refused, once per connection", refused == n && len(o.ProxyLog) == n,
+			"%d ECONNREFUSED of %d logged failures", refused, len(o.ProxyLog))
+		head := fmt.Sprintf("%s: direct dial %s; %d/%d dials succeed through the proxy, first Read %d× EOF/reset, slowest %.1f ms",
+			ProxyMechanism, o.Direct.Kind, n-f[FateNoDial], n, f[FateEnded], slowestRead(cs))
+		if p := o.Published; p != nil {
+			pc := asProxyConns(p.Conns)
+			pf := countFates(pc)
+			mech := refusedMechanism(pc)
+			v.Expect("published: one connection per dial, through the labelled network", len(pc) == n && p.Network == scenario.LabelPublished+"=true",
+				"%d connections, %d dials, network %s", len(pc), n, p.Network)
+			v.Expect("published: the host port's mechanism is recognised", mech != viaUnknown, "%s; fates %v", mech, pf)
+			switch mech {
+			case viaDockerProxy:
+				// docker-proxy accepts and its own dial is refused.
+				v.Expect("published via docker-proxy: every first Read returns EOF or reset at once, with no data",
+					pf[FateEnded] == n && noData(pc) && slowestRead(pc) <= 100, "fates %v, slowest %.1f ms", pf, slowestRead(pc))
+			case viaDNAT:
+				v.Expect("published via iptables DNAT: every dial refused", pf[FateNoDial] == n, "fates %v", pf)
+			}
+			head += "; " + describe(mech, pc)
+		}
+		v.Headline("%s", head)
+	}),
 	Article: "not in the article: behind Docker's port proxy a refused connection looks like one the server closed",
 }
 
 // ProxyRefusedObs is what proxy-refused observed.
 type ProxyRefusedObs struct {
-	Mechanism     string      `json:"mechanism"` // go-connections/proxy
-	Dials         int         `json:"dials"`
-	Succeeded     int         `json:"succeeded"` // dials the proxy accepted
-	Ended         int         `json:"ended"`     // first Reads that returned EOF or ECONNRESET
-	Conns         []ProxyConn `json:"conns"`
-	SlowestReadMS float64     `json:"slowest_read_ms"` // the latest first Read's return, from its dial
+	Mechanism     string      `json:"mechanism"`               // go-connections/proxy
+	Dials         int         `json:"dials" tcplab:"info"`     // asked: client.dials
+	Succeeded     int         `json:"succeeded" tcplab:"info"` // of Conns: dials the proxy accepted
+	Ended         int         `json:"ended" tcplab:"info"`     // of Conns: first Reads that returned EOF or ECONNRESET
+	Conns         []QuickConn `json:"conns"`
+	SlowestReadMS float64     `json:"slowest_read_ms" tcplab:"info"` // of Conns: the latest first Read's return, from its dial
 	// Direct is a dial straight to the server's backend port, where nothing
 	// listens on any address: the contrast the proxy hides.
-	Direct   scenario.ErrInfo `json:"direct"`
-	ProxyLog []ProxyLogLine   `json:"proxy_log"` // the proxy's backend dial failures
+	Direct scenario.ErrInfo `json:"direct"`
+	// ProxyLog is the proxy's backend dial failures: one ECONNREFUSED per
+	// dial is the headline.
+	ProxyLog []ProxyLogLine `json:"proxy_log" tcplab:"headline"`
 	// Published is what the host saw through Docker's own publishing of a
 	// closed port; null where the port was not published (compose).
-	Published *PublishedObs `json:"published"`
+	Published *PublishedObs[QuickConn] `json:"published"`
 }
 
 // A refused backend dial takes a loopback round trip; a Read still
@@ -101,40 +126,35 @@ func slowestRead(cs []ProxyConn) float64 {
 	return m
 }
 
-// publishedRefused is proxy-refused's host probe: the same dials through
-// Docker's publishing of the server's PublishedPort, where nothing listens.
-// docker-proxy accepts and its dial is refused (EOF at once); with iptables
-// DNAT the host's dial itself is refused.
-func publishedRefused(ctx context.Context, addr string, k scenario.Knobs) (scenario.Merge, error) {
-	n := k.Int("client.dials")
-	cs := probeProxy(ctx, addr, n, refusedDialTimeout, refusedHold)
-	p := newPublishedObs(addr, refusedHold, cs)
-	refused := 0
+// refusedMechanism infers what answered on the host port: docker-proxy
+// accepts every dial (its own is refused); with iptables DNAT the host's
+// dial itself is refused.
+func refusedMechanism(cs []ProxyConn) string {
+	ok, refused := 0, 0
 	for _, c := range cs {
+		if c.Fate != FateNoDial {
+			ok++
+		}
 		if c.Dial.Kind == "ECONNREFUSED" {
 			refused++
 		}
 	}
 	switch {
-	case p.Succeeded == n:
-		p.Mechanism = viaDockerProxy
-	case refused == n:
-		p.Mechanism = viaDNAT
+	case ok == len(cs):
+		return viaDockerProxy
+	case refused == len(cs):
+		return viaDNAT
 	}
+	return viaUnknown
+}
+
+// publishedRefused is proxy-refused's host probe: the same dials through
+// Docker's publishing of the server's PublishedPort, where nothing listens.
+// It only records; the verdicts judge what it saw.
+func publishedRefused(ctx context.Context, addr string, k scenario.Knobs) (scenario.Merge, error) {
+	cs := probeProxy(ctx, addr, k.Int("client.dials"), refusedDialTimeout, refusedHold)
+	p := newPublishedObs(addr, refusedHold, cs, quick, refusedMechanism(cs))
 	return func(r *scenario.Result) error {
-		err := scenario.Amend(r, func(o *ProxyRefusedObs, expect func(string, bool, string, ...any)) {
-			o.Published = p
-			expect("published: the host port's mechanism is recognised", p.Mechanism != viaUnknown,
-				"%s; %d of %d dials succeeded, %d refused", p.Mechanism, p.Succeeded, n, refused)
-			if p.Mechanism == viaDockerProxy {
-				expect("published via docker-proxy: every first Read returns EOF or reset, well under 100 ms", p.Ended == n && slowestRead(cs) < 100,
-					"fates %v, slowest %.1f ms", countFates(cs), slowestRead(cs))
-			}
-			if p.Mechanism == viaDNAT {
-				expect("published via iptables DNAT: every dial refused", refused == n, "%d of %d refused", refused, n)
-			}
-		})
-		r.Headline += "; " + p.Describe()
-		return err
+		return scenario.Amend(r, func(o *ProxyRefusedObs) { o.Published = p })
 	}, nil
 }

@@ -16,13 +16,12 @@ var readCloseWithData = &scenario.Scenario{
 	Section: "3 Read and Write",
 	Title:   `peer sends "hello" and closes before the reader starts: (5, nil) then (0, io.EOF)`,
 	Timeout: 30 * time.Second,
+	Weight:  fixed(2300 * time.Millisecond),
 	Obs:     scenario.ObsOf[ReadCloseWithDataObs](),
-	Server: func(s *scenario.ServerEnv) error {
-		return acceptWith(s, func(c net.Conn) {
-			_, err := c.Write([]byte("hello"))
-			logErr("read-close-with-data write", err)
-		})
-	},
+	Server: perConn(func(s *scenario.ServerEnv, c net.Conn) {
+		_, err := c.Write([]byte(closeMsg))
+		logErr("read-close-with-data write", err)
+	}),
 	Client: func(e *scenario.Env) error {
 		c, err := dialTCP(e)
 		if err != nil {
@@ -35,7 +34,7 @@ var readCloseWithData = &scenario.Scenario{
 				return false, err
 			}
 			inq, _, err := queues(c)
-			return info.State == tcpCloseWait && inq == 5, err
+			return info.State == tcpCloseWait && inq == len(closeMsg), err
 		}); err != nil {
 			return err
 		}
@@ -44,15 +43,19 @@ var readCloseWithData = &scenario.Scenario{
 			r, _ := timedRead(c, 10, step)
 			reads = append(reads, r)
 		}
-		if err := e.Record(&ReadCloseWithDataObs{Reads: reads}); err != nil {
-			return err
-		}
-		e.Expect("first Read: (5, nil) \"hello\"", reads[0].N == 5 && reads[0].Err.Kind == "none" && reads[0].Data == "hello",
-			"%+v", reads[0])
-		e.Expect("second Read: (0, io.EOF)", reads[1].N == 0 && reads[1].Err.Kind == "EOF", "%+v", reads[1])
-		e.Headline(`"hello" then close → (%d, %s) then (%d, %s)`, reads[0].N, reads[0].Err.Kind, reads[1].N, reads[1].Err.Kind)
-		return nil
+		return e.Record(&ReadCloseWithDataObs{Reads: reads})
 	},
+	Verdicts: scenario.VerdictsOf(func(_ scenario.Knobs, o *ReadCloseWithDataObs, v *scenario.Verdict) {
+		v.Expect("two Reads", len(o.Reads) == 2, "%d Reads", len(o.Reads))
+		if len(o.Reads) != 2 {
+			return
+		}
+		r0, r1 := o.Reads[0], o.Reads[1]
+		v.Expect(`first Read: what was queued before the FIN, (5, nil) "hello"`,
+			r0.N == len(closeMsg) && r0.Err.Kind == "none" && r0.Data == closeMsg, "%+v", r0)
+		v.Expect("second Read: (0, io.EOF)", r1.N == 0 && r1.Err.Kind == "EOF", "%+v", r1)
+		v.Headline(`"hello" then close → (%d, %s) then (%d, %s)`, r0.N, r0.Err.Kind, r1.N, r1.Err.Kind)
+	}),
 	Article: "(5, nil) then EOF (same)",
 }
 
@@ -68,14 +71,17 @@ func timedRead(c net.Conn, size int, bound time.Duration) (readResult, time.Dura
 	return readResult{N: n, Err: scenario.Classify(err), Data: string(buf[:n])}, time.Since(start)
 }
 
+// closeMsg is what the read-close-with-data peer sends before its FIN.
+const closeMsg = "hello"
+
 // ReadCloseWithDataObs is what read-close-with-data observed.
 type ReadCloseWithDataObs struct {
-	Reads []readResult `json:"reads"` // the two Reads, in order
+	Reads []readResult `json:"reads" tcplab:"headline"` // the two Reads, in order
 }
 
 // readResult is one Read's outcome, for observations.
 type readResult struct {
-	N    int              `json:"n"`
+	N    int              `json:"n" tcplab:"exact"` // each scenario's peer sends a fixed number of bytes
 	Err  scenario.ErrInfo `json:"err"`
 	Data string           `json:"data,omitempty"`
 }

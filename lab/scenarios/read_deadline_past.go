@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"net"
 	"time"
 
@@ -17,8 +18,9 @@ var readDeadlinePast = &scenario.Scenario{
 	Section: "3 Read and Write",
 	Title:   `a read deadline in the past: Read fails at once though "hi" waits; cleared, it reads "hi"`,
 	Timeout: 30 * time.Second,
+	Weight:  fixed(2700 * time.Millisecond),
 	Obs:     scenario.ObsOf[ReadDeadlinePastObs](),
-	Server:  sendAndHold("hi"),
+	Server:  sendAndHold(pastMsg),
 	Client: func(e *scenario.Env) error {
 		c, err := dialTCP(e)
 		if err != nil {
@@ -29,7 +31,7 @@ var readDeadlinePast = &scenario.Scenario{
 		if err := waitUntil(e, step, `"hi" in the receive queue`, func() (bool, error) {
 			inq, _, err := queues(c)
 			waiting = inq
-			return inq == 2, err
+			return inq == len(pastMsg), err
 		}); err != nil {
 			return err
 		}
@@ -41,18 +43,20 @@ var readDeadlinePast = &scenario.Scenario{
 			return err
 		}
 		cleared, took := timedRead(c, 10, step)
-		if err := e.Record(&ReadDeadlinePastObs{WaitingBytes: waiting, Past: past, PastMS: scenario.Ms(tookPast),
-			Cleared: cleared, ClearedMS: scenario.Ms(took)}); err != nil {
-			return err
-		}
-		e.Expect("deadline in the past: (0, os.ErrDeadlineExceeded) with data waiting",
-			past.N == 0 && past.Err.Kind == "ErrDeadlineExceeded" && past.Err.Timeout, "%+v, %d bytes waiting", past, waiting)
-		e.Expect("at once (under 100 ms)", tookPast < 100*time.Millisecond, "returned after %v", tookPast)
-		e.Expect(`deadline cleared: the same conn reads "hi"`, cleared.N == 2 && cleared.Data == "hi" && cleared.Err.Kind == "none", "%+v", cleared)
-		e.Headline(`deadline 1 s ago, %d bytes waiting → n=%d %s after %.1f ms; cleared → %q`,
-			waiting, past.N, past.Err.Kind, scenario.Ms(tookPast), cleared.Data)
-		return nil
+		return e.Record(&ReadDeadlinePastObs{WaitingBytes: waiting, Past: past, PastMS: scenario.Ms(tookPast),
+			Cleared: cleared, ClearedMS: scenario.Ms(took)})
 	},
+	Verdicts: scenario.VerdictsOf(func(_ scenario.Knobs, o *ReadDeadlinePastObs, v *scenario.Verdict) {
+		v.Expect("deadline in the past: (0, os.ErrDeadlineExceeded) with data waiting",
+			o.Past.N == 0 && o.Past.Err.Kind == "ErrDeadlineExceeded" && o.Past.Err.Timeout, "%+v, %d bytes waiting", o.Past, o.WaitingBytes)
+		// Go checks the deadline before it calls read(2) and never parks:
+		// the time is scheduling only.
+		v.Expect(fmt.Sprintf("at once (under %v)", pastBound), fromMS(o.PastMS) < pastBound, "returned after %.1f ms", o.PastMS)
+		v.Expect(`deadline cleared: the same conn reads "hi"`,
+			o.Cleared.N == len(pastMsg) && o.Cleared.Data == pastMsg && o.Cleared.Err.Kind == "none", "%+v", o.Cleared)
+		v.Headline(`deadline 1 s ago, %d bytes waiting → n=%d %s after %.1f ms; cleared → %q`,
+			o.WaitingBytes, o.Past.N, o.Past.Err.Kind, o.PastMS, o.Cleared.Data)
+	}),
 	Article: "beyond the article: what a stale deadline does to the next Read",
 }
 
@@ -64,11 +68,23 @@ func timedReadNoDeadline(c net.Conn, size int) (readResult, time.Duration) {
 	return readResult{N: n, Err: scenario.Classify(err), Data: string(buf[:n])}, time.Since(start)
 }
 
+// pastMsg is what the read-deadline-past peer sends.
+const pastMsg = "hi"
+
+// pastBound is how long a Read under a past deadline may take: it makes
+// no system call that waits, so only scheduling on a busy 2-core host.
+const pastBound = 10 * time.Millisecond
+
 // ReadDeadlinePastObs is what read-deadline-past observed.
 type ReadDeadlinePastObs struct {
-	WaitingBytes int        `json:"waiting_bytes"` // SIOCINQ before the first Read
-	Past         readResult `json:"past"`          // the Read under a deadline 1 s ago
-	PastMS       float64    `json:"past_ms"`
-	Cleared      readResult `json:"cleared"` // the Read after SetReadDeadline(time.Time{})
-	ClearedMS    float64    `json:"cleared_ms"`
+	// WaitingBytes is SIOCINQ before the first Read: the driver waits
+	// until it is len(pastMsg), so it is a precondition, not a finding.
+	WaitingBytes int        `json:"waiting_bytes" tcplab:"info"`
+	Past         readResult `json:"past" tcplab:"headline"` // the Read under a deadline 1 s ago
+	// PastMS is checked against pastBound but cannot be pinned closer:
+	// it is microseconds of scheduling, and n=0 with data waiting is what
+	// shows the deadline was checked before read(2).
+	PastMS    float64    `json:"past_ms" tcplab:"info"`
+	Cleared   readResult `json:"cleared"`                  // the Read after SetReadDeadline(time.Time{})
+	ClearedMS float64    `json:"cleared_ms" tcplab:"info"` // the data is queued: microseconds, unchecked
 }

@@ -24,6 +24,24 @@ func dialTCP(e *scenario.Env) (*net.TCPConn, error) {
 	return c.(*net.TCPConn), nil
 }
 
+// dialAndSignal dials the server, sends it signal and bounds c's Reads by
+// d + step from then (fail, not hang): the start of a §3 driver whose
+// server does something d after the signal. The caller closes c.
+func dialAndSignal(e *scenario.Env, signal string, d time.Duration) (c *net.TCPConn, start time.Time, err error) {
+	if c, err = dialTCP(e); err != nil {
+		return nil, start, err
+	}
+	start = time.Now()
+	if err = e.Signal(signal); err == nil {
+		err = c.SetReadDeadline(start.Add(d + step))
+	}
+	if err != nil {
+		c.Close()
+		return nil, start, err
+	}
+	return c, start, nil
+}
+
 // waitUntil polls cond every 5 ms until it holds, or fails after max with
 // what.
 func waitUntil(e *scenario.Env, max time.Duration, what string, cond func() (bool, error)) error {
@@ -46,18 +64,6 @@ func knobInt(k scenario.Knobs, name string) int {
 		return 0
 	}
 	return k.Int(name)
-}
-
-// mode is the most common value of xs and how often it occurs.
-func mode(xs []int) (v, count int) {
-	seen := map[int]int{}
-	for _, x := range xs {
-		seen[x]++
-		if seen[x] > count || (seen[x] == count && x < v) {
-			v, count = x, seen[x]
-		}
-	}
-	return v, count
 }
 
 // stableNote is the expectation on totals measured on several connections

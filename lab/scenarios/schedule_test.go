@@ -13,7 +13,7 @@ import (
 // Every scenario has a weight, and a knob-dependent one follows its knob.
 func TestWeights(t *testing.T) {
 	for _, sc := range All() {
-		assert.NotNil(t, sc.Weight, "%s has no weight in schedule.go", sc.ID)
+		assert.NotNil(t, sc.Weight, "%s has no Weight", sc.ID)
 	}
 	for _, tc := range []struct {
 		id   string

@@ -66,6 +66,15 @@ func acceptAll(s *scenario.ServerEnv) error {
 	return acceptWith(s, func(c net.Conn) { <-s.Ctx.Done() })
 }
 
+// perConn is a Server that is only what it does with each connection: it
+// accepts every connection and hands each, with the server's env, to
+// handle (as acceptWith).
+func perConn(handle func(s *scenario.ServerEnv, c net.Conn)) func(*scenario.ServerEnv) error {
+	return func(s *scenario.ServerEnv) error {
+		return acceptWith(s, func(c net.Conn) { handle(s, c) })
+	}
+}
+
 // acceptWith accepts every connection and hands each to handle in its own
 // goroutine; the connection is closed when handle returns.
 func acceptWith(s *scenario.ServerEnv, handle func(net.Conn)) error {

@@ -15,6 +15,7 @@ import (
 
 // The write scenarios' server: a sink that does not read until told to.
 
+// sinkSide is what the write scenarios' server reports about its side of
 // a connection at the moment the client's Write blocked.
 type sinkSide struct {
 	RcvBuf int `json:"rcvbuf"` // SO_RCVBUF in force

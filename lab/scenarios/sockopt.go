@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 )
 
 // Socket state the drivers read back from the kernel. The types here are
@@ -35,6 +36,21 @@ func (o sockOpt) String() string { return sockOptNames[o] }
 type tcpStat struct {
 	State      int    // tcpi_state: TCP_ESTABLISHED=1 … TCP_CLOSE_WAIT=8
 	BytesAcked uint64 // tcpi_bytes_acked, the SYN counting as one byte
+	RTOus      int    // tcpi_rto: the retransmission timeout, jiffies reported in µs
+	RTTus      int    // tcpi_rtt: the smoothed RTT, µs
+}
+
+// pathInfo is the part of tcp_info the latency scenarios read: what the
+// kernel measured of the path and how it recovered from losses.
+type pathInfo struct {
+	RTT          time.Duration // tcpi_rtt: smoothed RTT
+	SndWnd       int           // tcpi_snd_wnd: the peer's advertised receive window, scaled
+	RcvWnd       int           // tcpi_rcv_wnd: the window this side advertises
+	SndCwnd      int           // tcpi_snd_cwnd, segments
+	SndMSS       int           // tcpi_snd_mss
+	BytesAcked   uint64        // tcpi_bytes_acked (the SYN counts as one)
+	TotalRetrans int           // tcpi_total_retrans: segments retransmitted
+	TotalRTO     int           // tcpi_total_rto: retransmission timeouts
 }
 
 // tcpCloseWait is TCP_CLOSE_WAIT in tcp_info's state field: the peer's FIN

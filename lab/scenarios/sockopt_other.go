@@ -30,3 +30,5 @@ func queues(c net.Conn) (inq, outq int, err error) {
 func tcpInfo(c net.Conn) (tcpStat, error) {
 	return tcpStat{}, needsLinux("TCP_INFO")
 }
+
+func pathOf(c net.Conn) (pathInfo, error) { return pathInfo{}, needsLinux("TCP_INFO") }

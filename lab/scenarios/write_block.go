@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/kernel"
@@ -10,9 +11,10 @@ import (
 
 // writeBlock: a peer that does not read lets a writer fill its receive
 // buffer and then the writer's send buffer; the next Write blocks. How many
-// bytes that is depends only on the two buffers, so the driver repeats it
-// on a few connections and, where the buffers in force were the same,
-// expects the same total. The count is the kernel's (acknowledged + queued
+// bytes that is depends only on the two buffers: the verdicts check the
+// buffers in force against what the knobs fix (blockVerdicts), each queue
+// against its buffer, and, where the knobs fix both buffers, every
+// connection's total against them. The count is the kernel's (acknowledged + queued
 // bytes), since the blocked Write has not returned its n yet; write-timeout
 // and write-partial-peer-dies show Go's n adds up to the same. Then the
 // server reads (60000 bytes every read_every, the article's server5) and
@@ -22,6 +24,12 @@ var writeBlock = &scenario.Scenario{
 	Section: "3 Read and Write",
 	Title:   "peer does not read, client writes 64 KiB chunks: bytes accepted before Write blocks, per buffer setting",
 	Timeout: 90 * time.Second,
+	Weight:  fixed(6500 * time.Millisecond),
+	// Quiet: how many bytes a pinned send buffer holds depends on the size
+	// of the kernel's segments (TSO's size goal follows the measured RTT),
+	// and one of five connections beside a busy CPU held 98,464 bytes where
+	// the others held 79,640 (a CI run).
+	Load: scenario.Quiet,
 	Knobs: writeKnobs(
 		scenario.Knob{Name: "client.repeats", Default: "5", Kind: scenario.Int, Min: 1, Max: 50, Help: "connections measured one after another"},
 		scenario.Knob{Name: "server.read_every", Default: "250ms", Kind: scenario.Duration, Min: 0.05, Max: 10},
@@ -38,8 +46,6 @@ var writeBlock = &scenario.Scenario{
 		every := e.Knobs.Duration("server.read_every")
 		var blocks []block
 		var resumed, chunkAfter []float64
-		var resumeBound []time.Duration
-		peerMatches, bothQueues := true, true
 		var progress [][2]float64
 		for i := range e.Knobs.Int("client.repeats") {
 			c, w, b, err := fillUntilBlocked(e, i, 0)
@@ -49,13 +55,6 @@ var writeBlock = &scenario.Scenario{
 			if i == 0 {
 				progress = w.progress
 			}
-			peerMatches = peerMatches && b.PeerInQ == b.InPeer
-			// Write parks only when its send buffer is full: the send queue
-			// holds at least half of SO_SNDBUF in data (Linux doubles the
-			// request to cover skb overhead), and the peer, whose window
-			// closed, holds data but no more than its SO_RCVBUF. These hold
-			// whatever the buffers, autotuned or not.
-			bothQueues = bothQueues && 2*b.InSendQ >= b.SndBuf && b.PeerInQ > 0 && b.PeerInQ <= b.RcvBuf
 			blocks = append(blocks, b)
 			// The same Write stays parked until the server's reads open
 			// the window and the ACKs free send buffer.
@@ -64,7 +63,7 @@ var writeBlock = &scenario.Scenario{
 				c.Close()
 				return err
 			}
-			if err := waitUntil(e, every+step, "kernel takes more bytes after the server reads", func() (bool, error) {
+			if err := waitUntil(e, 2*every+step, "kernel takes more bytes after the server reads", func() (bool, error) {
 				acc, err := accepted(c)
 				return acc > b.Accepted, err
 			}); err != nil {
@@ -72,7 +71,6 @@ var writeBlock = &scenario.Scenario{
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
 			resumed = append(resumed, scenario.Ms(time.Since(start)))
-			resumeBound = append(resumeBound, resumeWithin(start.Sub(b.since), every))
 			if err := waitUntil(e, 20*time.Second, "the blocked Write completes after the server reads", func() (bool, error) {
 				return int(w.writes.Load()) > b.Writes, nil
 			}); err != nil {
@@ -82,70 +80,80 @@ var writeBlock = &scenario.Scenario{
 			chunkAfter = append(chunkAfter, scenario.Ms(time.Since(start)))
 			c.Close()
 		}
-		totals, sameBufs := []int{}, true
+		totals := []int{}
 		for _, b := range blocks {
 			totals = append(totals, b.Accepted)
-			sameBufs = sameBufs && b.SndBuf == blocks[0].SndBuf && b.RcvBuf == blocks[0].RcvBuf
 		}
-		common, count := mode(totals)
-		early, late := false, false
-		for i, ms := range resumed {
-			early = early || ms < scenario.Ms(every)
-			late = late || millis(ms) > resumeBound[i]
-		}
+		common, _ := mode(totals)
 		wmem, _ := kernel.Sysctl("net.ipv4.tcp_wmem")
-		if err := e.Record(&WriteBlockObs{ClientTCPWmem: wmem, Blocks: blocks, BytesBeforeBlock: common, BytesBeforeBlockPerConn: totals,
-			Progress: progress, CommonCount: count, SoSndBuf: blocks[0].SndBuf, SoRcvBuf: blocks[0].RcvBuf,
-			ResumedAfterMS: resumed, BlockedWriteDoneAfterMS: chunkAfter}); err != nil {
-			return err
+		return e.Record(&WriteBlockObs{ClientTCPWmem: wmem, Blocks: blocks, BytesBeforeBlock: common,
+			Progress: progress, ResumedAfterMS: resumed, BlockedWriteDoneAfterMS: chunkAfter})
+	},
+	Verdicts: scenario.VerdictsOf(func(k scenario.Knobs, o *WriteBlockObs, v *scenario.Verdict) {
+		every := k.Duration("server.read_every")
+		n := k.Int("client.repeats")
+		v.Expect("one block and one resume per connection", len(o.Blocks) == n && len(o.ResumedAfterMS) == n,
+			"%d blocks, %d resumes, %d connections", len(o.Blocks), len(o.ResumedAfterMS), n)
+		if len(o.Blocks) == 0 {
+			return
 		}
 		// That Write blocks on every connection is not a check here: a
 		// connection whose Write never blocks ends the run with an error.
-		e.Expect("the bytes acknowledged sit unread in the server's receive queue", peerMatches, "blocks %+v", blocks)
-		e.Expect("at the block the send queue holds ≥ SO_SNDBUF/2 and the peer 0 < unread ≤ SO_RCVBUF", bothQueues, "blocks %+v", blocks)
-		// With autotuning the buffers differ between connections and so
-		// may the totals: then there is nothing to compare.
-		if sameBufs {
-			e.Expect("same buffers in force → "+stableNote, 2*count > len(totals), "totals %v", totals)
+		want := strings.Join(strings.Fields(k.Str("client.tcp_wmem")), " ")
+		got := strings.Join(strings.Fields(o.ClientTCPWmem), " ")
+		v.Expect("the client's tcp_wmem is the knob's", got == want, "%q, knob %q", got, want)
+		blockVerdicts(k, o.Blocks, v)
+		// The server's first read comes read_every after it is told to, so
+		// the writer cannot move before. The sender learns of the reopened
+		// window from a zero-window probe (or the update the read sends):
+		// the probes back off from the 200 ms RTO, 0.2, 0.6, 1.4 s after
+		// the window closed, and the client signals some 0.3–0.6 s after
+		// that (its quiet period, the probe of the sink), so the writer
+		// moves by the probe after the read: within 800 ms + 200 ms of
+		// slack after it. Measured: 271–299 ms on pinned buffers, 295 or
+		// 503–508 ms with the defaults, 536–544 ms with SetWriteBuffer
+		// 64 KiB. Which probe it is depends on when the window closed,
+		// which the observation does not hold, so the figure is bounded,
+		// not pinned (tagged info).
+		var resumed []time.Duration
+		inside := len(o.ResumedAfterMS) == len(o.Blocks)
+		for _, ms := range o.ResumedAfterMS {
+			d := fromMS(ms)
+			resumed = append(resumed, d)
+			inside = inside && d >= every && d <= every+resumeProbe
 		}
-		e.Expect("the writer resumes once the server reads (read_every … next zero-window probe)", !early && !late,
-			"kernel took more bytes after %v ms, bounds %v; server reads every %v", resumed, resumeBound, every)
-		e.Headline("SO_SNDBUF %d, SO_RCVBUF %d → %d bytes before Write blocked (%d of %d connections; all: %v); resumed %v ms after the server was told to read",
-			blocks[0].SndBuf, blocks[0].RcvBuf, common, count, len(totals), totals, resumed)
-		return nil
-	},
+		v.Expect(fmt.Sprintf("the writer resumes after the server's first read, by the next zero-window probe (read_every … +%v)", resumeProbe),
+			inside, "resumed after %v", resumed)
+		totals := []int{}
+		for _, b := range o.Blocks {
+			totals = append(totals, b.Accepted)
+		}
+		common, count := mode(totals)
+		v.Headline("SO_SNDBUF %d, SO_RCVBUF %d → %d bytes before Write blocked (%d of %d connections; all: %v); resumed %v ms after the server was told to read",
+			o.Blocks[0].SndBuf, o.Blocks[0].RcvBuf, common, count, len(totals), totals, o.ResumedAfterMS)
+	}),
 	Article: "macOS 2015: 679,468 bytes before Write blocked (Darwin's buffers); the lab pins and reads back both buffers",
 }
-
-// resumeWithin bounds when a writer blocked for `blocked` before the server
-// was told to read (its first read is `every` later) takes bytes again. The
-// receiver may send a window update when it reads; if it does not, the
-// sender learns of the space from its next zero-window probe. Probes back
-// off from the 200 ms minimum RTO: 0.2, 0.6, 1.4, 3 s… after the window
-// closed, so the first one after the read at blocked+every comes before
-// 2·(blocked+every)+200 ms. 250 ms more for scheduling.
-func resumeWithin(blocked, every time.Duration) time.Duration {
-	return 2*(blocked+every) + 200*time.Millisecond - blocked + 250*time.Millisecond
-}
-
-func millis(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 
 // WriteBlockObs is what write-block observed.
 type WriteBlockObs struct {
 	ClientTCPWmem string  `json:"client_tcp_wmem"`
-	Blocks        []block `json:"blocks"` // one per connection, at its block
-	// BytesBeforeBlock is the most common total over the connections, on
-	// CommonCount of them.
-	BytesBeforeBlock        int   `json:"bytes_before_block"`
-	BytesBeforeBlockPerConn []int `json:"bytes_before_block_per_conn"`
+	Blocks        []block `json:"blocks" tcplab:"headline"` // one per connection, at its block
+	// BytesBeforeBlock is the most common of the Blocks' totals, for the
+	// report's chart; the verdicts judge each block's.
+	BytesBeforeBlock int `json:"bytes_before_block" tcplab:"info"`
 	// Progress is the first connection's fill curve: [ms since its first
-	// Write, bytes the kernel had taken].
-	Progress    [][2]float64 `json:"progress"`
-	CommonCount int          `json:"common_count"`
-	SoSndBuf    int          `json:"so_sndbuf"` // of the first connection
-	SoRcvBuf    int          `json:"so_rcvbuf"`
+	// Write, bytes the kernel had taken], for the report's chart. It ends
+	// at that block's total; how fast it gets there is the machine's.
+	Progress [][2]float64 `json:"progress" tcplab:"info"`
 	// ResumedAfterMS: from telling the server to read until the kernel took
-	// more bytes; BlockedWriteDoneAfterMS: until the blocked Write returned.
-	ResumedAfterMS          []float64 `json:"resumed_after_ms"`
-	BlockedWriteDoneAfterMS []float64 `json:"blocked_write_done_after_ms"`
+	// more bytes; bounded, not pinned (see the verdict).
+	ResumedAfterMS []float64 `json:"resumed_after_ms" tcplab:"info"`
+	// BlockedWriteDoneAfterMS: until the blocked Write returned, which
+	// takes as many of the server's reads as the rest of its chunk needs
+	// windows: reported, not judged.
+	BlockedWriteDoneAfterMS []float64 `json:"blocked_write_done_after_ms" tcplab:"info"`
 }
+
+// resumeProbe: the probe interval at that age (800 ms) and 200 ms slack.
+const resumeProbe = time.Second

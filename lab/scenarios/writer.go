@@ -99,5 +99,3 @@ func (w *writer) result(max time.Duration) (wresult, error) {
 		return wresult{}, fmt.Errorf("the blocked Write did not return within %v", max)
 	}
 }
-
-// sinkSide is what the write scenarios' server reports about its side of

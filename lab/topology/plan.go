@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -124,15 +125,27 @@ func WithPublished() Option {
 
 // Plan declares a run of sc with the knob overrides: the server's and the
 // client's namespaces, each owned by an agent, on one internal network.
-// Knobs are validated here; the roles get only the overrides on their
-// command line and resolve the same defaults themselves.
+// Knobs are validated here (planner.Resolve); the roles get only the
+// overrides on their command line and resolve the same defaults
+// themselves.
 func Plan(sc *scenario.Scenario, overrides scenario.Knobs, opts ...Option) (*Topology, error) {
 	if sc == nil {
 		return nil, errors.New("topology: no scenario")
 	}
-	k, err := sc.Resolve(overrides)
+	r, err := planner.Resolve(sc, overrides)
 	if err != nil {
 		return nil, err
+	}
+	return PlanRow(r, opts...)
+}
+
+// PlanRow is Plan for a row already planned, its knobs resolved and
+// validated once (planner.Rows, planner.Resolve): they are not resolved
+// again.
+func PlanRow(r planner.Row, opts ...Option) (*Topology, error) {
+	sc, overrides, k := r.Scenario, r.Set, r.Knobs
+	if sc == nil {
+		return nil, errors.New("topology: no scenario")
 	}
 	c := config{labels: map[string]string{}}
 	var errs []error

@@ -2,8 +2,9 @@
 // networks, its hosts (network namespaces) and the containers in them, with
 // their commands, sysctls, capabilities, waits and lifetimes. Plan builds it
 // from a scenario and typed options, validated once; a Runtime (the Docker
-// harness today, a kernel in a VM next) runs it, and the compose generator
-// renders the same plan, so the two cannot drift.
+// harness, or a named kernel in a VM: lab/kernelrun) runs it, and the
+// compose generator renders the same plan, so the ways of running a
+// scenario cannot drift apart.
 //
 // Every run has two hosts, server and client. Each host's namespace is owned
 // by an agent, the only container with NET_ADMIN: it starts first, carries
@@ -87,7 +88,7 @@ type Host struct {
 type WaitKind int
 
 const (
-	WaitReady WaitKind = iota + 1 // it printed scenario.ReadyLine
+	WaitReady WaitKind = iota + 1 // it printed runner.ReadyLine
 	WaitExit                      // it exited (the client)
 )
 

@@ -19,7 +19,7 @@ type Role struct {
 	// (the impairment sidecar's network_mode: service:server).
 	NetnsOf string `json:"netns_of,omitempty"`
 	// Wait says how the next role knows this one is up: "ready" waits for
-	// scenario.ReadyLine on its stderr; "exit" waits for it to end, and its
+	// runner.ReadyLine on its stderr; "exit" waits for it to end, and its
 	// last JSON line on stdout is the run's result.
 	Wait string `json:"wait"`
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/tcplab/tcplab/lab/scenario"
+	"github.com/tcplab/tcplab/lab/runner"
 )
 
 // Init is the guest's /init: it sets up the namespaces, runs the roles,
@@ -306,7 +306,7 @@ func runRoles(ctx context.Context, roles []Role, nets map[string]netns.NsHandle)
 			sc := bufio.NewScanner(errPipe)
 			for sc.Scan() {
 				fmt.Printf("[%s] %s\n", r.Name, sc.Text())
-				if sc.Text() == scenario.ReadyLine {
+				if sc.Text() == runner.ReadyLine {
 					ready <- struct{}{}
 				}
 			}

@@ -33,6 +33,9 @@ func TestArgChecks(t *testing.T) {
 		{"compose pre-6.5", "takes no arguments"},
 		{"run backlog-full --vary server.somaxconn=16,128 --count 3 --out r --pcap", ""},
 		{"run backlog-full --set server.nope=1", `has no knob "server.nope"`},
+		// A knob of another scenario is no knob of this one.
+		{"run dial-refused --set client.readers=3", `scenario dial-refused has no knob "client.readers"`},
+		{"client dial-refused -server s client.readers=3", `scenario dial-refused has no knob "client.readers"`},
 		{"run read-partial --set impair.rtt=-5ms", "out of range [0s, 1m0s]"},
 		{"run --kernel 4.0", "unknown kernel"},
 		{"clean --all", ""},

@@ -8,24 +8,19 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/harness"
-	"github.com/tcplab/tcplab/lab/pcap"
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/report"
 	"github.com/tcplab/tcplab/lab/scenario"
-	"github.com/tcplab/tcplab/lab/scenarios"
 )
 
 func init() {
@@ -44,8 +39,10 @@ func init() {
       [--parallel N] [--platform linux/amd64|linux/arm64] [--kernel 6.1,6.12,host]
                                     run scenarios in containers and report (all by default),
                                     N at once (default 6), longest first, exclusive ones alone
-  clean [--all]                     remove the containers and networks of dead lab sessions
-                                    (--all: of every session, live or from another host)`
+  clean [--all]                     remove the containers and networks of dead lab sessions,
+                                    and impairment sidecars whose owner is dead (restoring their
+                                    containers) (--all: every session's and sidecar, live or
+                                    from another host)`
 }
 
 // multi collects a repeated flag.
@@ -57,7 +54,7 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 type runFlags struct {
 	ids   []string
 	set   scenario.Knobs
-	vary  []varyKnob
+	vary  []planner.Sweep
 	count int
 	out   string
 	pcap  bool
@@ -69,11 +66,6 @@ type runFlags struct {
 	platform string
 	// kernels run every row once per named kernel (kernels.go).
 	kernels []string
-}
-
-type varyKnob struct {
-	name   string
-	values []string
 }
 
 // parseRun accepts flags before, between and after scenario names.
@@ -122,7 +114,7 @@ func parseRun(args []string) (*runFlags, error) {
 			*kernels = joinKernels(*kernels, vs)
 			continue
 		}
-		f.vary = append(f.vary, varyKnob{k, strings.Split(vs, ",")})
+		f.vary = append(f.vary, planner.Sweep{Knob: k, Values: strings.Split(vs, ",")})
 	}
 	if v, ok := f.set[kernelKnob]; ok {
 		*kernels = joinKernels(*kernels, v)
@@ -147,79 +139,6 @@ func parseRun(args []string) (*runFlags, error) {
 		f.out = "results"
 	}
 	return f, nil
-}
-
-// plannedRow is one row before it runs: a scenario and its resolved knobs.
-type plannedRow struct {
-	sc   *scenario.Scenario
-	set  scenario.Knobs
-	vary scenario.Knobs
-}
-
-// plan expands scenarios × (cases | sweeps) and validates every knob value,
-// so bad input fails before any container starts.
-func plan(f *runFlags) ([]plannedRow, error) {
-	var scs []*scenario.Scenario
-	if len(f.ids) == 0 {
-		scs = scenarios.All()
-	}
-	for _, id := range f.ids {
-		sc, err := scenarios.Lookup(id)
-		if err != nil {
-			return nil, err
-		}
-		scs = append(scs, sc)
-	}
-	var rows []plannedRow
-	for _, sc := range scs {
-		var sets, varies []scenario.Knobs
-		switch {
-		case len(f.vary) > 0:
-			for _, combo := range product(f.vary) {
-				set := merge(f.set, combo)
-				sets, varies = append(sets, set), append(varies, combo)
-			}
-		case len(f.set) == 0 && len(sc.Cases) > 0:
-			for _, c := range sc.Cases {
-				sets, varies = append(sets, c), append(varies, nil)
-			}
-		default:
-			sets, varies = append(sets, f.set), append(varies, nil)
-		}
-		for i, set := range sets {
-			if _, err := sc.Resolve(set); err != nil {
-				return nil, err
-			}
-			rows = append(rows, plannedRow{sc: sc, set: set, vary: varies[i]})
-		}
-	}
-	return rows, nil
-}
-
-// product is the cartesian product of the swept values, first knob slowest.
-func product(vary []varyKnob) []scenario.Knobs {
-	out := []scenario.Knobs{{}}
-	for _, v := range vary {
-		var next []scenario.Knobs
-		for _, base := range out {
-			for _, val := range v.values {
-				next = append(next, merge(base, scenario.Knobs{v.name: val}))
-			}
-		}
-		out = next
-	}
-	return out
-}
-
-func merge(a, b scenario.Knobs) scenario.Knobs {
-	out := scenario.Knobs{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }
 
 func runCmd(args []string) {
@@ -254,32 +173,26 @@ func runCmd(args []string) {
 	prog := newProgress(os.Stderr, len(rows)*f.count)
 	results := make([][]*scenario.Result, len(rows))
 	pcaps := make([][]string, len(rows))
-	var jobs []job
-	for i, pr := range rows {
+	for i := range rows {
 		results[i], pcaps[i] = make([]*scenario.Result, f.count), make([]string, f.count)
-		k, _ := pr.sc.Resolve(pr.set) // validated by plan
-		for rep := 1; rep <= f.count; rep++ {
-			// Not exclusive: the harness paces Docker runs by load itself.
-			jobs = append(jobs, job{row: i, rep: rep, weight: pr.sc.Expected(k),
-				label: fmt.Sprintf("%s %s rep %d/%d", pr.sc.ID, knobLine(pr.set), rep, f.count)})
-		}
 	}
+	jobs := hostJobs(rows, f.count)
 	parallel := f.parallel
 	if !f.parallelSet {
 		parallel = 64 // the harness holds at most a few dozen runs' containers at once
 	}
-	schedule(jobs, parallel, func(j job) {
-		pr := rows[j.row]
+	planner.Schedule(jobs, parallel, func(j planner.Job) {
+		pr := rows[j.Row]
 		prog.start(j)
 		var opts []harness.Option
 		pcapRel := ""
 		if f.pcap {
-			pcapRel = filepath.Join("pcap", fmt.Sprintf("%02d-%s-%d.pcap", j.row+1, pr.sc.ID, j.rep))
+			pcapRel = filepath.Join("pcap", fmt.Sprintf("%02d-%s-%d.pcap", j.Row+1, pr.Scenario.ID, j.Rep))
 			opts = append(opts, harness.Capture(filepath.Join(f.out, pcapRel)))
 		}
-		res, err := lab.Run(ctx, pr.sc.ID, pr.set, opts...)
+		res, err := lab.RunRow(ctx, pr, opts...)
 		if res == nil {
-			res = &scenario.Result{Schema: scenario.Schema, Scenario: pr.sc.ID, Kernel: lab.Kernel, Started: time.Now().UTC()}
+			res = &scenario.Result{Schema: scenario.Schema, Scenario: pr.Scenario.ID, Kernel: lab.Kernel, Started: time.Now().UTC()}
 		}
 		switch {
 		case errors.Is(err, harness.ErrCouldNotRun):
@@ -288,14 +201,14 @@ func runCmd(args []string) {
 			res.Error = err.Error()
 		}
 		res.OK = res.OK && res.Error == "" && res.CouldNotRun == ""
-		results[j.row][j.rep-1] = res
+		results[j.Row][j.Rep-1] = res
 		if pcapRel != "" && err == nil {
-			pcaps[j.row][j.rep-1] = pcapRel
+			pcaps[j.Row][j.Rep-1] = pcapRel
 		}
 		prog.done(j, res)
 	})
 	for i, pr := range rows {
-		row := report.NewRow(pr.sc, pr.set, pr.vary, results[i])
+		row := report.NewRow(pr.Scenario, pr.Set, pr.Vary, results[i])
 		for _, p := range pcaps[i] {
 			if p == "" {
 				continue
@@ -334,106 +247,6 @@ func runCmd(args []string) {
 	os.Exit(exitCode(rep))
 }
 
-// prepareOut makes --out's directory, and pcap/ in it only when --pcap
-// asks for captures (with --kernel each kernel's directory holds its own).
-// It runs before Docker is asked anything: a path that cannot be a
-// directory is bad input, said in one line.
-func prepareOut(f *runFlags) error {
-	if f.out == "" {
-		return nil
-	}
-	dir := f.out
-	if f.pcap && len(f.kernels) == 0 {
-		dir = filepath.Join(f.out, "pcap")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) && filepath.Clean(pe.Path) == filepath.Clean(f.out) {
-			err = pe.Err // "--out x: not a directory", not "--out x: mkdir x: not a directory"
-		}
-		return fmt.Errorf("--out %s: %w", f.out, err)
-	}
-	return nil
-}
-
-// writeOut writes what compose's results directory holds too: one
-// tcplab.result/v1 file per run, named as compose names them (NN-<name>.json,
-// NN the run's number, <name> the scenario with its row's number where it
-// has several rows), and the report as report.txt (the table printed),
-// report.json, report.md and report.html. Result files an earlier run left
-// there are removed first, so the directory is one run's.
-func writeOut(dir string, rep *report.Report, table []byte, rows []plannedRow, results [][]*scenario.Result) error {
-	old, _ := filepath.Glob(filepath.Join(dir, "[0-9]*-*.json"))
-	for _, p := range old {
-		if isResultFile(p) {
-			if err := os.Remove(p); err != nil {
-				return err
-			}
-		}
-	}
-	names := resultNames(rows, results)
-	for i, rs := range results {
-		for j, r := range rs {
-			b, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(dir, names[i][j]), append(b, '\n'), 0o644); err != nil {
-				return err
-			}
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "report.txt"), table, 0o644); err != nil {
-		return err
-	}
-	for name, render := range map[string]func(io.Writer, *report.Report) error{
-		"report.json": report.JSON, "report.md": report.Markdown, "report.html": report.HTML,
-	} {
-		if err := writeFile(filepath.Join(dir, name), rep, render); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// resultNames names every run's result file, rows in order and each row's
-// repetitions together: with one run per row and every scenario's cases,
-// the names are compose's (lab/cmd/tcplab compose).
-func resultNames(rows []plannedRow, results [][]*scenario.Result) [][]string {
-	perScenario := map[string]int{}
-	total := 0
-	for i, pr := range rows {
-		perScenario[pr.sc.ID]++
-		total += len(results[i])
-	}
-	width := max(2, len(strconv.Itoa(total))) // so the names sort in run order
-	seen := map[string]int{}
-	names := make([][]string, len(rows))
-	n := 0
-	for i, pr := range rows {
-		name := pr.sc.ID
-		seen[name]++
-		if perScenario[name] > 1 {
-			name = fmt.Sprintf("%s-%d", name, seen[pr.sc.ID])
-		}
-		for range results[i] {
-			n++
-			names[i] = append(names[i], fmt.Sprintf("%0*d-%s.json", width, n, name))
-		}
-	}
-	return names
-}
-
-// isResultFile reports whether path holds a tcplab.result/v1 document.
-func isResultFile(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	var r struct{ Schema string }
-	return json.Unmarshal(b, &r) == nil && r.Schema == scenario.Schema
-}
-
 // Exit codes of a run that got as far as running: 1 when an expectation
 // did not hold (TCP did something else), 3 when nothing failed but the lab
 // could not run some rows (Docker failed or did not answer), 0 otherwise.
@@ -455,45 +268,6 @@ func exitCode(rep *report.Report) int {
 	return 0
 }
 
-func writeFile(path string, rep *report.Report, render func(io.Writer, *report.Report) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := render(f, rep); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// timeline turns a capture into the report's packet list: the set-up and
-// tear-down packets (SYN, SYN-ACK, RST, FIN) with their times.
-func timeline(path string) []report.Packet {
-	recs, err := pcap.ReadFile(path)
-	if err != nil || len(recs) == 0 {
-		return nil
-	}
-	t0 := recs[0].At
-	var out []report.Packet
-	for _, r := range recs {
-		s := r.Segment
-		if s.Flags&0x07 == 0 { // no SYN, RST or FIN
-			continue
-		}
-		dir := "out"
-		if s.DstPort == scenario.Port {
-			dir = "in"
-		}
-		out = append(out, report.Packet{AtMS: scenario.Ms(r.At.Sub(t0)), Dir: dir, Flags: pcap.FlagString(s.Flags),
-			Src: fmt.Sprintf("%s:%d", s.Src, s.SrcPort), Dst: fmt.Sprintf("%s:%d", s.Dst, s.DstPort), Len: r.Length})
-		if len(out) == 500 {
-			break
-		}
-	}
-	return out
-}
-
 func knobLine(k scenario.Knobs) string {
 	keys := make([]string, 0, len(k))
 	for n := range k {
@@ -510,49 +284,4 @@ func knobLine(k scenario.Knobs) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-// cleanCmd removes what dead sessions left: a session is dead when the
-// lock it holds for its whole life can be taken (see harness.Clean).
-func cleanCmd(args []string) {
-	all, err := parseClean(args)
-	if err != nil {
-		fail(2, "tcplab clean: usage: tcplab clean [--all]")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rep, err := harness.Clean(ctx, harness.CleanOptions{All: all})
-	if rep == nil {
-		fail(1, "tcplab clean: "+err.Error())
-	}
-	for _, s := range rep.Removed {
-		fmt.Printf("removed session %s (%s, host %s): %d containers, %d networks\n", s.ID, s.State, s.Host, len(s.Containers), len(s.Networks))
-	}
-	for _, s := range rep.Kept {
-		if s.ID == "" {
-			s.ID = "(none: compose's)"
-		}
-		fmt.Printf("kept session %s (%s, host %s): %d containers, %d networks\n", s.ID, s.State, s.Host, len(s.Containers), len(s.Networks))
-	}
-	if rep != nil && rep.Locks > 0 {
-		fmt.Printf("removed %d lock files of dead sessions that left nothing\n", rep.Locks)
-	}
-	if err != nil {
-		fail(1, "tcplab clean: "+err.Error())
-	}
-	if len(rep.Kept) > 0 && !all {
-		fmt.Println("tcplab clean: live sessions, and sessions another machine runs against this daemon, are left alone; --all removes them too")
-	}
-	fmt.Printf("tcplab clean: removed %d dead sessions, kept %d\n", len(rep.Removed), len(rep.Kept))
-}
-
-// parseClean parses "[--all]".
-func parseClean(args []string) (all bool, err error) {
-	fs := newFlags("clean")
-	fs.BoolVar(&all, "all", false, "remove every session's containers and networks, live or not, from any host")
-	fs.BoolVar(&all, "force", false, "same as --all")
-	if err := fs.Parse(args); err != nil {
-		return false, err
-	}
-	return all, noArgs(fs.Args())
 }

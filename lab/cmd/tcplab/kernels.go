@@ -18,6 +18,7 @@ import (
 
 	"github.com/tcplab/tcplab/lab/harness"
 	"github.com/tcplab/tcplab/lab/kernelrun"
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/report"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/topology"
@@ -43,7 +44,7 @@ type kernelSide struct {
 	name    string
 	release string
 	pkg     string // a VM's kernel package, NAME=VERSION; "" for the host
-	run     func(ctx context.Context, sc *scenario.Scenario, set scenario.Knobs, pcap string) (*scenario.Result, error)
+	run     func(ctx context.Context, r planner.Row, pcap string) (*scenario.Result, error)
 	results [][]*scenario.Result
 	boots   []time.Duration
 	mu      sync.Mutex
@@ -74,7 +75,7 @@ func (s *kernelSide) result(res *scenario.Result, err error, sc *scenario.Scenar
 // report to OUT/KERNEL/ and the per-kernel comparison to OUT/, and prints
 // the comparison. It returns the exit code: 2 for bad input (no QEMU),
 // 1 when a kernel could not be had or a row failed.
-func runKernels(f *runFlags, rows []plannedRow) int {
+func runKernels(f *runFlags, rows []planner.Row) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop() // Ctrl-C ends every run's context: QEMU is killed, its files removed
 	named := false
@@ -111,12 +112,12 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 			}
 			defer lab.Close()
 			s.release = lab.Kernel
-			s.run = func(ctx context.Context, sc *scenario.Scenario, set scenario.Knobs, pcap string) (*scenario.Result, error) {
+			s.run = func(ctx context.Context, r planner.Row, pcap string) (*scenario.Result, error) {
 				var opts []harness.Option
 				if pcap != "" {
 					opts = append(opts, harness.Capture(pcap))
 				}
-				return lab.Run(ctx, sc.ID, set, opts...)
+				return lab.RunRow(ctx, r, opts...)
 			}
 		} else {
 			spec, _ := kernelrun.Lookup(name) // parsed
@@ -132,12 +133,12 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 			}
 			rt.Boots = func(boot, _ time.Duration) { s.mu.Lock(); s.boots = append(s.boots, boot); s.mu.Unlock() }
 			s.release, s.pkg = k.Release, k.Package()
-			s.run = func(ctx context.Context, sc *scenario.Scenario, set scenario.Knobs, pcap string) (*scenario.Result, error) {
+			s.run = func(ctx context.Context, r planner.Row, pcap string) (*scenario.Result, error) {
 				var opts []topology.Option
 				if pcap != "" {
 					opts = append(opts, topology.WithCapture(pcap))
 				}
-				t, err := rt.Plan(sc, set, opts...)
+				t, err := rt.PlanRow(r, opts...)
 				if err != nil {
 					return nil, err
 				}
@@ -147,29 +148,25 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 		sides = append(sides, s)
 	}
 	prog := newProgress(os.Stderr, len(rows)*f.count*len(sides))
-	var jobs []job
+	names := make([]string, len(sides))
 	for si, s := range sides {
-		for i, pr := range rows {
+		names[si] = s.name
+		for i := range rows {
 			s.results[i] = make([]*scenario.Result, f.count)
-			k, _ := pr.sc.Resolve(pr.set)
-			for rep := 1; rep <= f.count; rep++ {
-				// row indexes every side's rows: si*len(rows)+i
-				jobs = append(jobs, job{row: si*len(rows) + i, rep: rep, weight: pr.sc.Expected(k), exclusive: pr.sc.Exclusive(),
-					label: fmt.Sprintf("%s %s [kernel %s] rep %d/%d", pr.sc.ID, knobLine(pr.set), s.name, rep, f.count)})
-			}
 		}
 	}
-	schedule(jobs, f.parallel, func(j job) {
-		s, pr := sides[j.row/len(rows)], rows[j.row%len(rows)]
+	jobs := kernelJobs(rows, names, f.count)
+	planner.Schedule(jobs, f.parallel, func(j planner.Job) {
+		s, pr := sides[j.Row/len(rows)], rows[j.Row%len(rows)]
 		prog.start(j)
 		pcap := ""
 		if f.pcap {
-			pcap = filepath.Join(f.out, s.name, "pcap", fmt.Sprintf("%02d-%s-%d.pcap", j.row%len(rows)+1, pr.sc.ID, j.rep))
+			pcap = filepath.Join(f.out, s.name, "pcap", fmt.Sprintf("%02d-%s-%d.pcap", j.Row%len(rows)+1, pr.Scenario.ID, j.Rep))
 			_ = os.MkdirAll(filepath.Dir(pcap), 0o755)
 		}
-		res, err := s.run(ctx, pr.sc, pr.set, pcap)
-		res = s.result(res, err, pr.sc, pr.set)
-		s.results[j.row%len(rows)][j.rep-1] = res
+		res, err := s.run(ctx, pr, pcap)
+		res = s.result(res, err, pr.Scenario, pr.Set)
+		s.results[j.Row%len(rows)][j.Rep-1] = res
 		prog.done(j, res)
 	})
 	if ctx.Err() != nil {
@@ -180,7 +177,7 @@ func runKernels(f *runFlags, rows []plannedRow) int {
 	for _, s := range sides {
 		rep := &report.Report{Schema: report.Schema, Kernel: s.release, Started: prog.start0.UTC(), Finished: time.Now().UTC()}
 		for i, pr := range rows {
-			row := report.NewRow(pr.sc, pr.set, pr.vary, s.results[i])
+			row := report.NewRow(pr.Scenario, pr.Set, pr.Vary, s.results[i])
 			rep.Rows = append(rep.Rows, row)
 			for _, r := range s.results[i] {
 				if rep.Platform == "" && r != nil {

@@ -1,6 +1,10 @@
-// Command tcplab is the lab's one binary. In containers it is every role:
-// a scenario's server behaviour, its client driver, the impairment agent and
-// the compose report. On the host it lists scenarios.
+// Command tcplab is the lab's one binary, so that what runs in the
+// containers, in a VM and on the host is the same code at the same
+// version. In containers it is every role: a scenario's server behaviour,
+// its client driver, the impairment agent and the compose report; in a VM
+// it is /init (vminit). On the host it lists scenarios, runs them in
+// containers or on named kernels (run), removes what dead sessions left
+// (clean) and merges result sets from several machines (report DIR…).
 package main
 
 import (
@@ -10,9 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/tcplab/tcplab/lab/egress"
 	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/report"
+	"github.com/tcplab/tcplab/lab/runner"
 	"github.com/tcplab/tcplab/lab/scenario"
 	"github.com/tcplab/tcplab/lab/scenarios"
 	"github.com/tcplab/tcplab/lab/vm"
@@ -33,6 +36,7 @@ const usage = `usage: tcplab COMMAND [ARGS]
   client SCENARIO -server HOST [-out FILE] [-quiet] [-gate] [KNOB=VALUE…]
                                     run a scenario's driver, print its JSON result
   agent [-pcap FILE] [-lifetime D]  the impairment agent (in the sidecar), optionally capturing
+  sidecar serve|call …              the impairment agent beside a user's container (lab/netimpair)
   report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
   report DIR… [--out DIR] [--strict]
                                     merge result sets (tcplab run --out, compose's results) from
@@ -61,7 +65,7 @@ func main() {
 		if err != nil {
 			fail(2, "tcplab serve: "+err.Error())
 		}
-		if err := scenario.RunServer(a.sc, a.knobs, a.lifetime); err != nil {
+		if err := runner.Server(a.sc, a.knobs, a.lifetime); err != nil {
 			fail(1, "tcplab serve: "+err.Error())
 		}
 	case "client":
@@ -73,11 +77,11 @@ func main() {
 			_ = os.Remove(a.out) // a stale result must not stand in for this run's
 		}
 		if a.gate {
-			if err := scenario.WaitGate(); err != nil {
+			if err := runner.WaitGate(); err != nil {
 				fail(1, "tcplab client: "+err.Error())
 			}
 		}
-		res := scenario.RunClient(a.sc, a.knobs, a.server)
+		res := runner.Client(a.sc, a.knobs, a.server)
 		b, _ := json.Marshal(res)
 		if a.quiet {
 			verdict := "PASS"
@@ -98,9 +102,11 @@ func main() {
 		if err != nil {
 			fail(2, "tcplab agent: "+err.Error())
 		}
-		if err := scenario.RunAgent(a.lifetime, a.pcap); err != nil {
+		if err := runner.Agent(a.lifetime, a.pcap); err != nil {
 			fail(1, "tcplab agent: "+err.Error())
 		}
+	case "sidecar":
+		sidecarCmd(args)
 	case "report":
 		if !isReportDir(args) {
 			mergeCmd(args) // tcplab report DIR…: merge result sets
@@ -170,6 +176,7 @@ var argChecks = map[string]func(args []string) error{
 	"serve":   func(args []string) error { _, err := parseServe(args); return err },
 	"client":  func(args []string) error { _, err := parseClient(args); return err },
 	"agent":   func(args []string) error { _, err := parseAgent(args); return err },
+	"sidecar": func(args []string) error { _, err := parseSidecar(args); return err },
 	"compose": func(args []string) error { _, err := parseCompose(args); return err },
 	"report": func(args []string) error {
 		if isReportDir(args) {
@@ -343,40 +350,11 @@ func list() {
 // when none are named) and writes report.{txt,json,md,html} beside them; a
 // missing or failed result makes it return 1.
 func reportDir(dir string, names []string) int {
-	if len(names) == 0 {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-		for _, f := range files {
-			if filepath.Base(f) != "report.json" {
-				names = append(names, filepath.Base(f))
-			}
-		}
-		sort.Strings(names)
+	rep, errs := report.FromFiles(dir, names)
+	for _, err := range errs {
+		fmt.Fprintf(os.Stderr, "tcplab report: %v\n", err)
 	}
-	rep := &report.Report{Schema: report.Schema, Finished: time.Now().UTC()}
-	missing := 0
-	for _, n := range names {
-		r, err := readResult(filepath.Join(dir, n))
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "tcplab report: %v\n", err)
-			missing++
-			continue
-		}
-		sc, _ := scenarios.Lookup(r.Scenario)
-		set := scenario.Knobs{}
-		if sc != nil { // the row shows the knobs that differ from the scenario's defaults
-			defaults, _ := sc.Resolve(nil)
-			for k, v := range r.Knobs {
-				if defaults[k] != v {
-					set[k] = v
-				}
-			}
-		}
-		rep.Rows = append(rep.Rows, report.NewRow(sc, set, nil, []*scenario.Result{r}))
-		rep.Kernel, rep.Platform = r.Kernel, r.Platform
-		if rep.Started.IsZero() || r.Started.Before(rep.Started) {
-			rep.Started = r.Started
-		}
-	}
+	rep.Finished = time.Now().UTC()
 	var table strings.Builder
 	if err := report.Terminal(&table, rep); err != nil {
 		fmt.Fprintln(os.Stderr, "tcplab report:", err)
@@ -385,30 +363,9 @@ func reportDir(dir string, names []string) int {
 	fmt.Println()
 	fmt.Print(table.String())
 	// Kept beside the results: Compose 1.29 shows no logs when up fails.
-	files := map[string]func(io.Writer, *report.Report) error{
-		"report.json": report.JSON, "report.md": report.Markdown, "report.html": report.HTML,
-	}
-	_ = os.WriteFile(filepath.Join(dir, "report.txt"), []byte(table.String()), 0o644)
-	for name, render := range files {
-		var b strings.Builder
-		if err := render(&b, rep); err == nil {
-			_ = os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644)
-		}
-	}
-	if _, failed := rep.Counts(); failed > 0 || missing > 0 || len(rep.Rows) == 0 {
+	_ = report.WriteFiles(dir, rep, []byte(table.String()))
+	if _, failed := rep.Counts(); failed > 0 || len(errs) > 0 || len(rep.Rows) == 0 {
 		return 1
 	}
 	return 0
-}
-
-func readResult(path string) (*scenario.Result, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("no result %s (did its client run?)", filepath.Base(path))
-	}
-	var r scenario.Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %v", filepath.Base(path), err)
-	}
-	return &r, nil
 }

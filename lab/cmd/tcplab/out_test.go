@@ -92,9 +92,9 @@ func TestWriteOut(t *testing.T) {
 			rep := &report.Report{Schema: report.Schema}
 			for i, pr := range rows {
 				for range f.count {
-					results[i] = append(results[i], &scenario.Result{Schema: scenario.Schema, Scenario: pr.sc.ID, OK: true})
+					results[i] = append(results[i], &scenario.Result{Schema: scenario.Schema, Scenario: pr.Scenario.ID, OK: true})
 				}
-				rep.Rows = append(rep.Rows, report.NewRow(pr.sc, pr.set, pr.vary, results[i]))
+				rep.Rows = append(rep.Rows, report.NewRow(pr.Scenario, pr.Set, pr.Vary, results[i]))
 			}
 			require.NoError(t, writeOut(dir, rep, []byte("the table\n"), rows, results))
 
@@ -137,7 +137,9 @@ func TestResultNamesAreCompose(t *testing.T) {
 	for _, ns := range resultNames(rows, results) {
 		got = append(got, ns...)
 	}
-	for _, r := range compose.Runs(scenarios.All()) {
+	runs, err := compose.Runs(scenarios.All())
+	require.NoError(t, err)
+	for _, r := range runs {
 		want = append(want, r.Result)
 	}
 	assert.Equal(t, want, got)

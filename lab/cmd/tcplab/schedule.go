@@ -12,64 +12,41 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/lab/harness"
+	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
-// job is one repetition of one planned row.
-type job struct {
-	row, rep  int // indexes into the plan and its repetitions
-	label     string
-	weight    time.Duration
-	exclusive bool
-}
-
-// order puts the exclusive jobs first, one after another, then the rest
-// longest first, so the longest overlaps with everything shorter and the
-// tail is short runs.
-func order(jobs []job) []job {
-	out := append([]job(nil), jobs...)
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].exclusive != out[j].exclusive {
-			return out[i].exclusive
+// hostJobs are a run's jobs on the host's Docker: each row count times,
+// none exclusive, since the harness paces Docker runs by the row's Load
+// itself (planner.Row.Load, in Lab.RunRow).
+func hostJobs(rows []planner.Row, count int) []planner.Job {
+	var jobs []planner.Job
+	for i, pr := range rows {
+		for rep := 1; rep <= count; rep++ {
+			jobs = append(jobs, planner.Job{Row: i, Rep: rep, Weight: pr.Weight,
+				Label: fmt.Sprintf("%s %s rep %d/%d", pr.Scenario.ID, knobLine(pr.Set), rep, count)})
 		}
-		return out[i].weight > out[j].weight
-	})
-	return out
-}
-
-// schedule runs jobs in order with at most parallel at once; an exclusive
-// job waits until nothing else runs and nothing starts beside it. A job
-// never starts before the ones ahead of it in order, so none starves.
-func schedule(jobs []job, parallel int, run func(job)) {
-	var (
-		mu        sync.Mutex
-		cond      = sync.NewCond(&mu)
-		running   int
-		exclusive bool
-		wg        sync.WaitGroup
-	)
-	for _, j := range order(jobs) {
-		mu.Lock()
-		for exclusive || running >= parallel || (j.exclusive && running > 0) {
-			cond.Wait()
-		}
-		running++
-		exclusive = j.exclusive
-		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run(j)
-			mu.Lock()
-			running--
-			if j.exclusive {
-				exclusive = false
-			}
-			cond.Broadcast()
-			mu.Unlock()
-		}()
 	}
-	wg.Wait()
+	return jobs
+}
+
+// kernelJobs are the jobs of `tcplab run --kernel`: each row count times
+// on each kernel named, Row indexing every kernel's rows (kernel k's row
+// i is k*len(rows)+i). A row whose Load (planner.LoadOf: its knobs
+// included) is not Neutral runs alone: a VM's delay lines and timers need
+// the cores as much as a container's.
+func kernelJobs(rows []planner.Row, kernels []string, count int) []planner.Job {
+	var jobs []planner.Job
+	for si, name := range kernels {
+		for i, pr := range rows {
+			for rep := 1; rep <= count; rep++ {
+				jobs = append(jobs, planner.Job{Row: si*len(rows) + i, Rep: rep, Weight: pr.Weight,
+					Exclusive: pr.Load != scenario.Neutral,
+					Label:     fmt.Sprintf("%s %s [kernel %s] rep %d/%d", pr.Scenario.ID, knobLine(pr.Set), name, rep, count)})
+			}
+		}
+	}
+	return jobs
 }
 
 // defaultParallel is --parallel's default. Most scenarios wait on kernel
@@ -89,23 +66,23 @@ type progress struct {
 	total   int
 	n       int
 	start0  time.Time
-	running map[job]time.Time
+	running map[planner.Job]time.Time
 }
 
 func newProgress(w *os.File, total int) *progress {
 	st, _ := w.Stat()
 	return &progress{w: w, tty: st != nil && st.Mode()&os.ModeCharDevice != 0, total: total,
-		start0: time.Now(), running: map[job]time.Time{}}
+		start0: time.Now(), running: map[planner.Job]time.Time{}}
 }
 
-func (p *progress) start(j job) {
+func (p *progress) start(j planner.Job) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.running[j] = time.Now()
 	p.status()
 }
 
-func (p *progress) done(j job, r *scenario.Result) {
+func (p *progress) done(j planner.Job, r *scenario.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.n++
@@ -122,7 +99,7 @@ func (p *progress) done(j job, r *scenario.Result) {
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K")
 	}
-	fmt.Fprintf(p.w, "[%d/%d] %s %s: %s (%s, elapsed %s)\n", p.n, p.total, verdict, j.label, detail, since(t), since(p.start0))
+	fmt.Fprintf(p.w, "[%d/%d] %s %s: %s (%s, elapsed %s)\n", p.n, p.total, verdict, j.Label, detail, since(t), since(p.start0))
 	p.status()
 }
 
@@ -133,7 +110,7 @@ func (p *progress) status() {
 	}
 	labels := make([]string, 0, len(p.running))
 	for j := range p.running {
-		labels = append(labels, strings.Fields(j.label)[0])
+		labels = append(labels, strings.Fields(j.Label)[0])
 	}
 	sort.Strings(labels)
 	line := fmt.Sprintf("[%d/%d] running %s", p.n, p.total, strings.Join(labels, ", "))

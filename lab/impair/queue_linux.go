@@ -1,0 +1,65 @@
+package impair
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
+)
+
+// addQueueRules creates table ip <table> with a prerouting chain at
+// priority -300 whose rules queue TCP to or from each port (every TCP
+// packet when ports is nil), with bypass. Loopback traffic is never
+// queued: the delay is between hosts.
+func addQueueRules(table string, ports []int) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("impair: nftables: %w", err)
+	}
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: table})
+	prio := nftables.ChainPriority(-300)
+	ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: &prio})
+	// xt_NFQUEUE revision 3 info: queue number, queues total, flags, padding (host order).
+	info := make([]byte, 8)
+	binary.NativeEndian.PutUint16(info[0:], queueNum)
+	binary.NativeEndian.PutUint16(info[2:], 1)
+	binary.NativeEndian.PutUint16(info[4:], xtQueueBypass)
+	matches := [][]expr.Any{tcp()}
+	if ports != nil {
+		matches = nil
+		for _, p := range ports {
+			matches = append(matches, dport(p), sport(p))
+		}
+	}
+	for _, match := range matches {
+		x := xt.Unknown(info)
+		exprs := append(append(notLoopback(), match...), &expr.Counter{}, &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &x})
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("impair: delay line rules: %w (does the agent have CAP_NET_ADMIN?)", err)
+	}
+	return nil
+}
+
+func flushQueueRules(table string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: table}
+	c.FlushChain(&nftables.Chain{Name: "prerouting", Table: t})
+	return c.Flush()
+}
+
+func deleteQueueTable(table string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: table})
+	return c.Flush()
+}
