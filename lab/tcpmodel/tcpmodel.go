@@ -82,11 +82,13 @@ func LocalLinearTimeouts() (linear int, present bool) {
 	return linear, true
 }
 
-// synJiffy is how early a SYN retransmission may come: the first timer is
-// armed in jiffies, so it fires up to one jiffy (10 ms at CONFIG_HZ=100,
-// the coarsest) before its time in real time; later ones are re-armed on a
-// jiffy boundary and are never early.
-const synJiffy = 10 * time.Millisecond
+// TimerJiffy is how early a TCP timer (a SYN or SYN-ACK retransmission)
+// may come: the first timer is armed in jiffies, so it fires up to one
+// jiffy (10 ms at CONFIG_HZ=100, the coarsest) before its time in real
+// time; later ones are re-armed on a jiffy boundary and are never early.
+const TimerJiffy = 10 * time.Millisecond
+
+const synJiffy = TimerJiffy
 
 // OnSynSlot finds the SYN slot at which a connect that took d (timed from
 // before its first SYN) completed. Linux's timer wheel fires a timer late
