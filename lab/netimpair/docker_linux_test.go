@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 
 // daemonArch is the daemon's architecture for the images the tests build;
 // the test skips when Docker is not reachable.
-func daemonArch(t *testing.T, ctx context.Context) string {
+func daemonArch(t testing.TB, ctx context.Context) string {
 	t.Helper()
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
@@ -29,7 +30,13 @@ import (
 // image FROM scratch, starts it on a fresh internal network and returns
 // it and its address, which this (Linux) host reaches directly. Nothing
 // of the lab is in it.
-func httpService(t *testing.T, ctx context.Context) (testcontainers.Container, string) {
+func httpService(t testing.TB, ctx context.Context) (testcontainers.Container, string) {
+	t.Helper()
+	return httpServiceSysctls(t, ctx, nil)
+}
+
+// httpServiceSysctls is httpService with the container's sysctls set.
+func httpServiceSysctls(t testing.TB, ctx context.Context, sysctls map[string]string) (testcontainers.Container, string) {
 	t.Helper()
 	arch := daemonArch(t, ctx)
 	dir := t.TempDir()
@@ -56,7 +63,10 @@ func httpService(t *testing.T, ctx context.Context) (testcontainers.Container, s
 			FromDockerfile: testcontainers.FromDockerfile{Context: dir}, // removed with the container
 			Labels:         map[string]string{"tcplab.netimpair.test": "1"},
 			Networks:       []string{nw.Name},
-			WaitingFor:     wait.ForLog("httpserver: listening").WithStartupTimeout(30 * time.Second),
+			HostConfigModifier: func(hc *container.HostConfig) {
+				hc.Sysctls = sysctls
+			},
+			WaitingFor: wait.ForLog("httpserver: listening").WithStartupTimeout(30 * time.Second),
 		},
 		Started: true,
 	})
@@ -73,14 +83,14 @@ func httpService(t *testing.T, ctx context.Context) (testcontainers.Container, s
 
 // httpClient keeps one connection to the service and says which it is.
 type httpClient struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	c     *http.Client
 	tr    *http.Transport
 	local string // the kept connection's local address: the target's peer
 }
 
-func newHTTPClient(t *testing.T, addr string) *httpClient {
+func newHTTPClient(t testing.TB, addr string) *httpClient {
 	tr := &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &httpClient{t: t, base: "http://" + addr, tr: tr, c: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
@@ -140,7 +150,7 @@ func (hc *httpClient) throughput(size int) (time.Duration, float64) {
 }
 
 // connects dials the service n times (each a fresh handshake).
-func connects(t *testing.T, addr string, n int) []time.Duration {
+func connects(t testing.TB, addr string, n int) []time.Duration {
 	t.Helper()
 	out := make([]time.Duration, 0, n)
 	for range n {
@@ -151,7 +161,7 @@ func connects(t *testing.T, addr string, n int) []time.Duration {
 	return out
 }
 
-func echoConnNoWrite(t *testing.T, addr string) (net.Conn, time.Duration) {
+func echoConnNoWrite(t testing.TB, addr string) (net.Conn, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
