@@ -54,8 +54,9 @@ type delayLine struct {
 	mu       sync.Mutex
 	held     []heldPacket // FIFO; due times never decrease, so the head is next
 	last     time.Time    // due time of the newest packet: no reordering
-	stopping bool
-	crashed  bool // crash abandoned the queue; stop only removes the rules
+	stopping bool         // release everything held, and each later packet in turn
+	drained  bool         // stopping, and the releaser has released all: accept at once
+	crashed  bool         // crash abandoned the queue; stop only removes the rules
 	failure  string
 	wake     chan struct{}
 	quit     chan struct{}
@@ -178,7 +179,10 @@ func (l *delayLine) arrive(a nfqueue.Attribute) int {
 	}
 	due := arrived.Add(max(d, 0))
 	l.mu.Lock()
-	if l.stopping {
+	if l.drained {
+		// Nothing is held and the releaser is gone: accepting now keeps
+		// the arrival order. Before that a packet joins the queue's tail,
+		// so it cannot overtake what is held.
 		l.mu.Unlock()
 		l.released.Add(1)
 		l.verdict(id, nfqueue.NfAccept)
@@ -232,6 +236,7 @@ func (l *delayLine) release() {
 		l.mu.Lock()
 		if len(l.held) == 0 {
 			stopping := l.stopping
+			l.drained = stopping
 			l.mu.Unlock()
 			if stopping {
 				return
@@ -317,18 +322,23 @@ func (l *delayLine) counters() LineCounters {
 		MaxReadLagUS: l.maxReadLag.Load(), Failure: l.failure}
 }
 
-// stop ends the delay line without stalling a flow: the rules go first (no
-// new packet is queued), then every held packet is released at once, then
-// the queue is unbound (an unbound queue would drop what it still holds)
-// and the table deleted.
+// stop ends the delay line without stalling or reordering a flow: every
+// held packet is released at once, and each later one as it is queued,
+// in arrival order; only then do the rules go (had they gone first, new
+// packets would bypass the queue and overtake the held ones: reordering
+// that a bulk transfer answered with retransmissions). Then the queue is
+// unbound (an unbound queue would drop what it still holds) and the
+// table deleted.
 func (l *delayLine) stop() error {
-	err := flushQueueRules(l.table)
 	l.mu.Lock()
 	crashed := l.crashed
 	l.mu.Unlock()
-	if !crashed {
-		l.shutdown()
+	if crashed {
+		return errors.Join(flushQueueRules(l.table), deleteQueueTable(l.table))
 	}
+	l.releaseAll()
+	err := flushQueueRules(l.table)
+	l.shutdown()
 	return errors.Join(err, deleteQueueTable(l.table))
 }
 
@@ -349,12 +359,23 @@ func (l *delayLine) crash() {
 	}
 }
 
-func (l *delayLine) shutdown() {
+// releaseAll releases every held packet at once and returns when the
+// releaser has; later packets are accepted as they arrive.
+func (l *delayLine) releaseAll() {
 	l.mu.Lock()
+	if l.stopping {
+		l.mu.Unlock()
+		return
+	}
 	l.stopping = true
 	l.mu.Unlock()
 	close(l.quit)
 	<-l.done
+}
+
+// shutdown releases everything, drains the queue and unbinds it.
+func (l *delayLine) shutdown() {
+	l.releaseAll()
 	// Packets queued before the rules went may still sit in the socket
 	// buffer: read (and accept) until none came for 20 ms, at most 1 s.
 	for end, last := time.Now().Add(time.Second), l.queued.Load(); time.Now().Before(end); {
