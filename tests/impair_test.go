@@ -140,9 +140,11 @@ func TestImpairLossJitter(t *testing.T) {
 
 // The server's delay line dies or stops during a bulk transfer through a +100 ms delay
 // line. Either way the transfer completes undelayed on that side (bypass)
-// and the run fails; a clean stop (SIGTERM: rules flushed, every held
-// packet released, then the table deleted) loses nothing, while a killed
-// agent's held packets are left to the kernel.
+// and the run fails; a clean stop (SIGTERM: every held packet released,
+// later ones in arrival order, then the rules flushed and the table
+// deleted) neither loses nor reorders anything, so nothing is
+// retransmitted, while a killed agent's held packets are left to the
+// kernel.
 func TestImpairAgentStops(t *testing.T) {
 	// "A clean stop retransmits nothing" is a timer claim: five runs
 	// starting beside it starved the delay line into tail loss probes
