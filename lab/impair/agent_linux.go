@@ -189,8 +189,8 @@ func (a *Agent) Clear() error {
 // Crash is impair.crash's fault drill, inside the agent, so the network
 // namespace the agent's container owns stays up: "kill" abandons the delay
 // line as a dying consumer would (held packets lost, later ones bypass it),
-// "term" stops it the clean way (rules, then every held packet, then the
-// table), as SIGTERM does. Either way the run's end-of-run check finds no
+// "term" stops it the clean way (every held packet, later ones in order,
+// then the rules and the table), as SIGTERM does. Either way the run's end-of-run check finds no
 // delay line doing its work and fails the run.
 func (a *Agent) Crash(mode string) error {
 	a.mu.Lock()

@@ -39,8 +39,9 @@
 // "netimpair" and "netimpair_delay" (ip family) and a root qdisc with
 // handle 7f: on eth0. It refuses to replace a root qdisc it did not add,
 // never flushes another table, and leaves routes alone. Close (or stopping
-// the sidecar, which it takes as SIGTERM) removes its rules, releases every
-// packet it holds at once and deletes its table and qdisc.
+// the sidecar, which it takes as SIGTERM) releases every
+// packet it holds at once (later ones in arrival order, so nothing is
+// reordered), then removes its rules and deletes its table and qdisc.
 //
 // # Owners and orphans
 //
