@@ -141,9 +141,17 @@ func TestOrphan(t *testing.T) {
 			}
 		}
 		baseline(t, when+": round trips, same connection", echoes(t, c, 10)...)
-		c2, took := echoConn(t, addr)
-		c2.Close()
-		baseline(t, when+": connect", took)
+		// Five fresh handshakes, judged by their median: one connect alone
+		// took 23 ms once on a busy runner (the same connection's round
+		// trips then up to 9 ms), while a remaining +40 ms puts every one
+		// past 40 ms.
+		var took []time.Duration
+		for range 5 {
+			c2, d := echoConn(t, addr)
+			c2.Close()
+			took = append(took, d)
+		}
+		baseline(t, when+": connect", took...)
 	}
 
 	// 1. The owner lives: its sidecar is refused and kept.
