@@ -75,15 +75,7 @@ func service(t *testing.T, ctx context.Context, opts ...testcontainers.Container
 	if err != nil {
 		t.Fatal(err)
 	}
-	nw, err := tcnetwork.New(ctx, tcnetwork.WithInternal(), tcnetwork.WithLabels(map[string]string{"tcplab.netimpair.test": "1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := nw.Remove(context.Background()); err != nil {
-			t.Errorf("removing the network: %v", err)
-		}
-	})
+	nw := testNetwork(t, ctx)
 	all := append([]testcontainers.ContainerCustomizer{
 		testcontainers.WithCmd("serve", "latency-dial", "-lifetime", "5m", "impair.rtt=10ms"), // impair.* makes it serve the echo port
 		testcontainers.WithWaitStrategy(wait.ForLog(runner.ReadyLine).WithStartupTimeout(30 * time.Second)),
@@ -318,4 +310,20 @@ func TestAttachSetClose(t *testing.T) {
 	} else {
 		t.Log("not root: the namespace's tables and qdiscs were not inspected")
 	}
+}
+
+// testNetwork is a fresh internal network, labelled as this package's
+// tests' and removed at the test's end.
+func testNetwork(t testing.TB, ctx context.Context) *testcontainers.DockerNetwork {
+	t.Helper()
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithInternal(), tcnetwork.WithLabels(map[string]string{"tcplab.netimpair.test": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := nw.Remove(context.Background()); err != nil {
+			t.Errorf("removing the network: %v", err)
+		}
+	})
+	return nw
 }

@@ -88,19 +88,17 @@ func LocalLinearTimeouts() (linear int, present bool) {
 // time; later ones are re-armed on a jiffy boundary and are never early.
 const TimerJiffy = 10 * time.Millisecond
 
-const synJiffy = TimerJiffy
-
 // OnSynSlot finds the SYN slot at which a connect that took d (timed from
 // before its first SYN) completed. Linux's timer wheel fires a timer late
-// by up to 1/8 of its timeout and never early (but for synJiffy), and each
+// by up to 1/8 of its timeout and never early (but for TimerJiffy), and each
 // retransmission is timed from the previous one, so slot s matches
 // [s − 10 ms, s + s/8 + 250 ms] (250 ms for scheduling and the round
 // trip). ok is false when d lies outside that window.
 func OnSynSlot(d time.Duration, slots []time.Duration) (slot time.Duration, ok bool) {
 	for i := len(slots) - 1; i >= 0; i-- {
 		s := slots[i]
-		if d >= s-synJiffy {
-			return s, OnTime(d, s-synJiffy, 1.0/8, 250*time.Millisecond+synJiffy)
+		if d >= s-TimerJiffy {
+			return s, OnTime(d, s-TimerJiffy, 1.0/8, 250*time.Millisecond+TimerJiffy)
 		}
 	}
 	return slots[0], false
