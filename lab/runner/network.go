@@ -16,6 +16,7 @@ import (
 
 	"github.com/tcplab/tcplab/lab/control"
 	"github.com/tcplab/tcplab/lab/impair"
+	"github.com/tcplab/tcplab/lab/kernel"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -115,7 +116,39 @@ func (l *link) applyNetwork(im scenario.Impairment) (*impair.Network, error) {
 		n.ProbeBulkBytes, n.ProbeBulkTookMS, n.ProbeBulkRetrans = im.ProbeBulk, scenario.Ms(took), retrans
 		n.ProbeBulkMBps = math.Round(float64(im.ProbeBulk)/took.Seconds()/1e4) / 100
 	}
+	settle(ctx, ProbePort, probeSettle)
 	return n, nil
+}
+
+// probeSettle bounds the wait for the probe's connections to stop sending:
+// a lost FIN is resent by a probe timer (SRTT + 200 ms) or an RTO.
+const probeSettle = 5 * time.Second
+
+// settle waits, for at most max, until none of this namespace's
+// connections to port can send any more (each is gone, in FIN_WAIT2 or in
+// TIME_WAIT), so that a scenario reading the namespace's TcpExt counters
+// (loss-retransmit's "no fast retransmit") counts its own connection's
+// recoveries and none of the probe's. Past max, or without a socket table,
+// the run goes on.
+func settle(ctx context.Context, port int, max time.Duration) {
+	quiet := map[string]bool{"FIN_WAIT2": true, "TIME_WAIT": true, "CLOSE": true, "LISTEN": true}
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		socks, err := kernel.Sockets()
+		if err != nil {
+			return
+		}
+		busy := false
+		for _, s := range socks {
+			if s.RemotePort == port && !quiet[s.State] {
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // probeHandshakes is how many handshakes the probe times at the least.
@@ -143,7 +176,9 @@ func (l *link) probe(ctx context.Context, im scenario.Impairment, n *impair.Netw
 		return err
 	}
 	for len(connects) < probeHandshakes {
-		c, took, err := dialMode(ctx, addr, 'e')
+		// A handshake only: closed before a byte is written, so its FIN
+		// is the one segment it sends.
+		c, took, err := dialProbeAt(ctx, addr)
 		if err != nil {
 			return err
 		}
@@ -187,7 +222,7 @@ func spread(ctx context.Context, addr string, total int, last func(net.Conn) err
 			if i == 0 {
 				count += total % conns
 			}
-			c, connect, err := dialMode(ctx, addr, 'e')
+			c, connect, err := dialProbeAt(ctx, addr)
 			connects[i] = connect
 			if err != nil {
 				errs[i] = err
@@ -205,12 +240,13 @@ func spread(ctx context.Context, addr string, total int, last func(net.Conn) err
 	return all, connects, errors.Join(errs...)
 }
 
-func (l *link) dialProbe(ctx context.Context, mode byte) (net.Conn, time.Duration, error) {
-	return dialMode(ctx, net.JoinHostPort(l.ip, strconv.Itoa(ProbePort)), mode)
-}
-
-// dialMode connects to a probe port and says which service it wants.
-func dialMode(ctx context.Context, addr string, mode byte) (net.Conn, time.Duration, error) {
+// dialProbeAt connects to a probe port. It writes nothing: the caller's
+// first Write starts with the mode byte ('e' or 'b'). A mode byte written
+// alone and followed at once by the first round trip's byte put two
+// segments in flight; when the first was lost the second overtook it and
+// the client fast-retransmitted, in the namespace whose TcpExt counters
+// loss-retransmit judges ("no fast retransmit": one segment in flight).
+func dialProbeAt(ctx context.Context, addr string) (net.Conn, time.Duration, error) {
 	var d net.Dialer
 	start := time.Now()
 	c, err := d.DialContext(ctx, "tcp", addr)
@@ -224,22 +260,20 @@ func dialMode(ctx context.Context, addr string, mode byte) (net.Conn, time.Durat
 			return nil, took, err
 		}
 	}
-	if _, err := c.Write([]byte{mode}); err != nil {
-		c.Close()
-		return nil, took, err
-	}
 	return c, took, nil
 }
 
-// echoOn times count one-byte round trips on c.
+// echoOn times count one-byte round trips on a fresh probe connection c,
+// the first one's segment carrying the mode byte 'e' too.
 func echoOn(c net.Conn, count int) ([]time.Duration, error) {
 	var rtts []time.Duration
-	b := []byte{'x'}
+	b, out := []byte{'x'}, []byte{'e', 'x'}
 	for range count {
 		t := time.Now()
-		if _, err := c.Write(b); err != nil {
+		if _, err := c.Write(out); err != nil {
 			return nil, err
 		}
+		out = b
 		if _, err := io.ReadFull(c, b); err != nil {
 			return nil, err
 		}
@@ -251,13 +285,16 @@ func echoOn(c net.Conn, count int) ([]time.Duration, error) {
 // bulk sends size bytes and waits for the server's count: the time from
 // the first byte to the answer, and the segments TCP retransmitted.
 func (l *link) bulk(ctx context.Context, size int) (time.Duration, uint32, error) {
-	c, _, err := l.dialProbe(ctx, 'b')
+	c, _, err := dialProbeAt(ctx, net.JoinHostPort(l.ip, strconv.Itoa(ProbePort)))
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Close()
 	buf := make([]byte, 1<<20)
 	start := time.Now()
+	if _, err := c.Write([]byte{'b'}); err != nil {
+		return 0, 0, err
+	}
 	for left := size; left > 0; left -= min(left, len(buf)) {
 		if _, err := c.Write(buf[:min(left, len(buf))]); err != nil {
 			return 0, 0, err
