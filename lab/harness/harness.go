@@ -201,14 +201,24 @@ func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scena
 		if res != nil {
 			res.Attempts = attempt
 		}
-		if attempt == maxAttempts || res == nil || res.OK || drill || !impair.LineLate(res.Network) {
+		if attempt == maxAttempts || res == nil || res.OK || drill {
 			l.noteLateness(res) // the final result's: what the run was judged on
 			return res, err
 		}
-		// The delay line, not TCP, was late: its own counters say so. The
-		// run is measured once more, counted, and says it in Attempts.
+		lineLate := impair.LineLate(res.Network)
+		timers, timersLate := res.TimersLate(impair.LateBound)
+		if !lineLate && !timersLate {
+			l.noteLateness(res)
+			return res, err
+		}
+		// The delay line or the roles themselves, not TCP, were late:
+		// their own measures say so. The run is measured once more,
+		// counted, and says it in Attempts.
 		l.remeasured.Add(1)
-		why := fmt.Sprintf("%s %v: the delay line ran late (%s)", r.Scenario.ID, r.Set, impair.Lateness(res.Network))
+		why := fmt.Sprintf("%s %v: %s", r.Scenario.ID, r.Set, timers)
+		if lineLate {
+			why = fmt.Sprintf("%s %v: the delay line ran late (%s)", r.Scenario.ID, r.Set, impair.Lateness(res.Network))
+		}
 		l.whyMu.Lock()
 		l.why = append(l.why, why)
 		l.whyMu.Unlock()

@@ -71,7 +71,10 @@ func Client(sc *scenario.Scenario, k scenario.Knobs, host string) *scenario.Resu
 				return err
 			}
 		}
-		if err := sc.Client(e); err != nil {
+		watch := watchLateness()
+		err = sc.Client(e)
+		res.TimersLateMS = map[string]float64{"client": watch.Stop()}
+		if err != nil {
 			return err
 		}
 		var netErr error
@@ -103,6 +106,10 @@ func Client(sc *scenario.Scenario, k scenario.Knobs, host string) *scenario.Resu
 		if c != nil && c.Call(bye, "rss", nil, &kib) == nil {
 			res.PeakRSSKiB[role] = kib
 		}
+	}
+	var late float64
+	if res.TimersLateMS != nil && w.Server != nil && w.Server.Call(bye, "late", nil, &late) == nil {
+		res.TimersLateMS["server"] = late
 	}
 	if kib, err := PeakRSSKiB(); err == nil {
 		res.PeakRSSKiB["client"] = kib

@@ -49,9 +49,14 @@ func Server(sc *scenario.Scenario, k scenario.Knobs, lifetime time.Duration) err
 		return err
 	}
 	announceReady()
+	watch := watchLateness()
+	defer watch.Stop()
 	err = control.Serve(ctx, ln, func(ctx context.Context, op string, args json.RawMessage) (any, error) {
-		if op == "rss" {
+		switch op {
+		case "rss":
 			return PeakRSSKiB()
+		case "late":
+			return watch.Max(), nil
 		}
 		return s.Handle(ctx, op, args)
 	})

@@ -10,6 +10,8 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -194,8 +196,13 @@ type Result struct {
 	// failed with "network is unreachable" in both the client's and the
 	// server's namespace: the run had no way out of the lab.
 	RouteOut string `json:"route_out"`
+	// TimersLateMS is, for the client and the server, how much later than
+	// asked the role's own timers fired at the most while it ran (a
+	// goroutine sleeping 5 ms at a time): the runner's scheduling, not TCP.
+	TimersLateMS map[string]float64 `json:"timers_late_ms,omitempty"`
 	// Attempts is how many times the run was measured: 2 when the first
-	// measurement failed while the delay line ran late (impair.LineLate).
+	// measurement failed while the delay line ran late (impair.LineLate)
+	// or a role's timers did (TimersLate).
 	Attempts int `json:"attempts,omitempty"`
 	// CouldNotRun says why the lab could not carry the run out (Docker
 	// failed or did not answer, no place came): no verdict on TCP.
@@ -206,6 +213,18 @@ type Result struct {
 	// kernel's own settings. Empty for container runs.
 	Sysctls  map[string]map[string]string `json:"sysctls,omitempty"`
 	Counters map[string]map[string]int64  `json:"counters,omitempty"`
+}
+
+// TimersLate says which roles' timers fired more than bound late
+// (TimersLateMS, sorted by role), and whether any did.
+func (r *Result) TimersLate(bound time.Duration) (string, bool) {
+	var parts []string
+	for _, role := range slices.Sorted(maps.Keys(r.TimersLateMS)) {
+		if ms := r.TimersLateMS[role]; ms > Ms(bound) {
+			parts = append(parts, fmt.Sprintf("%s's timers fired %.1f ms late", role, ms))
+		}
+	}
+	return strings.Join(parts, ", "), len(parts) > 0
 }
 
 // NotMeasured lists the checks that could not be made, with the reason.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,4 +50,24 @@ func TestClassify(t *testing.T) {
 	info := scenario.Classify(dl)
 	assert.Equal(t, "ErrDeadlineExceeded", info.Kind)
 	assert.True(t, info.Timeout)
+}
+
+// A role's timers late beyond the bound name the role; at or under it, or
+// unmeasured, nothing is late.
+func TestTimersLate(t *testing.T) {
+	for _, tc := range []struct {
+		late map[string]float64
+		want string
+	}{
+		{nil, ""},
+		{map[string]float64{"client": 3, "server": 0.4}, ""},
+		{map[string]float64{"client": 95.9, "server": 0.4}, "client's timers fired 95.9 ms late"},
+		{map[string]float64{"server": 6, "client": 3.01}, "client's timers fired 3.0 ms late, server's timers fired 6.0 ms late"},
+	} {
+		r := &scenario.Result{TimersLateMS: tc.late}
+		got, late := r.TimersLate(3 * time.Millisecond)
+		if got != tc.want || late != (tc.want != "") {
+			t.Errorf("%v: %q, %v; want %q", tc.late, got, late, tc.want)
+		}
+	}
 }
