@@ -122,8 +122,11 @@ type Network struct {
 	// handshake is delayed too.
 	ProbeConnectMS float64 `json:"probe_connect_ms"`
 	// ProbeEchoes one-byte round trips (impair.probe), over up to 10
-	// parallel connections: their median, 99th percentile and maximum.
+	// parallel connections: their median, 99th percentile and maximum,
+	// and their 10th and 90th percentiles (the jitter's spread).
 	ProbeEchoes     int     `json:"probe_echoes" tcplab:"exact"`
+	ProbeEchoP10MS  float64 `json:"probe_echo_p10_ms,omitempty"`
+	ProbeEchoP90MS  float64 `json:"probe_echo_p90_ms,omitempty"`
 	ProbeEchoP50MS  float64 `json:"probe_echo_p50_ms"`
 	ProbeEchoP99MS  float64 `json:"probe_echo_p99_ms"`
 	ProbeEchoMaxMS  float64 `json:"probe_echo_max_ms" tcplab:"info"`

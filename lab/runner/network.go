@@ -188,6 +188,7 @@ func (l *link) probe(ctx context.Context, im scenario.Impairment, n *impair.Netw
 	n.ProbeConnectMS, n.TcpiRTTMS = scenario.Ms(slices.Min(connects)), float64(tcpi.Microseconds())/1000
 	n.ProbeEchoes = len(all)
 	n.ProbeEchoP50MS, n.ProbeEchoP99MS, n.ProbeEchoMaxMS = percentiles(all)
+	n.ProbeEchoP10MS, n.ProbeEchoP90MS = msFine(all[len(all)/10]), msFine(all[len(all)*9/10])
 	if im.ProbePeer {
 		if n.Peer, err = l.probeToxiproxy(ctx, im); err != nil {
 			return err

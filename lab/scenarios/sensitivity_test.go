@@ -135,6 +135,8 @@ func unreadNetwork(im scenario.Impairment, n *impair.Network, path string) strin
 		if im.Loss == 0 || lines {
 			return "nf_tables counts the loss only without a delay line"
 		}
+	case (path == "probe_echo_p10_ms" || path == "probe_echo_p90_ms") && (im.Jitter == 0 || im.Loss > 0):
+		return "the middle 80 % of the round trips is judged with jitter and without loss only"
 	case path == "probe_bulk_mb_per_s" && im.RateKbit == 0:
 		return "the bulk transfer's rate is judged against impair.rate only"
 	case (path == "tcpi_rtt_ms" || path == "probe_connect_ms" || path == "probe_echo_p50_ms" || path == "probe_echo_p99_ms") && im.RTT == 0:

@@ -198,6 +198,12 @@ var mutations = []mutation{
 		tests: "^TestImpairLossJitter$/delay_line_jitter$",
 	},
 	{
+		name: "jitter-doubled", why: "each side holds ± the whole jitter, not half of it",
+		file: "lab/runner/network.go",
+		old:  "Jitter: im.Jitter / 2,", new: "Jitter: im.Jitter,",
+		tests: "^TestImpairLossJitter$/delay_line_jitter$",
+	},
+	{
 		name: "loss-ignored", why: "the agents are never asked for loss",
 		file: "lab/runner/network.go",
 		old:  "Loss: im.Loss, Mechanism: mech,", new: "Loss: 0, Mechanism: mech,",
