@@ -8,7 +8,7 @@
 #   scripts/slow-runner.sh slow-docker [GO-TEST-ARGS…]  # every Docker API call held 200 ms (a proxy)
 #
 # GO-TEST-ARGS default to `./... -count=1`. Prints the wall time and how
-# many runs were measured again (delay line late). one-core needs root
+# many runs were measured again (a delay line or a role late). one-core needs root
 # (it moves dockerd and containerd to CPU 0, and back at exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."

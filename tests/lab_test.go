@@ -76,7 +76,7 @@ func TestMain(m *testing.M) {
 	if lab != nil {
 		remeasured, runs := lab.Remeasured()
 		p99, worst := lab.Lateness()
-		fmt.Printf("tcplab: %d of %d runs measured again (delay line late); worst release lateness p99 %v, max %v\n", remeasured, runs, p99, worst)
+		fmt.Printf("tcplab: %d of %d runs measured again (a delay line or a role late); worst release lateness p99 %v, max %v\n", remeasured, runs, p99, worst)
 		summary(remeasured, runs, p99, worst, lab.RemeasuredWhy())
 		// Every run removes its own; this catches what a failed removal
 		// left, so nothing outlives the process.

@@ -29,6 +29,10 @@ func Server(sc *scenario.Scenario, k scenario.Knobs, lifetime time.Duration) err
 	ctx, cancel := context.WithTimeout(context.Background(), lifetime)
 	defer cancel()
 	s := scenario.NewServerEnv(ctx, k)
+	// Before the behaviour starts: a scenario counting its goroutines
+	// (model-scale) counts this one in its baseline.
+	watch := watchLateness()
+	defer watch.Stop()
 	if sc.Server != nil {
 		go func() {
 			if err := sc.Server(s); err != nil && ctx.Err() == nil {
@@ -49,8 +53,6 @@ func Server(sc *scenario.Scenario, k scenario.Knobs, lifetime time.Duration) err
 		return err
 	}
 	announceReady()
-	watch := watchLateness()
-	defer watch.Stop()
 	err = control.Serve(ctx, ln, func(ctx context.Context, op string, args json.RawMessage) (any, error) {
 		switch op {
 		case "rss":
