@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs `go test ./... -count=1` N times back to back (default 5) and sums
 # up: each run's wall time and exit, and how many runs were measured again
-# because their delay line ran late. Red must mean TCP behaved
+# because their delay line or a role ran late. Red must mean TCP behaved
 # differently, so the target is N green runs and 0 re-measurements.
 #
 #   scripts/in-a-row.sh [N] [GO-TEST-ARGS…]
