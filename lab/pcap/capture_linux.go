@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +31,13 @@ func Capture(ctx context.Context, ifname string, port uint16, path string, ready
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}); err != nil {
 		return fmt.Errorf("pcap: bind %s: %w", ifname, err)
 	}
+	// Each packet's time is the kernel's, taken as it passed the tap: a
+	// capture read late (its process descheduled on a busy runner) would
+	// otherwise stamp it late, and a first SYN stamped 13 ms late made the
+	// 1 s SYN timer look early.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return fmt.Errorf("pcap: SO_TIMESTAMPNS: %w", err)
+	}
 	// Wake up every 100 ms to notice ctx.
 	tv := unix.NsecToTimeval(int64(100 * time.Millisecond))
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
@@ -50,10 +58,10 @@ func Capture(ctx context.Context, ifname string, port uint16, path string, ready
 		return err
 	}
 	close(ready)
-	buf := make([]byte, 1<<16)
+	buf, oob := make([]byte, 1<<16), make([]byte, 256)
 	lastFlush := time.Now()
 	for ctx.Err() == nil {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
 		now := time.Now()
 		if err != nil {
 			if err == unix.EAGAIN || err == unix.EINTR {
@@ -68,7 +76,11 @@ func Capture(ctx context.Context, ifname string, port uint16, path string, ready
 		if !ok || (s.SrcPort != port && s.DstPort != port) {
 			continue
 		}
-		if err := pw.WritePacket(now, buf[:n]); err != nil {
+		at, ok := kernelStamp(oob[:oobn])
+		if !ok {
+			at = now // an emulator (qemu-user) may not pass the stamp on
+		}
+		if err := pw.WritePacket(at, buf[:n]); err != nil {
 			return err
 		}
 		if now.Sub(lastFlush) > time.Second {
@@ -83,4 +95,19 @@ func htons(v uint16) uint16 {
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], v)
 	return binary.NativeEndian.Uint16(b[:])
+}
+
+// kernelStamp is the SCM_TIMESTAMPNS a packet came with.
+func kernelStamp(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
 }
