@@ -61,9 +61,10 @@ func TestLateWatchSeesAStop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child said %q", line)
 	}
-	// The timer due during the stop fired after it: at least the stop less
-	// one tick late.
-	if want := msFine(stopped - watchTick); late < want {
+	// The timer due during the stop fired after it, about the stop late.
+	// Half of it is asked: kill returns before a busy child's threads are
+	// all stopped, so the stop may begin late.
+	if want := msFine(stopped / 2); late < want {
 		t.Errorf("a process stopped %v: timers %.2f ms late at the most, want ≥ %.2f ms", stopped, late, want)
 	}
 	_ = cmd.Wait()
