@@ -36,7 +36,10 @@ func TestCaptureStampsInKernel(t *testing.T) {
 		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 		time.Sleep(200 * time.Millisecond) // what was sent is read by now
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			fmt.Println("error:", err)
+			os.Exit(0)
+		}
 		fmt.Println("done")
 		os.Exit(0)
 	}
