@@ -201,24 +201,19 @@ func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scena
 		if res != nil {
 			res.Attempts = attempt
 		}
-		if attempt == maxAttempts || res == nil || res.OK || drill {
-			l.noteLateness(res) // the final result's: what the run was judged on
-			return res, err
+		late := ""
+		if attempt < maxAttempts && res != nil && !res.OK && !drill {
+			late = RunnerLate(res)
 		}
-		lineLate := impair.LineLate(res.Network)
-		timers, timersLate := res.TimersLate(impair.LateBound)
-		if !lineLate && !timersLate {
-			l.noteLateness(res)
+		if late == "" {
+			l.noteLateness(res) // the final result's: what the run was judged on
 			return res, err
 		}
 		// The delay line or the roles themselves, not TCP, were late:
 		// their own measures say so. The run is measured once more,
 		// counted, and says it in Attempts.
 		l.remeasured.Add(1)
-		why := fmt.Sprintf("%s %v: %s", r.Scenario.ID, r.Set, timers)
-		if lineLate {
-			why = fmt.Sprintf("%s %v: the delay line ran late (%s)", r.Scenario.ID, r.Set, impair.Lateness(res.Network))
-		}
+		why := fmt.Sprintf("%s %v: %s", r.Scenario.ID, r.Set, late)
 		l.whyMu.Lock()
 		l.why = append(l.why, why)
 		l.whyMu.Unlock()
@@ -236,6 +231,21 @@ const nodeLifetime = time.Hour
 
 // maxAttempts: a run whose delay line ran late is measured once more.
 const maxAttempts = 2
+
+// RunnerLate says why a failed result is the runner's doing rather than
+// TCP's, and so worth measuring once more: its delay line, or its client's
+// or server's own timers, ran more than impair.LateBound late. It is ""
+// when neither did. The harness and `tcplab run --kernel` both ask it.
+func RunnerLate(res *scenario.Result) string {
+	var parts []string
+	if impair.LineLate(res.Network) {
+		parts = append(parts, "the delay line ran late ("+impair.Lateness(res.Network)+")")
+	}
+	if timers, late := res.TimersLate(impair.LateBound); late {
+		parts = append(parts, timers)
+	}
+	return strings.Join(parts, "; ")
+}
 
 // setupBudget is a run's time for its own Docker work (network, four
 // containers, removal) beside its client's bound: ample on a busy

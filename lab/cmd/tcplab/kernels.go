@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/tcplab/tcplab/lab/harness"
-	"github.com/tcplab/tcplab/lab/impair"
 	"github.com/tcplab/tcplab/lab/kernelrun"
 	"github.com/tcplab/tcplab/lab/planner"
 	"github.com/tcplab/tcplab/lab/report"
@@ -150,11 +149,11 @@ func runKernels(f *runFlags, rows []planner.Row) int {
 				if res == nil || res.OK || ctx.Err() != nil {
 					return res, err
 				}
-				why, late := res.TimersLate(impair.LateBound)
-				if !late && !impair.LineLate(res.Network) {
+				late := harness.RunnerLate(res)
+				if late == "" {
 					return res, err
 				}
-				fmt.Fprintf(os.Stderr, "tcplab: %s %v [kernel %s]: %s; measuring again\n", r.Scenario.ID, r.Set, name, why+impair.Lateness(res.Network))
+				fmt.Fprintf(os.Stderr, "tcplab: %s %v [kernel %s]: %s; measuring again\n", r.Scenario.ID, r.Set, name, late)
 				if res, err = rt.Run(ctx, t); res != nil {
 					res.Attempts = 2
 				}
