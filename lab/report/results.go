@@ -78,7 +78,7 @@ func FromFiles(dir string, names []string) (rep *Report, errs []error) {
 // rendering fails is not written; the others are, and the errors are
 // returned together.
 func WriteFiles(dir string, rep *Report, table []byte) error {
-	errs := []error{os.WriteFile(filepath.Join(dir, "report.txt"), table, 0o644)}
+	errs := []error{WriteFile(filepath.Join(dir, "report.txt"), table)}
 	for _, f := range []struct {
 		name   string
 		render func(io.Writer, *Report) error
@@ -88,7 +88,7 @@ func WriteFiles(dir string, rep *Report, table []byte) error {
 			errs = append(errs, fmt.Errorf("%s: %w", f.name, err))
 			continue
 		}
-		errs = append(errs, os.WriteFile(filepath.Join(dir, f.name), []byte(b.String()), 0o644))
+		errs = append(errs, WriteFile(filepath.Join(dir, f.name), []byte(b.String())))
 	}
 	return errors.Join(errs...)
 }

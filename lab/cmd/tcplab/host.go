@@ -240,7 +240,7 @@ func runCmd(args []string) {
 	os.Stdout.Write(table.Bytes())
 	if f.out != "" {
 		if err := writeOut(f.out, rep, table.Bytes(), rows, results); err != nil {
-			fail(1, "tcplab run: "+err.Error())
+			fail(exitCouldNot, "tcplab run: --out: "+err.Error())
 		}
 		fmt.Printf("results: %s/NN-<name>.json, one per run; reports: %s/report.{txt,json,md,html}\n", f.out, f.out)
 	}

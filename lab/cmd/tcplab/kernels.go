@@ -217,8 +217,8 @@ func runKernels(f *runFlags, rows []planner.Row) int {
 			err = writeOut(dir, rep, table.Bytes(), rows, s.results) // as a run on one kernel writes it
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "tcplab run:", err)
-			return 1
+			fmt.Fprintln(os.Stderr, "tcplab run: --out:", err)
+			return exitCouldNot
 		}
 	}
 	for _, s := range sides {
@@ -241,8 +241,8 @@ func runKernels(f *runFlags, rows []planner.Row) int {
 			"report.json": report.MergedJSON, "report.md": report.MergedMarkdown, "report.html": report.MergedHTML,
 		} {
 			if err := writeMerged(filepath.Join(f.out, name), m, render); err != nil {
-				fmt.Fprintln(os.Stderr, "tcplab run:", err)
-				return 1
+				fmt.Fprintln(os.Stderr, "tcplab run: --out:", err)
+				return exitCouldNot
 			}
 		}
 		fmt.Printf("per-kernel comparison: %s/report.{json,md,html}; each kernel's report in %s/{%s}/\n", f.out, f.out, strings.Join(f.kernels, ","))

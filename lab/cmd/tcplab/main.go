@@ -93,7 +93,7 @@ func main() {
 			fmt.Println(string(b))
 		}
 		if a.out != "" {
-			if err := os.WriteFile(a.out, append(b, '\n'), 0o644); err != nil {
+			if err := report.WriteFile(a.out, append(b, '\n')); err != nil {
 				fail(1, "tcplab client: "+err.Error())
 			}
 		}

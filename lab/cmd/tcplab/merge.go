@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -97,13 +98,9 @@ func defaultKnobs(id string) scenario.Knobs {
 }
 
 func writeMerged(path string, m *report.Merged, render func(io.Writer, *report.Merged) error) error {
-	f, err := os.Create(path)
-	if err != nil {
+	var b bytes.Buffer
+	if err := render(&b, m); err != nil {
 		return err
 	}
-	if err := render(f, m); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return report.WriteFile(path, b.Bytes())
 }

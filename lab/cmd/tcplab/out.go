@@ -61,7 +61,7 @@ func writeOut(dir string, rep *report.Report, table []byte, rows []planner.Row, 
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(filepath.Join(dir, names[i][j]), append(b, '\n'), 0o644); err != nil {
+			if err := report.WriteFile(filepath.Join(dir, names[i][j]), append(b, '\n')); err != nil {
 				return err
 			}
 		}
