@@ -66,6 +66,7 @@ type delayLine struct {
 	maxLate, maxReadLag                   atomic.Int64
 	lateHist                              [lateBuckets + 1]atomic.Uint64 // per packet released, by lateness
 	stampFD                               int                            // a socket asking for receive timestamps
+	rcvBuf                                int                            // the queue socket's receive buffer, as the kernel gave it
 }
 
 // startDelayLine binds the queue first, then adds the rules: a packet is
@@ -86,11 +87,12 @@ func startDelayLine(s Spec, table string) (*delayLine, error) {
 		nf.Close()
 		return nil, fmt.Errorf("impair: delay line: %w", err)
 	}
-	if err := forceRcvBuf(nf.Con, queueRcvBuf); err != nil {
+	rcv, err := setRcvBuf(nf.Con, queueRcvBuf)
+	if err != nil {
 		nf.Close()
 		return nil, fmt.Errorf("impair: delay line: receive buffer: %w", err)
 	}
-	l := &delayLine{nf: nf, table: table, ports: linePorts(s), stampFD: -1,
+	l := &delayLine{nf: nf, table: table, ports: linePorts(s), stampFD: -1, rcvBuf: rcv,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	l.params.Store(&lineParams{s.Delay, s.Jitter, s.Loss})
 	// While any socket asks for receive timestamps the kernel stamps every
@@ -135,18 +137,31 @@ func (l *delayLine) set(s Spec) error {
 	return nil
 }
 
-func forceRcvBuf(c *mdnetlink.Conn, n int) error {
+// setRcvBuf gives the queue's socket an n-byte receive buffer, so a burst
+// of queued packets waits there rather than passing undelayed (the queue
+// fails open). Past net.core.rmem_max that takes SO_RCVBUFFORCE, which
+// needs CAP_NET_ADMIN over the initial user namespace; rootless Docker's
+// NET_ADMIN is over its own, so there the buffer is as large as rmem_max
+// allows. It returns what the kernel gave (twice the size asked for, its
+// bookkeeping included).
+func setRcvBuf(c *mdnetlink.Conn, n int) (got int, err error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+		if errors.Is(serr, unix.EPERM) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+		}
+		if serr == nil {
+			got, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		}
 	}); err != nil {
-		return err
+		return 0, err
 	}
-	return serr
+	return got, serr
 }
 
 // arrive runs for every queued packet: drop it (loss) or schedule it.
@@ -319,7 +334,7 @@ func (l *delayLine) counters() LineCounters {
 	defer l.mu.Unlock()
 	return LineCounters{Queued: l.queued.Load(), Released: l.released.Load(), Lost: l.lost.Load(),
 		Held: len(l.held), VerdictErrors: l.verdictErrors.Load(), MaxLateUS: l.maxLate.Load(), P99LateUS: l.p99Late(),
-		MaxReadLagUS: l.maxReadLag.Load(), Failure: l.failure}
+		MaxReadLagUS: l.maxReadLag.Load(), RcvBufBytes: l.rcvBuf, Failure: l.failure}
 }
 
 // stop ends the delay line without stalling or reordering a flow: every

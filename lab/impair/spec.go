@@ -100,6 +100,10 @@ type LineCounters struct {
 	// agent read it (from its kernel receive timestamp); the hold counts
 	// from arrival, so this lag is not added to the delay.
 	MaxReadLagUS int64 `json:"max_read_lag_us" tcplab:"info"`
+	// RcvBufBytes is the queue socket's receive buffer: 32 MiB where the
+	// agent may force it, net.core.rmem_max's double where it may not
+	// (rootless Docker). A burst larger than it passes undelayed.
+	RcvBufBytes int `json:"rcvbuf_bytes,omitempty" tcplab:"info"`
 	// Failure says why the delay line stopped before it was told to; traffic
 	// then flows undelayed (the queue rule's bypass flag).
 	Failure string `json:"failure,omitempty"`

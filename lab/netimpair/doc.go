@@ -115,9 +115,10 @@
 //     is ip family).
 //   - One interface: eth0's qdisc carries Rate (and netem); the delay line
 //     covers every interface but lo.
-//   - The sidecar needs NET_ADMIN over the target's namespace, NFQUEUE
-//     (delay line) or sch_netem, and SO_RCVBUFFORCE: rootless Docker
-//     refuses the last, and the delay line fails there.
+//   - The sidecar needs NET_ADMIN over the target's namespace, and NFQUEUE
+//     (delay line) or sch_netem. Where it may not force its queue's
+//     receive buffer past net.core.rmem_max (rootless Docker), the buffer
+//     is rmem_max's (Counters' RcvBufBytes says which).
 //   - A killed test process leaves the sidecar (and its impairment) in
 //     place until the next Attach to that container or `tcplab clean`
 //     (see Owners and orphans). A sidecar that was itself killed cannot

@@ -20,6 +20,10 @@ type Counters struct {
 	// MaxLate is the latest any release came after its due time, P99Late
 	// its 99th percentile: the delay line's own error.
 	MaxLate, P99Late time.Duration
+	// RcvBufBytes is the delay line's queue buffer: 32 MiB, or twice
+	// net.core.rmem_max where the sidecar may not force it (rootless
+	// Docker). A burst of packets larger than it passes undelayed.
+	RcvBufBytes int
 	// Failure says why the delay line stopped on its own; traffic then
 	// flows undelayed.
 	Failure string
@@ -43,6 +47,7 @@ func (h *Handle) Counters(ctx context.Context) (Counters, error) {
 		out.Dropped += d.Lost
 		out.MaxLate = time.Duration(d.MaxLateUS) * time.Microsecond
 		out.P99Late = time.Duration(d.P99LateUS) * time.Microsecond
+		out.RcvBufBytes = d.RcvBufBytes
 		out.Failure = d.Failure
 	}
 	return out, nil
