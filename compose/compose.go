@@ -281,6 +281,7 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 				p.line(2, fmt.Sprintf(`network_mode: "service:%s"`, t.Owner(n.Host).Name))
 			}
 			p.line(2, "cap_drop: [ALL]")
+			p.line(2, fmt.Sprintf("ulimits: {nofile: %d, nproc: %d}", topology.MaxOpenFiles, topology.MaxProcs))
 			if len(n.Caps) > 0 {
 				p.line(2, "cap_add: ["+strings.Join(n.Caps, ", ")+"]")
 			}

@@ -63,6 +63,10 @@ func TestEveryCaseIsItsTopology(t *testing.T) {
 					"%s %s-agent: tcp_syn_linear_timeouts pinned exactly when the file is for kernels that have it", f.Path, host)
 				assert.Contains(t, role, `network_mode: "service:`+r.Name+"-"+host+`-agent"`)
 				assert.Contains(t, role, "cap_drop: [ALL]")
+				for _, b := range []string{agent, role} {
+					assert.Contains(t, b, fmt.Sprintf("ulimits: {nofile: %d, nproc: %d}", topology.MaxOpenFiles, topology.MaxProcs),
+						"limits set, not Podman's defaults, which some hosts refuse")
+				}
 				assert.NotContains(t, role, "cap_add")
 				assert.NotContains(t, role, "sysctls:")
 			}

@@ -331,11 +331,22 @@ type run struct {
 // so the lab does not ask for it.
 const timedShares = 4096
 
+// Ulimits are topology.MaxOpenFiles and topology.MaxProcs as a
+// HostConfig's Ulimits.
+func Ulimits() []*container.Ulimit {
+	return []*container.Ulimit{
+		{Name: "nofile", Soft: topology.MaxOpenFiles, Hard: topology.MaxOpenFiles},
+		{Name: "nproc", Soft: topology.MaxProcs, Hard: topology.MaxProcs},
+	}
+}
+
 // hostConfig applies sysctls, capabilities (all dropped but caps), the
-// CPU weight (0: Docker's default) and the network namespace to join.
+// CPU weight (0: Docker's default), the ulimits and the network namespace
+// to join.
 func hostConfig(sysctls map[string]string, netnsOf string, shares int64, caps ...string) func(*container.HostConfig) {
 	return func(hc *container.HostConfig) {
 		hc.Sysctls = sysctls
+		hc.Ulimits = Ulimits()
 		hc.CPUShares = shares
 		hc.CapDrop = []string{"ALL"}
 		hc.CapAdd = caps

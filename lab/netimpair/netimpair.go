@@ -126,6 +126,7 @@ func AttachID(ctx context.Context, nameOrID string, opts ...Option) (*Handle, er
 				hc.CapDrop = []string{"ALL"}
 				hc.CapAdd = []string{"NET_ADMIN"}
 				hc.CPUShares = 4096 // the network must not wait for a core
+				hc.Ulimits = harness.Ulimits()
 			},
 			WaitingFor: wait.ForLog(sidecarReady).WithStartupTimeout(30 * time.Second),
 		},

@@ -30,7 +30,7 @@ var modelScale = &scenario.Scenario{
 	// its 10,000 connections keep one busy: Alone.
 	Load: scenario.Alone,
 	Knobs: []scenario.Knob{
-		{Name: "client.conns", Default: "10000", Kind: scenario.Int, Min: 1, Max: 25000, Help: "idle connections to hold"},
+		{Name: "client.conns", Default: "10000", Kind: scenario.Int, Min: 1, Max: 16000, Help: "idle connections to hold (the containers may open 16384 files)"},
 		{Name: "client.echo_for", Default: "3s", Kind: scenario.Duration, Min: 0.5, Max: 60, Help: "how long to drive echo traffic"},
 		{Name: "client.echo_workers", Default: "64", Kind: scenario.Int, Min: 1, Max: 1024, Help: "goroutines driving round trips"},
 		{Name: "client.budget_rss_per_conn", Default: "16384", Kind: scenario.Int, Min: 1024, Max: 1 << 20,

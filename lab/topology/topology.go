@@ -59,6 +59,18 @@ type Topology struct {
 	Nodes    []Node // in start order: a namespace's owner before its other nodes
 }
 
+// MaxOpenFiles is every lab container's open-file limit, soft and hard,
+// and MaxProcs its process (thread) limit. They are set, not inherited:
+// Podman's defaults (nofile 1048576, nproc 4194304) exceed the hard limits
+// of some hosts (this project's: 20000 and 96367), where every container
+// then fails to start ("error setting rlimit type 7: operation not
+// permitted"); and a run holds the same limits on every daemon. 16384
+// files hold model-scale's largest run (client.conns 16000) with room.
+const (
+	MaxOpenFiles = 16384
+	MaxProcs     = 65536
+)
+
 // Network is a bridge the lab creates.
 type Network struct {
 	Name string
