@@ -113,6 +113,8 @@ var fixtureModules = map[string][]string{
 	"kernel/net/netfilter/nft_numgen.ko":          {"nf_tables"},
 	"kernel/net/netfilter/nft_limit.ko":           {"nf_tables"},
 	"kernel/net/netfilter/nft_compat.ko":          {"nf_tables"},
+	"kernel/net/netfilter/nfnetlink_queue.ko":     {"nfnetlink"},
+	"kernel/net/netfilter/nft_queue.ko":           {"nf_tables"},
 	"kernel/net/netfilter/nft_reject.ko":          {"nf_tables"},
 	"kernel/net/ipv4/netfilter/nf_reject_ipv4.ko": nil,
 	"kernel/net/ipv6/netfilter/nf_reject_ipv6.ko": nil,

@@ -62,13 +62,15 @@ type Topology struct {
 // MaxOpenFiles is every lab container's open-file limit, soft and hard,
 // and MaxProcs its process (thread) limit. They are set, not inherited:
 // Podman's defaults (nofile 1048576, nproc 4194304) exceed the hard limits
-// of some hosts (this project's: 20000 and 96367), where every container
-// then fails to start ("error setting rlimit type 7: operation not
-// permitted"); and a run holds the same limits on every daemon. 16384
-// files hold model-scale's largest run (client.conns 16000) with room.
+// of some hosts, where every container then fails to start ("error
+// setting rlimit type 7: operation not permitted"); and a run holds the
+// same limits on every daemon. On this project's machine, where nothing
+// holds CAP_SYS_RESOURCE, Podman's service runs with nofile 20000 and
+// nproc 32768, which bound what its containers may get. 16384 files hold
+// model-scale's largest run (client.conns 16000) with room.
 const (
 	MaxOpenFiles = 16384
-	MaxProcs     = 65536
+	MaxProcs     = 16384
 )
 
 // Network is a bridge the lab creates.
