@@ -48,6 +48,10 @@ waitsock() {
 log "Podman: podman system service"
 timeout 2h podman system service --time=0 "unix://$tmp/podman.sock" >"$tmp/podman.log" 2>&1 &
 cleanup+=("kill $!; wait $! 2>/dev/null")
+# Podman's DNS server for its networks outlives the service (and would
+# keep every file descriptor it inherited open): it goes too, unless it
+# was there before.
+pgrep -x aardvark-dns >/dev/null || cleanup+=("pkill -x aardvark-dns")
 waitsock "$tmp/podman.sock" "podman system service" || { cat "$tmp/podman.log" >&2; exit 1; }
 if iptables -S DOCKER-USER >/dev/null 2>&1; then
 	iptables -I DOCKER-USER -i podman+ -o podman+ -j ACCEPT
