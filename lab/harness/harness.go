@@ -207,6 +207,9 @@ func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scena
 		}
 		if late == "" {
 			l.noteLateness(res) // the final result's: what the run was judged on
+			if errors.Is(err, ErrCouldNotRun) {
+				err = l.daemonGone(err)
+			}
 			return res, err
 		}
 		// The delay line or the roles themselves, not TCP, were late:
@@ -219,6 +222,19 @@ func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scena
 		l.whyMu.Unlock()
 		fmt.Fprintf(os.Stderr, "tcplab: %s; measuring again\n", why)
 	}
+}
+
+// daemonGone names the daemon when a run could not finish because the
+// daemon itself stopped answering (killed, restarting, its host gone):
+// the run's own step failed with an EOF or a refused connection, which
+// says nothing about which daemon.
+func (l *Lab) daemonGone(err error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, perr := l.docker.Ping(ctx, client.PingOptions{}); perr != nil {
+		return fmt.Errorf("%w: the Docker daemon at %s does not answer (%v)", err, l.docker.DaemonHost(), firstLine(perr.Error()))
+	}
+	return err
 }
 
 // nodeLifetime bounds a run's servers and agents, which otherwise wait for

@@ -1,0 +1,241 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcplab/tcplab/lab/scenario"
+)
+
+// envDaemonTests turns on the tests that start a Docker daemon of their
+// own: they need root and dockerd, take a minute, and kill that daemon on
+// purpose, so they run on their own (.ci/run), not beside the suite.
+const envDaemonTests = "TCPLAB_DAEMON_TESTS"
+
+// TestRemoteDaemon runs the lab against a second dockerd reached over TCP
+// on 127.0.0.1 (its own data and exec roots), which is how Colima, Docker
+// Desktop's VM or CI's docker-in-docker look from the client: the
+// published-port scenario reaches the daemon's host, not a guess. Then
+// that daemon is killed in the middle of a run: the run ends within 30 s,
+// exit 3, with a line naming the daemon; every result file it wrote is
+// whole; and once the daemon is back, `tcplab clean` leaves nothing.
+func TestRemoteDaemon(t *testing.T) {
+	if os.Getenv(envDaemonTests) == "" {
+		t.Skipf("starts and kills a Docker daemon of its own: set %s=1 (root, dockerd installed; .ci/run does)", envDaemonTests)
+	}
+	if os.Getuid() != 0 {
+		t.Skip("a second dockerd needs root")
+	}
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Skip("no dockerd: apt-get install docker.io")
+	}
+	bin := buildCLI(t)
+	d := startDaemon(t)
+	env := append(os.Environ(), "DOCKER_HOST="+d.host)
+
+	t.Run("published ports reach the daemon's host", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "run", "proxy-refused", "dial-refused")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "2 passed, 0 failed")
+	})
+
+	t.Run("the daemon is killed mid-run", func(t *testing.T) {
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		// dial-refused ends in a second; backlog-syn-timeout's client
+		// waits 15 s for its SYNs, so the kill finds it running.
+		cmd := exec.CommandContext(ctx, bin, "run", "dial-refused", "backlog-syn-timeout",
+			"--set", "client.tcp_syn_retries=3", "--out", dir)
+		cmd.Env = env
+		stderr, err := cmd.StderrPipe()
+		require.NoError(t, err)
+		var stdout strings.Builder
+		cmd.Stdout = &stdout
+		require.NoError(t, cmd.Start())
+		var errOut strings.Builder
+		passed := make(chan struct{})
+		scanned := make(chan struct{})
+		go func() {
+			defer close(scanned)
+			sc := bufio.NewScanner(stderr)
+			once := false
+			for sc.Scan() {
+				errOut.WriteString(sc.Text() + "\n")
+				if !once && strings.Contains(sc.Text(), "PASS dial-refused") {
+					once = true
+					close(passed)
+				}
+			}
+		}()
+		select {
+		case <-passed:
+		case <-ctx.Done():
+			t.Fatalf("dial-refused never passed:\n%s", errOut.String())
+		}
+		killed := time.Now()
+		d.kill(t)
+		<-scanned
+		err = cmd.Wait()
+		took := time.Since(killed)
+		out := stdout.String() + errOut.String()
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "tcplab run: %v\n%s", err, out)
+		assert.Equal(t, 3, exit.ExitCode(), "exit 3: the lab could not run, no verdict on TCP\n%s", out)
+		assert.Less(t, took, 30*time.Second, "the run ended %v after the daemon died", took)
+		assert.Contains(t, out, "the Docker daemon at "+d.host+" does not answer", "one line names the daemon")
+
+		files, _ := filepath.Glob(filepath.Join(dir, "[0-9]*-*.json"))
+		require.Len(t, files, 2, "a result file per row, the one Docker failed included")
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var r scenario.Result
+			require.NoError(t, json.Unmarshal(b, &r), "%s is whole", f)
+			switch r.Scenario {
+			case "dial-refused":
+				assert.True(t, r.OK, "the row that ran before the kill is kept as it passed")
+			case "backlog-syn-timeout":
+				assert.Contains(t, r.CouldNotRun, d.host, "the row the kill stopped says why")
+			}
+		}
+	})
+
+	t.Run("after a restart, clean leaves nothing", func(t *testing.T) {
+		d.start(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "clean")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		for _, what := range []string{"ps", "network ls"} {
+			args := append(strings.Fields(what), "-q", "--filter", "label=tcplab.session")
+			if what == "ps" {
+				args = append(args, "-a")
+			}
+			left, err := exec.CommandContext(ctx, "docker", append([]string{"-H", d.host}, args...)...).Output()
+			require.NoError(t, err)
+			assert.Empty(t, strings.TrimSpace(string(left)), "docker %s: the dead session's leftovers", what)
+		}
+	})
+}
+
+// daemon is a dockerd of the test's own: its data and exec roots in a
+// temporary directory, listening on 127.0.0.1 over TCP.
+type daemon struct {
+	host, dir string
+	cmd       *exec.Cmd
+}
+
+// startDaemon starts a dockerd on a free port; the test's cleanup stops it
+// and removes its directory. Docker's FORWARD policy DROP (from this
+// machine's own daemon, with br_netfilter) would also drop what this
+// daemon's bridges carry between two containers, since this one manages
+// no iptables; a DOCKER-USER rule accepts bridged traffic while it runs.
+func startDaemon(t *testing.T) *daemon {
+	dir, err := os.MkdirTemp("", "tcplab-dockerd-")
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	d := &daemon{host: "tcp://" + l.Addr().String(), dir: dir}
+	l.Close()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "daemon.json"), []byte("{}"), 0o644))
+	rule := []string{"DOCKER-USER", "-m", "physdev", "--physdev-is-bridged", "-j", "ACCEPT"}
+	if exec.Command("iptables", "-S", "DOCKER-USER").Run() == nil {
+		require.NoError(t, exec.Command("iptables", append([]string{"-I"}, rule...)...).Run())
+		t.Cleanup(func() { _ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
+	}
+	t.Cleanup(func() {
+		d.stop()
+		// What the daemon mounted under its roots goes before the files.
+		if b, err := os.ReadFile("/proc/mounts"); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir) {
+					_ = syscall.Unmount(f[1], syscall.MNT_DETACH)
+				}
+			}
+		}
+		_ = os.RemoveAll(dir)
+	})
+	d.start(t)
+	return d
+}
+
+// start runs dockerd and waits (30 s at most) until it answers.
+func (d *daemon) start(t *testing.T) {
+	d.stop() // a containerd the last one left
+	log, err := os.OpenFile(filepath.Join(d.dir, "dockerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(t, err)
+	defer log.Close()
+	d.cmd = exec.Command("dockerd", "--config-file", filepath.Join(d.dir, "daemon.json"),
+		"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "exec"),
+		"--pidfile", filepath.Join(d.dir, "dockerd.pid"), "-H", d.host,
+		"--iptables=false", "--bridge=none")
+	d.cmd.Stdout, d.cmd.Stderr = log, log
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, d.cmd.Start())
+	go func(c *exec.Cmd) { _ = c.Wait() }(d.cmd)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := exec.CommandContext(ctx, "docker", "-H", d.host, "version").Run()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(d.dir, "dockerd.log"))
+			t.Fatalf("dockerd at %s did not answer within 30 s: %v\n%s", d.host, err, tail(b, 2000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// kill SIGKILLs dockerd alone, as a crash would: its containerd and the
+// containers' shims live on.
+func (d *daemon) kill(t *testing.T) {
+	require.NoError(t, d.cmd.Process.Kill())
+}
+
+// stop ends dockerd and every process it started (its process group:
+// containerd and the shims), and waits for them to go.
+func (d *daemon) stop() {
+	if d.cmd != nil && d.cmd.Process != nil {
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
+	}
+	// containerd outlives a killed dockerd; it is known by its config
+	// under this daemon's exec root.
+	_ = exec.Command("pkill", "-f", "containerd --config "+filepath.Join(d.dir, "exec")).Run()
+	for range 100 {
+		if exec.Command("pgrep", "-f", d.dir).Run() != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = exec.Command("pkill", "-9", "-f", d.dir).Run()
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
