@@ -282,6 +282,10 @@ func Write(w io.Writer, all []*scenario.Scenario, f File) error {
 			}
 			p.line(2, "cap_drop: [ALL]")
 			p.line(2, fmt.Sprintf("ulimits: {nofile: %d, nproc: %d}", topology.MaxOpenFiles, topology.MaxProcs))
+			if n.Memory > 0 {
+				p.line(2, fmt.Sprintf("mem_limit: %d", n.Memory))
+				p.line(2, fmt.Sprintf("memswap_limit: %d", n.Memory))
+			}
 			if len(n.Caps) > 0 {
 				p.line(2, "cap_add: ["+strings.Join(n.Caps, ", ")+"]")
 			}

@@ -56,6 +56,7 @@ func TestCLIBadInput(t *testing.T) {
 		{"loss above 1", []string{"run", "read-partial", "--set", "impair.loss=1.5"}, nil, "impair.loss=\"1.5\": want a number from 0 to 1", 2},
 		{"negative loss", []string{"run", "read-partial", "--set", "impair.loss=-0.1"}, nil, "want a number from 0 to 1", 2},
 		{"jitter over rtt", []string{"run", "read-partial", "--set", "impair.rtt=10ms", "--set", "impair.jitter=20ms"}, nil, "impair.jitter=20ms is larger than impair.rtt=10ms", 2},
+		{"memory limit below Docker's", []string{"run", "dial-refused", "--set", "server.memory_limit=1000"}, nil, "server.memory_limit=1000: Docker's smallest memory limit is 6291456 (6 MiB)", 2},
 		{"unknown mechanism", []string{"run", "read-partial", "--set", "impair.mechanism=tc"}, nil, "want one of auto, netem, delayline", 2},
 		{"--out is a file", []string{"run", "dial-refused", "--out", "cli_test.go"}, nil, "tcplab run: --out cli_test.go: not a directory", 2},
 		{"bad swept rtt", []string{"run", "read-partial", "--vary", "impair.rtt=10ms,-1s"}, nil, "out of range", 2},

@@ -43,6 +43,7 @@ func TestRemoteDaemon(t *testing.T) {
 		t.Skip("no dockerd: apt-get install docker.io")
 	}
 	bin := buildCLI(t)
+	docker0 := exec.Command("ip", "link", "show", "docker0").Run() == nil
 	d := startDaemon(t)
 	env := append(os.Environ(), "DOCKER_HOST="+d.host)
 
@@ -118,6 +119,12 @@ func TestRemoteDaemon(t *testing.T) {
 		}
 	})
 
+	t.Cleanup(func() {
+		if docker0 {
+			assert.NoError(t, exec.Command("ip", "link", "show", "docker0").Run(), "the machine daemon's docker0 is gone")
+		}
+	})
+
 	t.Run("after a restart, clean leaves nothing", func(t *testing.T) {
 		d.start(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -145,9 +152,21 @@ type daemon struct {
 	cmd       *exec.Cmd
 }
 
+// The second daemon keeps out of the first one's way: its default bridge
+// is a bridge of its own, and its networks come from an address pool the
+// machine's daemon does not use. dockerd deletes an interface named
+// docker0, the machine daemon's, as a leftover of its own when it starts
+// with --bridge=none, or restarts on its data root with address pools
+// and without --live-restore (measured, Docker 20.10.24): so neither.
+const (
+	daemonBridge = "tcplab-d2"
+	daemonBIP    = "10.213.255.1/24"
+	daemonPool   = "10.213.0.0/16"
+)
+
 // startDaemon starts a dockerd on a free port; the test's cleanup stops it
-// and removes its directory. Docker's FORWARD policy DROP (from this
-// machine's own daemon, with br_netfilter) would also drop what this
+// and removes its bridges and directory. Docker's FORWARD policy DROP (from
+// this machine's own daemon, with br_netfilter) would also drop what this
 // daemon's bridges carry between two containers, since this one manages
 // no iptables; a DOCKER-USER rule accepts bridged traffic while it runs.
 func startDaemon(t *testing.T) *daemon {
@@ -163,8 +182,25 @@ func startDaemon(t *testing.T) *daemon {
 		require.NoError(t, exec.Command("iptables", append([]string{"-I"}, rule...)...).Run())
 		t.Cleanup(func() { _ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
 	}
+	_ = exec.Command("ip", "link", "del", daemonBridge).Run() // one a killed test left
+	for _, args := range [][]string{
+		{"link", "add", daemonBridge, "type", "bridge"},
+		{"addr", "add", daemonBIP, "dev", daemonBridge},
+		{"link", "set", daemonBridge, "up"},
+	} {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		require.NoError(t, err, "ip %v: %s", args, out)
+	}
 	t.Cleanup(func() {
 		d.stop()
+		// Its bridge, and any network bridge it left in its pool.
+		out, _ := exec.Command("ip", "-o", "addr", "show", "to", daemonPool).Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 1 {
+				_ = exec.Command("ip", "link", "del", strings.TrimSuffix(f[1], ":")).Run()
+			}
+		}
+		_ = exec.Command("ip", "link", "del", daemonBridge).Run()
 		// What the daemon mounted under its roots goes before the files.
 		if b, err := os.ReadFile("/proc/mounts"); err == nil {
 			for _, line := range strings.Split(string(b), "\n") {
@@ -188,7 +224,7 @@ func (d *daemon) start(t *testing.T) {
 	d.cmd = exec.Command("dockerd", "--config-file", filepath.Join(d.dir, "daemon.json"),
 		"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "exec"),
 		"--pidfile", filepath.Join(d.dir, "dockerd.pid"), "-H", d.host,
-		"--iptables=false", "--bridge=none")
+		"--iptables=false", "--live-restore", "--bridge", daemonBridge, "--default-address-pool", "base="+daemonPool+",size=24")
 	d.cmd.Stdout, d.cmd.Stderr = log, log
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, d.cmd.Start())

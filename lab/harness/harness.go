@@ -202,7 +202,8 @@ func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scena
 			res.Attempts = attempt
 		}
 		late := ""
-		if attempt < maxAttempts && res != nil && !res.OK && !drill {
+		// An OOM kill is the knobs' doing, however late the timers ran.
+		if attempt < maxAttempts && res != nil && !res.OK && !drill && !errors.Is(err, ErrOOMKilled) {
 			late = RunnerLate(res)
 		}
 		if late == "" {

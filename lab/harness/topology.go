@@ -100,6 +100,22 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 			time.Sleep(200 * time.Millisecond)
 		}
 	}()
+	// Before the containers go (the defer above): a run that failed
+	// because the kernel OOM-killed a role says so, not what its peer
+	// saw afterwards (a reset, a hung wait, "exited before it was ready").
+	defer func() {
+		if err == nil && (res == nil || res.OK) {
+			return
+		}
+		if killed := r.oomKilled(); killed != "" {
+			why := fmt.Sprintf("%s OOM-killed", killed)
+			if res != nil {
+				res.OK = false
+				res.Error = strings.TrimSuffix(why+"; "+res.Error, "; ")
+			}
+			err = fmt.Errorf("%s: %s (%w)", t.Scenario, why, ErrOOMKilled)
+		}
+	}()
 	if err := step("checking the lab network", func() error { return checkInternal(ctx, d.lab.docker, nw.ID) }); err != nil {
 		return nil, err
 	}
@@ -182,6 +198,30 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 	return res, err
 }
 
+// ErrOOMKilled: the kernel killed a role for its memory limit (the
+// ROLE.memory_limit knobs). It is the run's failure, not Docker's.
+var ErrOOMKilled = errors.New("a container went over its memory limit")
+
+// oomKilled names the run's nodes the kernel OOM-killed, with their
+// limits ("server (memory limit 16777216 B)"), or "".
+func (r *run) oomKilled() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.mu.Lock()
+	order, names := slices.Clone(r.order), slices.Clone(r.names)
+	r.mu.Unlock()
+	var out []string
+	for i, c := range order {
+		st, err := c.State(ctx)
+		if err != nil || !st.OOMKilled {
+			continue
+		}
+		n := r.t.Node(names[i])
+		out = append(out, fmt.Sprintf("%s (memory limit %d B)", n.Role, n.Memory))
+	}
+	return strings.Join(out, ", ")
+}
+
 // gateTimeout bounds a gated client's start-up, up to its gate line.
 const gateTimeout = time.Minute
 
@@ -248,6 +288,11 @@ func (r *run) start(ctx context.Context, image string, nw *testcontainers.Docker
 		shares = timedShares
 	}
 	opts = append(opts, testcontainers.WithHostConfigModifier(hostConfig(sysctls, netns, shares, n.Caps...)))
+	if n.Memory > 0 {
+		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.Memory, hc.MemorySwap = n.Memory, n.Memory // no swap: past the limit is the OOM killer
+		}))
+	}
 	if n.Role == topology.Agent {
 		// The network in between, not a subject: under emulation it runs
 		// the daemon's own platform (qemu-user refuses its netlink sockets).

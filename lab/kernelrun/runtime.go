@@ -85,6 +85,8 @@ func Config(t *topology.Topology) (vm.Config, error) {
 			return vm.Config{}, fmt.Errorf("%w: %s fetches %s out of %s (packet capture)", ErrUnsupported, t.Scenario, n.Fetch.Source, n.Name)
 		case len(n.Mounts) > 0:
 			return vm.Config{}, fmt.Errorf("%w: %s mounts a host directory into %s", ErrUnsupported, t.Scenario, n.Name)
+		case n.Memory > 0:
+			return vm.Config{}, fmt.Errorf("%w: %s limits %s's memory (a container's cgroup; a VM's roles have none)", ErrUnsupported, t.Scenario, n.Name)
 		}
 		h := t.Host(n.Host)
 		r := vm.Role{Args: n.Args, Wait: "ready"}

@@ -238,10 +238,33 @@ var ImpairKnobs = []Knob{
 		Help: "bytes the probe sends in bulk to measure throughput through the impairment; 0 is none"},
 }
 
-func impairKnob(name string) (Knob, bool) {
-	for _, kn := range ImpairKnobs {
-		if kn.Name == name {
-			return kn, true
+// LimitKnobs are the role containers' resource limits, which every
+// scenario accepts; unset, there are none. A limit set too low is a fault
+// drill: the role the kernel OOM-kills fails the run, which says so.
+var LimitKnobs = []Knob{
+	{Name: "server.memory_limit", Default: "0", Kind: Int, Min: 0, Max: 1 << 40,
+		Help: "the server container's memory limit in bytes, no swap (at least 6 MiB, Docker's minimum); 0 is none"},
+	{Name: "client.memory_limit", Default: "0", Kind: Int, Min: 0, Max: 1 << 40,
+		Help: "the client container's memory limit in bytes, no swap (at least 6 MiB); 0 is none"},
+}
+
+// MinMemoryLimit is the smallest memory limit Docker accepts.
+const MinMemoryLimit = 6 << 20
+
+// MemoryLimit is role's container memory limit in bytes (its
+// ROLE.memory_limit knob); 0 is none.
+func (k Knobs) MemoryLimit(role Role) int64 {
+	n, _ := strconv.ParseInt(k[string(role)+".memory_limit"], 10, 64)
+	return n
+}
+
+// commonKnob finds a knob every scenario accepts: impair.* or a limit.
+func commonKnob(name string) (Knob, bool) {
+	for _, list := range [][]Knob{ImpairKnobs, LimitKnobs} {
+		for _, kn := range list {
+			if kn.Name == name {
+				return kn, true
+			}
 		}
 	}
 	return Knob{}, false
@@ -339,6 +362,11 @@ func checkImpair(k Knobs) error {
 	im := k.Impairment()
 	if im.Jitter > im.RTT {
 		return fmt.Errorf("knob impair.jitter=%v is larger than impair.rtt=%v: a delay cannot be negative", im.Jitter, im.RTT)
+	}
+	for _, role := range []Role{Server, Client} {
+		if m := k.MemoryLimit(role); m > 0 && m < MinMemoryLimit {
+			return fmt.Errorf("knob %s.memory_limit=%d: Docker's smallest memory limit is %d (6 MiB)", role, m, MinMemoryLimit)
+		}
 	}
 	return nil
 }

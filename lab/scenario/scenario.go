@@ -131,7 +131,7 @@ func (s *Scenario) knob(name string) (Knob, bool) {
 			return kn, true
 		}
 	}
-	if kn, ok := impairKnob(name); ok {
+	if kn, ok := commonKnob(name); ok {
 		return kn, true
 	}
 	return sysctlKnob(name)
@@ -143,7 +143,7 @@ func (s *Scenario) KnobNames() []string {
 	for _, kn := range s.Knobs {
 		out = append(out, kn.Name)
 	}
-	for _, kn := range ImpairKnobs {
+	for _, kn := range append(ImpairKnobs, LimitKnobs...) {
 		out = append(out, kn.Name)
 	}
 	return append(out, "server.<sysctl>", "client.<sysctl>")

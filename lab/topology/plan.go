@@ -205,11 +205,11 @@ func PlanRow(r planner.Row, opts ...Option) (*Topology, error) {
 	}
 	t.Nodes = []Node{
 		agent,
-		{Name: server, Role: Server, Host: server, Wait: ready, Lifetime: c.lifetime,
+		{Name: server, Role: Server, Host: server, Wait: ready, Lifetime: c.lifetime, Memory: k.MemoryLimit(scenario.Server),
 			Args: append([]string{"serve", sc.ID, "-lifetime", life}, knobArgs...)},
 		{Name: name("client-agent"), Role: Agent, Host: client, Owner: true, Caps: []string{CapNetAdmin},
 			Args: []string{"agent", "-lifetime", life}, Wait: ready, Lifetime: c.lifetime},
-		{Name: client, Role: Client, Host: client, Mounts: mounts,
+		{Name: client, Role: Client, Host: client, Mounts: mounts, Memory: k.MemoryLimit(scenario.Client),
 			Args: append(clientArgs, knobArgs...),
 			Wait: Wait{Kind: WaitExit, Timeout: sc.Timeout + k.Impairment().Budget() + 30*time.Second}},
 	}

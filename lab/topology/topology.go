@@ -123,7 +123,10 @@ type Node struct {
 	Owner bool   // creates the namespace: joins its networks, carries its sysctls
 	Args  []string
 	Caps  []string // the only capabilities it holds; all others are dropped
-	Wait  Wait
+	// Memory is the container's memory limit in bytes, swap included; 0
+	// is none (the ROLE.memory_limit knobs).
+	Memory int64
+	Wait   Wait
 	// Lifetime bounds a server or agent that never hears the client's quit.
 	Lifetime time.Duration
 	Mounts   []Mount

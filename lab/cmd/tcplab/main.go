@@ -340,8 +340,8 @@ func list() {
 			fmt.Printf("    %-28s default %-8s %s\n", kn.Name, kn.Default, kn.Help)
 		}
 	}
-	fmt.Println("every scenario also accepts server.<sysctl>, client.<sysctl> and the network in between:")
-	for _, kn := range scenario.ImpairKnobs {
+	fmt.Println("every scenario also accepts server.<sysctl>, client.<sysctl>, the roles' limits and the network in between:")
+	for _, kn := range append(scenario.LimitKnobs, scenario.ImpairKnobs...) {
 		fmt.Printf("    %-28s default %-8s %s\n", kn.Name, kn.Default, kn.Help)
 	}
 }
