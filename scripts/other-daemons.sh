@@ -20,7 +20,7 @@ out=${1:-results-hosts}
 [ "$(id -u)" = 0 ] || { echo "other-daemons: needs root (to start Podman and a user's rootless Docker)" >&2; exit 2; }
 export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=localhost
 subset='^(TestDialRefused|TestBacklogFull|TestBacklogSynTimeout|TestDialTimeout|TestLatencyDial|TestImpairRTT|TestNoWayOut)$'
-scenarios=(dial-refused backlog-full backlog-syn-timeout dial-timeout latency-dial loss-retransmit)
+scenarios=(dial-refused backlog-full backlog-syn-timeout dial-timeout latency-dial)
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 cleanup=()
