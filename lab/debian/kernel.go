@@ -16,11 +16,11 @@ import (
 // Modules are the modules the lab loads in a VM, with their dependencies:
 // veth joins the namespaces; inet_diag/tcp_diag serve the listener queries
 // (sock_diag); nf_tables and the sch_* qdiscs are the impairments, and
-// nfnetlink_queue with nft_queue the delay line (so that netem and the
-// delay line can both run on one kernel).
+// nfnetlink_queue with xt_NFQUEUE (the rule's target, through nft_compat)
+// the delay line, so that netem and the delay line both run on one kernel.
 var Modules = []string{"veth", "inet_diag", "tcp_diag",
 	"nf_tables", "nft_numgen", "nft_limit", "nft_reject_inet", "nft_compat",
-	"nfnetlink_queue", "nft_queue",
+	"nfnetlink_queue", "xt_NFQUEUE",
 	"sch_tbf", "sch_htb", "sch_netem", "sch_ingress", "ifb"}
 
 // moduleDirs are the parts of /lib/modules/RELEASE/kernel where the
