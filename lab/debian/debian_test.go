@@ -3,6 +3,7 @@ package debian_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path"
@@ -137,6 +138,20 @@ func TestUnpack(t *testing.T) {
 				if got, err := os.ReadFile(k.Path(name)); err != nil || !bytes.Equal(got, b) {
 					t.Errorf("%s: %v, not the package's bytes", name, err)
 				}
+			}
+			// An unpack made when the lab loaded fewer modules is redone.
+			mf := filepath.Join(k.Dir, "kernel.json")
+			var m map[string]any
+			if b, err := os.ReadFile(mf); err != nil || json.Unmarshal(b, &m) != nil {
+				t.Fatalf("manifest: %v", err)
+			}
+			last := debian.Modules[len(debian.Modules)-1]
+			delete(m["needs"].(map[string]any), last)
+			if b, err := json.Marshal(m); err != nil || os.WriteFile(mf, b, 0o644) != nil {
+				t.Fatal(err)
+			}
+			if redone, err := debian.Unpack(deb, dir); err != nil || redone.Needs[last] == nil {
+				t.Errorf("an unpack without %s was kept: %v", last, err)
 			}
 			if err := os.Remove(deb); err != nil {
 				t.Fatal(err)

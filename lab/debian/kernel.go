@@ -90,7 +90,7 @@ const manifest = "kernel.json"
 func Unpack(deb, dir string) (*Kernel, error) {
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
-			if k, err := Load(filepath.Join(dir, e.Name())); err == nil && k.Deb == filepath.Base(deb) && k.Format == manifestFormat {
+			if k, err := Load(filepath.Join(dir, e.Name())); err == nil && k.Deb == filepath.Base(deb) && k.current() {
 				return k, nil
 			}
 		}
@@ -194,6 +194,20 @@ func Unpack(deb, dir string) (*Kernel, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// current says whether k's unpack serves this lab: the manifest's format,
+// and every module in Modules (an unpack for a shorter list is redone).
+func (k *Kernel) current() bool {
+	if k.Format != manifestFormat {
+		return false
+	}
+	for _, m := range Modules {
+		if _, ok := k.Needs[m]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Load reads a kernel unpacked before into dir.
