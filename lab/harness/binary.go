@@ -29,11 +29,11 @@ func LabBinary(ctx context.Context, arch, dst string) error { return labBinary(c
 // buildImage compiles the binary on the host (no Go image is needed, so
 // nothing is pulled) and wraps it in a scratch image.
 func buildImage(ctx context.Context, arch string) (string, error) {
-	dir, err := os.MkdirTemp("", "tcplab-image-")
+	dir, done, err := newScratch("", "tcplab-image-")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	if err := labBinary(ctx, arch, filepath.Join(dir, "tcplab")); err != nil {
 		return "", err
 	}
@@ -95,6 +95,7 @@ func labBinary(ctx context.Context, arch, dst string) error {
 		build := exec.CommandContext(ctx, "go", "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", dst, "./lab/cmd/tcplab")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+		dieWithParent(build)
 		if out, err := build.CombinedOutput(); err != nil {
 			return fmt.Errorf("building the lab binary: %v\n%s", err, out)
 		}

@@ -64,6 +64,7 @@ type CleanReport struct {
 	Removed []SessionLeft // dead sessions (or every session, with All)
 	Kept    []SessionLeft // live, other hosts', unowned
 	Locks   int           // stale lock files of sessions that left nothing
+	Scratch int           // build directories of processes killed before a run (SweepScratch)
 }
 
 // CleanOptions choose what a clean may remove.
@@ -155,19 +156,20 @@ func clean(ctx context.Context, cli *client.Client, opts CleanOptions, self stri
 	}
 	if opts.Only == "" {
 		rep.Locks = sweepLocks(dir, self)
+		rep.Scratch = SweepScratch()
 	}
 	return rep, errors.Join(errs...)
 }
 
 // sweepLocks removes the lock files of dead sessions that left nothing in
-// Docker. A file younger than a minute is spared: its session may have
+// Docker. A file younger than lockGrace is spared: its session may have
 // created it and not yet locked it.
 func sweepLocks(dir, self string) int {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.lock"))
 	n := 0
 	for _, path := range files {
 		st, err := os.Stat(path)
-		if err != nil || time.Since(st.ModTime()) < time.Minute || strings.TrimSuffix(filepath.Base(path), ".lock") == self {
+		if err != nil || time.Since(st.ModTime()) < lockGrace || strings.TrimSuffix(filepath.Base(path), ".lock") == self {
 			continue
 		}
 		l := flock.New(path)

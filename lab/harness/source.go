@@ -73,23 +73,30 @@ func sourceHash(src fs.FS, arch, goVersion string) (string, error) {
 // it, then moves the binary into place (atomically: concurrent runs may
 // race to fill the cache).
 func compileSource(ctx context.Context, gobin, arch, out string) error {
-	dir, err := os.MkdirTemp("", "tcplab-src-")
+	dir, done, err := newScratch("", "tcplab-src-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	if err := os.CopyFS(dir, tcplab.Source); err != nil {
 		return fmt.Errorf("writing the lab's source: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	tmp := out + fmt.Sprintf(".%d.tmp", os.Getpid())
+	// Built beside its target, in a scratch directory of its own, so that
+	// the rename is atomic and a killed build leaves nothing for long.
+	bdir, bdone, err := newScratch(filepath.Dir(out), "tcplab-build-")
+	if err != nil {
+		return err
+	}
+	defer bdone()
+	tmp := filepath.Join(bdir, "tcplab")
 	build := exec.CommandContext(ctx, gobin, "build", "-tags", "container", "-trimpath", "-ldflags=-s -w", "-o", tmp, "./lab/cmd/tcplab")
 	build.Dir = dir
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch, "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
+	dieWithParent(build)
 	if b, err := build.CombinedOutput(); err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("building the lab's linux/%s binary from its embedded source: %v\n%s", arch, err, b)
 	}
 	return os.Rename(tmp, out)

@@ -346,6 +346,18 @@ var mutations = []mutation{
 		old:  "t.Writes*chunk+t.N == t.Accepted", new: "t.Writes*chunk+t.N <= t.Accepted",
 		pkg: "./lab/scenarios", tests: "^TestSensitivity$/^write-timeout$",
 	},
+	{
+		name: "build-outlives-tcplab", why: "the lab binary's go build is not killed with a killed tcplab",
+		file: "lab/harness/binary.go",
+		old:  "\t\tdieWithParent(build)\n", new: "\n",
+		tests: "^TestKilledBeforeTheRun$/^then_clean$",
+	},
+	{
+		name: "scratch-not-swept", why: "tcplab clean leaves the build directories of killed runs",
+		file: "lab/harness/cleanup.go",
+		old:  "rep.Scratch = SweepScratch()", new: "rep.Scratch = 0",
+		tests: "^TestKilledBeforeTheRun$/^then_clean$",
+	},
 }
 
 func main() {

@@ -41,6 +41,9 @@ func cleanCmd(args []string) {
 	if rep != nil && rep.Locks > 0 {
 		fmt.Printf("removed %d lock files of dead sessions that left nothing\n", rep.Locks)
 	}
+	if rep != nil && rep.Scratch > 0 {
+		fmt.Printf("removed %d build directories of tcplab processes killed before their run\n", rep.Scratch)
+	}
 	irep, ierr := netimpair.Clean(ctx, netimpair.CleanOptions{All: all})
 	printImpairClean(os.Stdout, irep)
 	if err = errors.Join(err, ierr); err != nil {
