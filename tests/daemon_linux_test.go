@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tcplab/tcplab/lab/harness"
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
@@ -274,4 +275,54 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// TestBridgeFirewall: a host whose firewall drops traffic between two
+// containers on one bridge (here a DOCKER-USER rule dropping the
+// preflight's port alone; on a host running Docker and Podman, Docker's
+// FORWARD policy DROP does it to Podman's bridges) is refused by the
+// preflight in one line, exit 2, before any run starts, and nothing is
+// left behind. It changes the host's firewall, so it runs with the
+// daemon tests.
+func TestBridgeFirewall(t *testing.T) {
+	if os.Getenv(envDaemonTests) == "" {
+		t.Skipf("changes the host's firewall: set %s=1 (root, iptables; .ci/run does)", envDaemonTests)
+	}
+	if b, err := os.ReadFile("/proc/sys/net/bridge/bridge-nf-call-iptables"); err != nil || strings.TrimSpace(string(b)) != "1" {
+		t.Skip("bridged traffic does not pass iptables here (br_netfilter off): the rule would not bite")
+	}
+	rule := []string{"DOCKER-USER", "-p", "tcp", "--dport", harness.ReachPort, "-j", "DROP"}
+	if out, err := exec.Command("iptables", append([]string{"-I"}, rule...)...).CombinedOutput(); err != nil {
+		t.Skipf("cannot add a DOCKER-USER rule: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
+
+	bin := buildCLI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cache := t.TempDir() // its own sessions, to count what it leaves
+	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
+	require.NoError(t, err)
+	cmd := exec.CommandContext(ctx, bin, "run", "dial-refused")
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache, "GOCACHE="+strings.TrimSpace(string(gocache)))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	assert.Equal(t, 2, exit.ExitCode(), "a host that cannot run the lab is exit 2")
+	msg := strings.TrimSpace(stderr.String())
+	assert.Contains(t, msg, "two containers on one lab network cannot connect")
+	assert.NotContains(t, msg, "\n", "one line")
+	assert.NotContains(t, stdout.String(), "dial-refused", "no run started")
+
+	sessions, _ := filepath.Glob(filepath.Join(cache, "tcplab", "sessions", "*.lock"))
+	for _, s := range sessions {
+		id := strings.TrimSuffix(filepath.Base(s), ".lock")
+		for _, args := range [][]string{{"ps", "-aq"}, {"network", "ls", "-q"}} {
+			got, err := exec.Command("docker", append(args, "--filter", "label=tcplab.session="+id)...).Output()
+			require.NoError(t, err)
+			assert.Empty(t, strings.TrimSpace(string(got)), "docker %s of the refused session", args[0])
+		}
+	}
 }

@@ -129,7 +129,7 @@ func setup(ctx context.Context) (*Lab, error) {
 			return nil, err
 		}
 	}
-	facts, err := l.probe(ctx)
+	facts, err := l.preflight(ctx)
 	if err != nil {
 		return nil, err
 	}

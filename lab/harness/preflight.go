@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/moby/moby/api/types/container"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/tcplab/tcplab/lab/kernel"
@@ -18,6 +20,22 @@ import (
 // ErrUnsupported means the Docker endpoint answers but cannot give the lab
 // what every scenario needs; the error names the missing feature.
 var ErrUnsupported = errors.New("this Docker endpoint cannot run the lab")
+
+// preflight runs the probe and the reachability check side by side and
+// returns the kernel's facts, or the first check's one-line refusal (the
+// probe's, what the daemon refused, first).
+func (l *Lab) preflight(ctx context.Context) (kernel.Facts, error) {
+	var facts kernel.Facts
+	var perr, rerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { facts, perr = l.probe(ctx) })
+	wg.Go(func() { rerr = l.reach(ctx) })
+	wg.Wait()
+	if perr != nil {
+		return facts, perr
+	}
+	return facts, rerr
+}
 
 // probeSysctl is set on the probe container: every scenario pins its own
 // net sysctls per container, which rootless runtimes may refuse.
@@ -81,6 +99,62 @@ func checkFacts(f kernel.Facts, p Platform) error {
 			why = " (" + f.CapsError + ")"
 		}
 		return fmt.Errorf("%w: the NET_ADMIN capability was not granted%s", ErrUnsupported, why)
+	}
+	return nil
+}
+
+// ReachPort is the port of the preflight's reachability check; no
+// scenario uses it, so a firewall rule can aim at the check alone.
+const ReachPort = "7099"
+
+// reach is the preflight's second half: two containers on an internal lab
+// network, one dialling the other by name, as every run's client dials its
+// server's control channel. A host whose firewall drops traffic between
+// containers on one bridge (Docker's FORWARD policy DROP with
+// br_netfilter, met by Podman's bridges on a host running both) fails
+// here with one line, before any run, instead of every run failing
+// "control channel …: i/o timeout".
+func (l *Lab) reach(ctx context.Context) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	nw, err := tcnetwork.New(ctx, tcnetwork.WithLabels(l.labels()), tcnetwork.WithInternal())
+	if err != nil {
+		return fmt.Errorf("preflight: creating a lab network: %w", err)
+	}
+	defer func() {
+		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer rcancel()
+		_ = nw.Remove(rctx)
+	}()
+	run := func(alias string, strategy wait.Strategy, args ...string) (testcontainers.Container, error) {
+		c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd(append([]string{"reach"}, args...)...),
+			testcontainers.WithLabels(l.labels()), tcnetwork.WithNetwork([]string{alias}, nw),
+			testcontainers.WithHostConfigModifier(hostConfig(nil, "", 0)),
+			testcontainers.WithWaitStrategy(strategy))
+		if err != nil {
+			terminate(c)
+			return nil, startError(err, l.Platform)
+		}
+		return c, nil
+	}
+	srv, err := run("reach", wait.ForLog("listening on").WithStartupTimeout(60*time.Second), "-listen", ":"+ReachPort, "-for", "60s")
+	if err != nil {
+		return err
+	}
+	defer terminate(srv)
+	cl, err := run("reach-client", wait.ForExit().WithExitTimeout(60*time.Second), "-dial", "reach:"+ReachPort, "-timeout", "10s")
+	if err != nil {
+		return err
+	}
+	defer terminate(cl)
+	st, err := cl.State(ctx)
+	if err != nil {
+		return err
+	}
+	if st.ExitCode != 0 {
+		out, _ := logs(ctx, cl)
+		return fmt.Errorf("%w: two containers on one lab network cannot connect (%s); a host firewall dropping bridged traffic does this, such as Docker's FORWARD policy DROP over another runtime's bridges (docs/hosts.md)",
+			ErrUnsupported, strings.TrimSpace(firstLine(out)))
 	}
 	return nil
 }

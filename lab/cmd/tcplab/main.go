@@ -44,6 +44,7 @@ const usage = `usage: tcplab COMMAND [ARGS]
   compose [-pre-6.5]                print docker-compose.yml (or the file for kernels < 6.5)
   verdict                           say that every expectation held (compose runs it only then)
   probe                             print kernel facts as JSON
+  reach -listen :PORT | -dial ADDR  the preflight's check that two containers on one network connect
   vminit                            a VM's /init: run the roles of /tcplab/vm.json (lab/vm)`
 
 func main() {
@@ -146,6 +147,8 @@ func main() {
 		if err := json.NewEncoder(os.Stdout).Encode(probe); err != nil {
 			fail(1, "tcplab probe: "+err.Error())
 		}
+	case "reach":
+		reachCmd(args)
 	case "-h", "--help", "help":
 		fmt.Println(usage + hostUsage)
 	default:
@@ -172,6 +175,7 @@ var argChecks = map[string]func(args []string) error{
 	"list":    noArgs,
 	"verdict": noArgs,
 	"probe":   noArgs,
+	"reach":   func(args []string) error { _, err := parseReach(args); return err },
 	"vminit":  func([]string) error { return nil }, // the kernel's command line: not the user's input
 	"serve":   func(args []string) error { _, err := parseServe(args); return err },
 	"client":  func(args []string) error { _, err := parseClient(args); return err },
