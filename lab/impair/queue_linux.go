@@ -2,11 +2,13 @@ package impair
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
+	"golang.org/x/sys/unix"
 )
 
 // addQueueRules creates table ip <table> with a prerouting chain at
@@ -39,10 +41,20 @@ func addQueueRules(table string, ports []int) error {
 		exprs := append(append(notLoopback(), match...), &expr.Counter{}, &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &x})
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("impair: delay line rules: %w (does the agent have CAP_NET_ADMIN?)", err)
+	return ruleError(c.Flush())
+}
+
+// ruleError says what the kernel's refusal of the delay line's rule
+// means: no such target (ENOENT) is a kernel without NFQUEUE; anything
+// else, most likely a missing capability.
+func ruleError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("%w: delay line rules: %w", ErrNoQueue, err)
 	}
-	return nil
+	return fmt.Errorf("impair: delay line rules: %w (does the agent have CAP_NET_ADMIN?)", err)
 }
 
 func flushQueueRules(table string) error {

@@ -28,6 +28,13 @@ const (
 // ErrUnsupported means this operating system cannot run the agent.
 var ErrUnsupported = errors.New("impair: the impairment agent needs Linux (nf_tables, NFQUEUE, netlink)")
 
+// ErrNoQueue means the kernel refused the delay line's NFQUEUE rule for
+// want of the target (xt_NFQUEUE, reached through nft_compat, or
+// nfnetlink_queue): such a kernel can be impaired only with sch_netem.
+// Measured on Debian's 6.1 booted without those modules: the rule's
+// flush fails ENOENT.
+var ErrNoQueue = errors.New("impair: this kernel has no NFQUEUE (xt_NFQUEUE, nfnetlink_queue), which the delay line needs; only impair.mechanism=netem can run here, where the kernel has sch_netem")
+
 // Spec is one impairment of the namespace the agent runs in. Zero fields
 // mean "not this".
 type Spec struct {
