@@ -54,6 +54,9 @@ type Lab struct {
 	Image  string // the lab image, tcplab:dev-<hash>
 	Kernel string // the Docker host's kernel, as containers see it
 	Linear bool   // the kernel has net.ipv4.tcp_syn_linear_timeouts
+	// Mechanisms are the impairment mechanisms the kernel offers (the
+	// preflight's): a row needing one it lacks is not run (CannotRun).
+	Mechanisms Mechanisms
 	// Platform the lab binary in Image is built for: the daemon's, or
 	// $TCPLAB_PLATFORM.
 	Platform Platform
@@ -187,6 +190,9 @@ func Row(id string, overrides scenario.Knobs) (planner.Row, error) {
 // RunRow runs a planned row (planner.Rows, Row) and returns the client's
 // result, as Run does: its knobs are not resolved again here.
 func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scenario.Result, error) {
+	if why := l.CannotRun(r); why != "" {
+		return nil, fmt.Errorf("%s: %w: %s", r.Scenario.ID, ErrHostCannot, why)
+	}
 	t, err := l.planRow(r, opts...)
 	if err != nil {
 		return nil, err

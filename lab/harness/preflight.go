@@ -15,6 +15,8 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/tcplab/tcplab/lab/kernel"
+	"github.com/tcplab/tcplab/lab/planner"
+	"github.com/tcplab/tcplab/lab/scenario"
 )
 
 // ErrUnsupported means the Docker endpoint answers but cannot give the lab
@@ -126,10 +128,13 @@ func (l *Lab) reach(ctx context.Context) (err error) {
 		defer rcancel()
 		_ = nw.Remove(rctx)
 	}()
-	run := func(alias string, strategy wait.Strategy, args ...string) (testcontainers.Container, error) {
-		c, err := testcontainers.Run(ctx, l.Image, testcontainers.WithCmd(append([]string{"reach"}, args...)...),
+	// The listener runs as an agent does (its image, NET_ADMIN), to try
+	// the impairment mechanisms in a namespace of its own; the dialler as
+	// a client does.
+	run := func(image, alias string, strategy wait.Strategy, args ...string) (testcontainers.Container, error) {
+		c, err := testcontainers.Run(ctx, image, testcontainers.WithCmd(append([]string{"reach"}, args...)...),
 			testcontainers.WithLabels(l.labels()), tcnetwork.WithNetwork([]string{alias}, nw),
-			testcontainers.WithHostConfigModifier(hostConfig(nil, "", 0)),
+			testcontainers.WithHostConfigModifier(hostConfig(nil, "", 0, "NET_ADMIN")),
 			testcontainers.WithWaitStrategy(strategy))
 		if err != nil {
 			terminate(c)
@@ -137,12 +142,19 @@ func (l *Lab) reach(ctx context.Context) (err error) {
 		}
 		return c, nil
 	}
-	srv, err := run("reach", wait.ForLog("listening on").WithStartupTimeout(60*time.Second), "-listen", ":"+ReachPort, "-for", "60s")
+	srv, err := run(l.AgentImage, "reach", wait.ForLog("listening on").WithStartupTimeout(60*time.Second), "-listen", ":"+ReachPort, "-for", "60s", "-mechanisms")
 	if err != nil {
 		return err
 	}
 	defer terminate(srv)
-	cl, err := run("reach-client", wait.ForExit().WithExitTimeout(60*time.Second), "-dial", "reach:"+ReachPort, "-timeout", "10s")
+	out, err := logs(ctx, srv)
+	if err != nil {
+		return err
+	}
+	if l.Mechanisms, err = parseMechanisms(out); err != nil {
+		return err
+	}
+	cl, err := run(l.Image, "reach-client", wait.ForExit().WithExitTimeout(60*time.Second), "-dial", "reach:"+ReachPort, "-timeout", "10s")
 	if err != nil {
 		return err
 	}
@@ -157,4 +169,49 @@ func (l *Lab) reach(ctx context.Context) (err error) {
 			ErrUnsupported, strings.TrimSpace(firstLine(out)))
 	}
 	return nil
+}
+
+// Mechanisms are the impairment mechanisms the daemon's kernel offers, as
+// the preflight found them in a namespace of its own.
+type Mechanisms struct {
+	Netem   bool // sch_netem
+	NFQueue bool // NFQUEUE: the delay line
+}
+
+// parseMechanisms reads the reach listener's "mechanisms netem=… nfqueue=…".
+func parseMechanisms(out string) (Mechanisms, error) {
+	for _, line := range strings.Split(out, "\n") {
+		var m Mechanisms
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "mechanisms netem=%t nfqueue=%t", &m.Netem, &m.NFQueue); err == nil {
+			return m, nil
+		}
+	}
+	return Mechanisms{}, fmt.Errorf("preflight: the reachability check said no mechanisms: %q", firstLine(out))
+}
+
+// ErrHostCannot marks a row this host cannot run: the preflight found its
+// kernel without the impairment mechanism the row needs. It is the
+// host's doing, not TCP's: the row is NOT RUN (ErrCouldNotRun), with why.
+var ErrHostCannot = fmt.Errorf("%w: this host cannot run it", ErrCouldNotRun)
+
+// CannotRun says why this host cannot run r, or "" when it can: a delay
+// (an RTT, a jitter, or loss through a named mechanism) needs netem or
+// the delay line, and the preflight found which the kernel has.
+func (l *Lab) CannotRun(r planner.Row) string {
+	return cannotRun(r.Knobs.Impairment(), l.Mechanisms, l.Kernel)
+}
+
+func cannotRun(im scenario.Impairment, m Mechanisms, kernel string) string {
+	if im.RTT == 0 && im.Jitter == 0 && (im.Loss == 0 || im.Mechanism == "auto") {
+		return "" // nothing to hold: nf_tables alone drops
+	}
+	switch {
+	case im.Mechanism == "netem" && !m.Netem:
+		return fmt.Sprintf("impair.mechanism=netem, and kernel %s has no sch_netem", kernel)
+	case im.Mechanism == "delayline" && !m.NFQueue:
+		return fmt.Sprintf("impair.mechanism=delayline, and kernel %s has no NFQUEUE", kernel)
+	case !m.Netem && !m.NFQueue:
+		return fmt.Sprintf("kernel %s has neither sch_netem nor NFQUEUE: nothing can delay its packets", kernel)
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	nfqueue "github.com/florianl/go-nfqueue/v2"
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
@@ -74,6 +75,24 @@ func NetemAvailable() bool {
 		return false
 	}
 	_ = netlink.QdiscDel(q)
+	return true
+}
+
+// QueueAvailable reports whether the delay line can run here: the
+// kernel takes an NFQUEUE rule (xt_NFQUEUE through nft_compat) in a
+// throwaway table, and a queue can be bound (nfnetlink_queue). It needs
+// CAP_NET_ADMIN in a network namespace of its own: the preflight's.
+func QueueAvailable() bool {
+	const probe = "tcplab_probe"
+	if err := addQueueRules(probe, []int{9}); err != nil {
+		return false
+	}
+	_ = deleteQueueTable(probe)
+	nf, err := nfqueue.Open(&nfqueue.Config{NfQueue: queueNum, MaxQueueLen: 1, Copymode: nfqueue.NfQnlCopyMeta, AfFamily: unix.AF_INET, WriteTimeout: time.Second})
+	if err != nil {
+		return false
+	}
+	_ = nf.Close()
 	return true
 }
 

@@ -18,6 +18,7 @@ func (a *Agent) ClearDrops() error               { return ErrUnsupported }
 func (a *Agent) Crash(string) error              { return ErrUnsupported }
 func (a *Agent) Counters() (Counters, error)     { return Counters{}, ErrUnsupported }
 func NetemAvailable() bool                       { return false }
+func QueueAvailable() bool                       { return false }
 func TCPInfoRTT(net.Conn) (time.Duration, error) { return 0, ErrUnsupported }
 func TCPInfoRetrans(net.Conn) (uint32, error)    { return 0, ErrUnsupported }
 

@@ -358,6 +358,12 @@ var mutations = []mutation{
 		old:  "rep.Scratch = SweepScratch()", new: "rep.Scratch = 0",
 		tests: "^TestKilledBeforeTheRun$/^then_clean$",
 	},
+	{
+		name: "netem-lack-unseen", why: "a row asking for netem on a kernel without sch_netem is not refused before it runs",
+		file: "lab/harness/preflight.go",
+		old:  `case im.Mechanism == "netem" && !m.Netem:`, new: `case im.Mechanism == "netem" && m.Netem:`,
+		tests: "^TestHostCannotRun$",
+	},
 }
 
 func main() {

@@ -168,6 +168,9 @@ func runCmd(args []string) {
 		fail(1, "tcplab run: "+err.Error())
 	}
 	rep := &report.Report{Schema: report.Schema, Kernel: lab.Kernel, Started: time.Now().UTC()}
+	if line := cannotRunLine(lab, rows); line != "" {
+		fmt.Fprintln(os.Stderr, line)
+	}
 	// The one thing a run leaves behind on purpose.
 	fmt.Fprintf(os.Stderr, "image %s (kept: cached by its binary's hash)\n", lab.Image)
 	prog := newProgress(os.Stderr, len(rows)*f.count)
@@ -284,4 +287,26 @@ func knobLine(k scenario.Knobs) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// cannotRunLine is the preflight's one line on the rows this host cannot
+// run (harness.Lab.CannotRun), said before any starts: "" when none.
+func cannotRunLine(lab *harness.Lab, rows []planner.Row) string {
+	var n int
+	var first string
+	for _, r := range rows {
+		if why := lab.CannotRun(r); why != "" {
+			if n++; n == 1 {
+				first = fmt.Sprintf("%s %s: %s", r.Scenario.ID, knobLine(r.Set), why)
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	more := ""
+	if n > 1 {
+		more = fmt.Sprintf(" (and %d more)", n-1)
+	}
+	return fmt.Sprintf("tcplab: this host cannot run %d of %d rows, reported NOT RUN: %s%s", n, len(rows), first, more)
 }
