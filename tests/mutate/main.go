@@ -364,6 +364,12 @@ var mutations = []mutation{
 		old:  `case im.Mechanism == "netem" && !m.Netem:`, new: `case im.Mechanism == "netem" && m.Netem:`,
 		tests: "^TestHostCannotRun$",
 	},
+	{
+		name: "sidecar-flags-ignored", why: "the sidecar service of compose/impair-sidecar.yml never applies its flags",
+		file: "lab/cmd/tcplab/sidecar.go",
+		old:  "\tif a.start != nil {\n", new: "\tif a.start != nil && false {\n",
+		tests: "^TestComposeSidecar$",
+	},
 }
 
 func main() {

@@ -104,40 +104,6 @@ func parseImpair(args []string) (*impairArgs, error) {
 	return a, nil
 }
 
-// parseFraction reads "1%" as 0.01 and "0.01" as itself.
-func parseFraction(s string) (float64, error) {
-	pct := strings.HasSuffix(s, "%")
-	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil {
-		return 0, errors.New("want a percentage (1%) or a fraction (0.01)")
-	}
-	if pct {
-		f /= 100
-	}
-	if !(f >= 0 && f <= 1) {
-		return 0, errors.New("want 0 to 100 %")
-	}
-	return f, nil
-}
-
-// parseRate reads tc's bit units: bit, kbit, mbit, gbit (decimal).
-func parseRate(s string) (int64, error) {
-	l := strings.ToLower(s)
-	for _, u := range []struct {
-		suffix string
-		mult   float64
-	}{{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1}} {
-		if n, ok := strings.CutSuffix(l, u.suffix); ok {
-			f, err := strconv.ParseFloat(n, 64)
-			if err != nil || f <= 0 {
-				break
-			}
-			return int64(f * u.mult), nil
-		}
-	}
-	return 0, errors.New("want a rate such as 500kbit, 1mbit or 1gbit")
-}
-
 func impairCmd(args []string) {
 	a, err := parseImpair(args)
 	if err != nil {

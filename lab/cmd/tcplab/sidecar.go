@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,9 +33,14 @@ type sidecarArgs struct {
 	table    string
 	op, data string
 	timeout  time.Duration
+	// start is what serve applies before it says it is ready: the
+	// impairment of a compose sidecar service, given as flags (nil: none,
+	// as lab/netimpair starts it and then calls "set").
+	start *impair.Spec
 }
 
-// parseSidecar parses "serve [-socket P] [-table T]" and
+// parseSidecar parses "serve [-socket P] [-table T] [-rtt D] [-jitter D]
+// [-loss P] [-rate R] [-ports P,…] [-mechanism M]" and
 // "call [-socket P] [-timeout D] OP [JSON]".
 func parseSidecar(args []string) (*sidecarArgs, error) {
 	if len(args) == 0 || (args[0] != "serve" && args[0] != "call") {
@@ -43,12 +51,29 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 	fs.StringVar(&a.socket, "socket", "/tcplab-sidecar.sock", "the control socket")
 	fs.StringVar(&a.table, "table", "netimpair", "the nf_tables table it owns (and <table>_delay)")
 	fs.DurationVar(&a.timeout, "timeout", 20*time.Second, "call: how long to wait for the reply")
+	rtt := fs.Duration("rtt", 0, "serve: added round-trip time, from the start")
+	jitter := fs.Duration("jitter", 0, "serve: ± this, uniformly")
+	loss := fs.String("loss", "", "serve: fraction of packets into the container dropped: 1% or 0.01")
+	rate := fs.String("rate", "", "serve: rate limit of what the container sends: 1mbit, 500kbit")
+	ports := fs.String("ports", "", "serve: only TCP to or from these ports (default: all TCP)")
+	mech := fs.String("mechanism", impair.Auto, "serve: auto, netem or delayline")
 	if err := fs.Parse(args[1:]); err != nil {
 		return nil, err
 	}
 	rest := fs.Args()
 	if a.serve {
-		return a, noArgs(rest)
+		if err := noArgs(rest); err != nil {
+			return nil, err
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] {
+			var err error
+			if a.start, err = startSpec(*rtt, *jitter, *loss, *rate, *ports, *mech); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
 	}
 	if len(rest) < 1 || len(rest) > 2 {
 		return nil, errors.New("call: want OP [JSON]")
@@ -58,6 +83,51 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 		a.data = rest[1]
 	}
 	return a, nil
+}
+
+// startSpec is the serve flags as the agent takes them, checked as
+// lab/netimpair checks its options.
+func startSpec(rtt, jitter time.Duration, loss, rate, ports, mech string) (*impair.Spec, error) {
+	s := &impair.Spec{AllTCP: ports == "", Delay: rtt, Jitter: jitter, Mechanism: mech}
+	switch {
+	case rtt < 0 || rtt > time.Minute:
+		return nil, fmt.Errorf("-rtt %v: want 0 to 1m", rtt)
+	case jitter < 0 || jitter > rtt:
+		return nil, fmt.Errorf("-jitter %v: want 0 to the RTT (%v)", jitter, rtt)
+	case mech != impair.Auto && mech != impair.Netem && mech != impair.DelayLine:
+		return nil, fmt.Errorf("-mechanism %q: want auto, netem or delayline", mech)
+	case mech == impair.Netem && ports != "":
+		return nil, fmt.Errorf("-ports %s: netem delays all of eth0 and cannot select ports", ports)
+	}
+	if loss != "" {
+		f, err := parseFraction(loss)
+		if err != nil {
+			return nil, fmt.Errorf("-loss %q: %v", loss, err)
+		}
+		s.Loss = f
+	}
+	if rate != "" {
+		r, err := parseRate(rate)
+		if err != nil {
+			return nil, fmt.Errorf("-rate %q: %v", rate, err)
+		}
+		s.RateKbit = int(r / 1000)
+	}
+	for i, p := range strings.Split(ports, ",") {
+		if ports == "" {
+			break
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("-ports %q: %q is not a port", ports, p)
+		}
+		if i == 0 {
+			s.Port = n
+		} else {
+			s.AlsoPorts = append(s.AlsoPorts, n)
+		}
+	}
+	return s, nil
 }
 
 func sidecarCmd(args []string) {
@@ -108,6 +178,22 @@ func sidecarServe(a *sidecarArgs) (err error) {
 			err = errors.Join(err, fmt.Errorf("restoring: %w", cerr))
 		}
 	}()
+	if a.start != nil {
+		// Loss through the delay line needs the mechanism named: Auto
+		// would leave it to nf_tables' random drops, which Update refuses.
+		s := *a.start
+		if s.Mechanism == impair.Auto {
+			s.Mechanism = impair.DelayLine
+			if impair.NetemAvailable() {
+				s.Mechanism = impair.Netem
+			}
+		}
+		applied, err := ag.Update(s)
+		if err != nil {
+			return fmt.Errorf("applying %+v: %w", s, err)
+		}
+		fmt.Fprintf(os.Stderr, "tcplab sidecar: applied RTT +%v ± %v, loss %g, rate %d kbit/s (%v)\n", s.Delay, s.Jitter, s.Loss, s.RateKbit, applied.Mechanisms)
+	}
 	_ = os.Remove(a.socket)
 	ln, err := net.Listen("unix", a.socket)
 	if err != nil {
