@@ -84,7 +84,7 @@ func NetemAvailable() bool {
 // CAP_NET_ADMIN in a network namespace of its own: the preflight's.
 func QueueAvailable() bool {
 	const probe = "tcplab_probe"
-	if err := addQueueRules(probe, []int{9}); err != nil {
+	if err := addQueueRules(probe, []int{9}, nil); err != nil {
 		return false
 	}
 	_ = deleteQueueTable(probe)
@@ -338,6 +338,9 @@ func (a *Agent) Update(s Spec) (Applied, error) {
 	m := pickMechanism(s.Mechanism)
 	if m != Netem && m != DelayLine {
 		return out, fmt.Errorf("impair: unknown mechanism %q (want auto, netem or delayline)", m)
+	}
+	if m == Netem && len(s.Peers) > 0 {
+		return out, fmt.Errorf("impair: netem cannot select peers %v: use the delay line", s.Peers)
 	}
 	wantLine := s.Delays() && m == DelayLine
 	if a.line != nil && !wantLine {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"runtime"
 	"slices"
 	"sync"
@@ -48,7 +49,8 @@ type delayLine struct {
 	nf     *nfqueue.Nfqueue
 	cancel context.CancelFunc
 	table  string
-	ports  []int // nil: every TCP packet from another host
+	ports  []int        // nil: every TCP packet from another host
+	peers  []netip.Addr // nil: from every host
 	params atomic.Pointer[lineParams]
 
 	mu       sync.Mutex
@@ -112,7 +114,8 @@ func startDelayLine(s Spec, table string) (*delayLine, error) {
 		return nil, fmt.Errorf("impair: delay line: binding queue %d: %w", queueNum, err)
 	}
 	go l.release()
-	if err := addQueueRules(table, l.ports); err != nil {
+	l.peers = slices.Clone(s.Peers)
+	if err := addQueueRules(table, l.ports, l.peers); err != nil {
 		l.shutdown()
 		return nil, err
 	}
@@ -132,6 +135,9 @@ func linePorts(s Spec) []int {
 func (l *delayLine) set(s Spec) error {
 	if !slices.Equal(linePorts(s), l.ports) {
 		return fmt.Errorf("impair: the delay line queues ports %v, not %v: its ports cannot change while it runs", l.ports, linePorts(s))
+	}
+	if !slices.Equal(s.Peers, l.peers) {
+		return fmt.Errorf("impair: the delay line queues packets from %v, not %v: its peers cannot change while it runs", l.peers, s.Peers)
 	}
 	l.params.Store(&lineParams{s.Delay, s.Jitter, s.Loss})
 	return nil

@@ -4,6 +4,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+	"net/netip"
 )
 
 // Expression builders: "meta l4proto tcp", "tcp dport P", "tcp flags & (syn|ack) == syn",
@@ -28,6 +29,15 @@ func notLoopback() []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyIIF, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(1)},
+	}
+}
+
+// saddr matches IPv4 packets from a.
+func saddr(a netip.Addr) []expr.Any {
+	b := a.As4()
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b[:]},
 	}
 }
 

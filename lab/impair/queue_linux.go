@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -15,7 +16,7 @@ import (
 // priority -300 whose rules queue TCP to or from each port (every TCP
 // packet when ports is nil), with bypass. Loopback traffic is never
 // queued: the delay is between hosts.
-func addQueueRules(table string, ports []int) error {
+func addQueueRules(table string, ports []int, peers []netip.Addr) error {
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("impair: nftables: %w", err)
@@ -36,10 +37,19 @@ func addQueueRules(table string, ports []int) error {
 			matches = append(matches, dport(p), sport(p))
 		}
 	}
-	for _, match := range matches {
-		x := xt.Unknown(info)
-		exprs := append(append(notLoopback(), match...), &expr.Counter{}, &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &x})
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
+	from := [][]expr.Any{nil} // every source
+	if len(peers) > 0 {
+		from = nil
+		for _, a := range peers {
+			from = append(from, saddr(a))
+		}
+	}
+	for _, src := range from {
+		for _, match := range matches {
+			x := xt.Unknown(info)
+			exprs := append(append(append(notLoopback(), src...), match...), &expr.Counter{}, &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &x})
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
+		}
 	}
 	return ruleError(c.Flush())
 }

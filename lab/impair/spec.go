@@ -11,6 +11,7 @@ package impair
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -61,6 +62,9 @@ type Spec struct {
 	// Mechanism forces netem or the delay line for Delay/Jitter/Loss: Auto
 	// (or "") chooses.
 	Mechanism string `json:"mechanism,omitempty"`
+	// Peers, when given, limit the delay line to packets from these IPv4
+	// addresses (the target's other ends); netem cannot select them.
+	Peers []netip.Addr `json:"peers,omitempty"`
 	// RateKbit limits eth0's egress rate with TBF.
 	RateKbit int `json:"rate_kbit,omitempty"`
 }

@@ -108,6 +108,10 @@
 //     (the target's listening ports, or a remote service's). Default: all
 //     TCP from other hosts. Loopback is never delayed. netem cannot select
 //     ports: with Ports, Auto takes the delay line.
+//   - Peers: only packets from these IPv4 addresses into the target are
+//     delayed and lost, so only the round trips with those peers (a
+//     client container, the host's bridge address). Default: every peer.
+//     Delay line only, as Ports; Rate cannot select peers.
 //
 // # Limits
 //

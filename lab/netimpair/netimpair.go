@@ -144,7 +144,7 @@ func AttachID(ctx context.Context, nameOrID string, opts ...Option) (*Handle, er
 		h.mech = cfg.mech
 		if h.mech == Auto {
 			h.mech = DelayLine
-			if info[impair.Netem] && len(cfg.ports) == 0 {
+			if info[impair.Netem] && len(cfg.ports) == 0 && len(cfg.peers) == 0 {
 				h.mech = Netem
 			}
 		}
@@ -294,7 +294,13 @@ func (h *Handle) Set(ctx context.Context, opts ...Option) error {
 	if cfg.mech != Auto && cfg.mech != h.cfg.mech {
 		return fmt.Errorf("netimpair: Set cannot change the mechanism (%s at Attach)", h.cfg.mech)
 	}
-	cfg.ports, cfg.mech = h.cfg.ports, h.cfg.mech
+	if len(cfg.peers) > 0 && !slices.Equal(cfg.peers, h.cfg.peers) {
+		return fmt.Errorf("netimpair: Set cannot change the peers (%v at Attach)", h.cfg.peers)
+	}
+	if len(h.cfg.peers) > 0 && cfg.rateBps > 0 {
+		return fmt.Errorf("netimpair: Rate limits all the target sends and cannot select peers %v", h.cfg.peers)
+	}
+	cfg.ports, cfg.mech, cfg.peers = h.cfg.ports, h.cfg.mech, h.cfg.peers
 	if err := h.apply(ctx, cfg); err != nil {
 		return err
 	}
@@ -312,7 +318,7 @@ func (h *Handle) Clear(ctx context.Context) error {
 	if err := h.call(ctx, "clear", nil, nil); err != nil {
 		return err
 	}
-	h.cfg = &config{ports: h.cfg.ports, mech: h.cfg.mech}
+	h.cfg = &config{ports: h.cfg.ports, peers: h.cfg.peers, mech: h.cfg.mech}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package netimpair
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -29,6 +30,7 @@ type config struct {
 	loss        float64
 	rateBps     int64
 	ports       []int
+	peers       []netip.Addr
 	mech        Mechanism
 	replace     bool
 	image       string
@@ -95,6 +97,23 @@ func Ports(ports ...int) Option {
 	}
 }
 
+// Peers restricts the impairment to packets between the target and these
+// IPv4 addresses (its other ends: a client container, the host's bridge
+// address); the target's traffic with anyone else passes untouched.
+// Default: every peer. Fixed at Attach. Only the delay line can select
+// peers (Auto takes it), and Rate, a limit on all the target sends,
+// cannot.
+func Peers(addrs ...netip.Addr) Option {
+	return func(c *config) {
+		for _, a := range addrs {
+			if !a.Is4() {
+				c.errs = append(c.errs, fmt.Errorf("peer %v: want an IPv4 address", a))
+			}
+		}
+		c.peers = append(c.peers, addrs...)
+	}
+}
+
 // WithMechanism picks the mechanism (default Auto). Fixed at Attach.
 func WithMechanism(m Mechanism) Option {
 	return func(c *config) {
@@ -129,15 +148,23 @@ func newConfig(opts []Option) (*config, error) {
 	if c.mech == Netem && len(c.ports) > 0 {
 		return nil, fmt.Errorf("netimpair: netem delays all of eth0 and cannot select ports %v: use DelayLine or Auto", c.ports)
 	}
+	if len(c.peers) > 0 && c.mech == Netem {
+		return nil, fmt.Errorf("netimpair: netem delays all of eth0 and cannot select peers %v: use DelayLine or Auto", c.peers)
+	}
+	if len(c.peers) > 0 && c.rateBps > 0 {
+		return nil, fmt.Errorf("netimpair: Rate limits all the target sends and cannot select peers %v", c.peers)
+	}
 	slices.Sort(c.ports)
 	c.ports = slices.Compact(c.ports)
+	slices.SortFunc(c.peers, netip.Addr.Compare)
+	c.peers = slices.Compact(c.peers)
 	return c, nil
 }
 
 // spec is c as the agent takes it, for the resolved mechanism m.
 func (c *config) spec(m Mechanism) impair.Spec {
 	s := impair.Spec{AllTCP: len(c.ports) == 0, Delay: c.rtt, Jitter: c.jitter, Loss: c.loss,
-		RateKbit: int(c.rateBps / 1000), Mechanism: string(m)}
+		RateKbit: int(c.rateBps / 1000), Mechanism: string(m), Peers: c.peers}
 	if len(c.ports) > 0 {
 		s.Port, s.AlsoPorts = c.ports[0], c.ports[1:]
 	}
@@ -160,6 +187,9 @@ func (c *config) String() string {
 		s += fmt.Sprintf(", TCP ports %v", c.ports)
 	} else {
 		s += ", all TCP"
+	}
+	if len(c.peers) > 0 {
+		s += fmt.Sprintf(", with %v only", c.peers)
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package netimpair
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,10 @@ func TestValidate(t *testing.T) {
 		{[]Option{WithMechanism("tc")}, `mechanism "tc"`},
 		{[]Option{WithMechanism(Netem), Ports(80)}, "netem delays all of eth0"},
 		{[]Option{WithMechanism(DelayLine), Ports(80), Loss(0.01), Rate(1e6)}, ""},
+		{[]Option{RTT(time.Millisecond), Peers(netip.MustParseAddr("172.18.0.3"))}, ""},
+		{[]Option{Peers(netip.MustParseAddr("fd00::1"))}, "peer fd00::1: want an IPv4 address"},
+		{[]Option{WithMechanism(Netem), Peers(netip.MustParseAddr("172.18.0.3"))}, "netem delays all of eth0 and cannot select peers"},
+		{[]Option{Rate(1e6), Peers(netip.MustParseAddr("172.18.0.3"))}, "Rate limits all the target sends"},
 	} {
 		err := Validate(c.opts...)
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
@@ -51,5 +56,10 @@ func TestSpec(t *testing.T) {
 	}
 	if got := c.String(); got != "RTT +0s, loss 2 %, all TCP" {
 		t.Errorf("String() = %q", got)
+	}
+	a, b := netip.MustParseAddr("172.18.0.9"), netip.MustParseAddr("172.18.0.3")
+	c, _ = newConfig([]Option{RTT(time.Millisecond), Peers(a, b, a)})
+	if s := c.spec(DelayLine); len(s.Peers) != 2 || s.Peers[0] != b || s.Peers[1] != a {
+		t.Errorf("peers: spec %+v, want [%v %v]", s.Peers, b, a)
 	}
 }

@@ -370,6 +370,12 @@ var mutations = []mutation{
 		old:  "\tif a.start != nil {\n", new: "\tif a.start != nil && false {\n",
 		tests: "^TestComposeSidecar$",
 	},
+	{
+		name: "peers-unmatched", why: "the delay line's rules ignore Peers (every source is delayed)",
+		file: "lab/impair/queue_linux.go",
+		old:  "from = append(from, saddr(a))", new: "from = append(from, saddr(a)[:0])",
+		pkg: "./lab/netimpair", tests: "^TestPeers$",
+	},
 }
 
 func main() {

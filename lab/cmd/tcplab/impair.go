@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -26,7 +27,7 @@ func init() {
 	hostCommands["impair"] = impairCmd
 	argChecks["impair"] = func(args []string) error { _, err := parseImpair(args); return err }
 	hostUsage += `
-  impair CONTAINER --rtt D [--jitter D] [--loss P%] [--rate R] [--ports P,…] [--for D]
+  impair CONTAINER --rtt D [--jitter D] [--loss P%] [--rate R] [--ports P,…] [--peers IP,…] [--for D]
       [--mechanism auto|netem|delayline] [--replace]
                                     impair a running container's network until Ctrl-C or
                                     the end of --for, then restore it (lab/netimpair)`
@@ -46,6 +47,7 @@ func parseImpair(args []string) (*impairArgs, error) {
 	loss := fs.String("loss", "", "fraction of packets into the container dropped: 1% or 0.01")
 	rate := fs.String("rate", "", "rate limit of what the container sends: 1mbit, 500kbit")
 	ports := fs.String("ports", "", "only TCP to or from these ports (default: all TCP)")
+	peers := fs.String("peers", "", "only packets from these IPv4 addresses (default: every peer)")
 	mech := fs.String("mechanism", "auto", "auto, netem or delayline")
 	replace := fs.Bool("replace", false, "replace a sidecar already attached, even a live process's (a dead one's goes anyway)")
 	a := &impairArgs{}
@@ -90,6 +92,15 @@ func parseImpair(args []string) (*impairArgs, error) {
 				return nil, fmt.Errorf("--ports %q: %q is not a port", *ports, s)
 			}
 			a.opts = append(a.opts, netimpair.Ports(p))
+		}
+	}
+	if *peers != "" {
+		for _, s := range strings.Split(*peers, ",") {
+			p, err := netip.ParseAddr(strings.TrimSpace(s))
+			if err != nil {
+				return nil, fmt.Errorf("--peers %q: %q is not an IP address", *peers, s)
+			}
+			a.opts = append(a.opts, netimpair.Peers(p))
 		}
 	}
 	if *replace {

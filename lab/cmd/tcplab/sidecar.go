@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -57,6 +58,7 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 	rate := fs.String("rate", "", "serve: rate limit of what the container sends: 1mbit, 500kbit")
 	ports := fs.String("ports", "", "serve: only TCP to or from these ports (default: all TCP)")
 	mech := fs.String("mechanism", impair.Auto, "serve: auto, netem or delayline")
+	peers := fs.String("peers", "", "serve: only packets from these IPv4 addresses (default: every peer)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return nil, err
 	}
@@ -67,9 +69,12 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] {
+		if set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] || set["peers"] {
 			var err error
 			if a.start, err = startSpec(*rtt, *jitter, *loss, *rate, *ports, *mech); err != nil {
+				return nil, err
+			}
+			if a.start.Peers, err = parsePeers(*peers, a.start); err != nil {
 				return nil, err
 			}
 		}
@@ -130,6 +135,29 @@ func startSpec(rtt, jitter time.Duration, loss, rate, ports, mech string) (*impa
 	return s, nil
 }
 
+// parsePeers reads -peers as IPv4 addresses; netem and a rate cannot
+// select them.
+func parsePeers(list string, s *impair.Spec) ([]netip.Addr, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var peers []netip.Addr
+	for _, p := range strings.Split(list, ",") {
+		a, err := netip.ParseAddr(strings.TrimSpace(p))
+		if err != nil || !a.Is4() {
+			return nil, fmt.Errorf("-peers %q: %q is not an IPv4 address", list, p)
+		}
+		peers = append(peers, a)
+	}
+	switch {
+	case s.Mechanism == impair.Netem:
+		return nil, fmt.Errorf("-peers %s: netem delays all of eth0 and cannot select peers", list)
+	case s.RateKbit > 0:
+		return nil, fmt.Errorf("-peers %s: -rate limits all the container sends and cannot select peers", list)
+	}
+	return peers, nil
+}
+
 func sidecarCmd(args []string) {
 	a, err := parseSidecar(args)
 	if err != nil {
@@ -184,7 +212,7 @@ func sidecarServe(a *sidecarArgs) (err error) {
 		s := *a.start
 		if s.Mechanism == impair.Auto {
 			s.Mechanism = impair.DelayLine
-			if impair.NetemAvailable() {
+			if impair.NetemAvailable() && s.AllTCP && len(s.Peers) == 0 {
 				s.Mechanism = impair.Netem
 			}
 		}
