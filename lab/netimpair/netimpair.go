@@ -100,19 +100,17 @@ func AttachID(ctx context.Context, nameOrID string, opts ...Option) (*Handle, er
 			_ = claim.Release()
 		}
 	}()
-	image := cfg.image
-	if image == "" {
-		info, err := cli.Info(ctx, client.InfoOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
-		}
-		p, err := harness.DaemonPlatform(info.Info.OSType, info.Info.Architecture)
-		if err != nil {
-			return nil, fmt.Errorf("netimpair: %w", err)
-		}
-		if image, err = harness.Image(ctx, p.Arch); err != nil {
-			return nil, fmt.Errorf("netimpair: the sidecar's image: %w", err)
-		}
+	dinfo, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	p, err := harness.DaemonPlatform(dinfo.Info.OSType, dinfo.Info.Architecture)
+	if err != nil {
+		return nil, fmt.Errorf("netimpair: %w", err)
+	}
+	image, err := sidecarImage(ctx, cli, cfg.image, publishedRef, p.Arch)
+	if err != nil {
+		return nil, err
 	}
 	labels := claim.Labels()
 	labels[LabelSidecar], labels[LabelTarget] = "1", target

@@ -131,7 +131,9 @@ func WithMechanism(m Mechanism) Option {
 func ReplaceExisting() Option { return func(c *config) { c.replace = true } }
 
 // SidecarImage runs the sidecar from ref, an image with tcplab's static
-// Linux binary at /tcplab, instead of building one from this module.
+// Linux binary at /tcplab (pulled unless the daemon has it), instead of
+// the default: EnvSidecarImage, else a release's published image
+// (PublishedRepo), else one built from this module's source.
 func SidecarImage(ref string) Option { return func(c *config) { c.image = ref } }
 
 func newConfig(opts []Option) (*config, error) {
