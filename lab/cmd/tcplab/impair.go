@@ -6,10 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -85,24 +83,15 @@ func parseImpair(args []string) (*impairArgs, error) {
 		}
 		a.opts = append(a.opts, netimpair.Rate(r))
 	}
-	if *ports != "" {
-		for _, s := range strings.Split(*ports, ",") {
-			p, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil {
-				return nil, fmt.Errorf("--ports %q: %q is not a port", *ports, s)
-			}
-			a.opts = append(a.opts, netimpair.Ports(p))
-		}
+	ps, err := parseList("--ports", *ports, port)
+	if err != nil {
+		return nil, err
 	}
-	if *peers != "" {
-		for _, s := range strings.Split(*peers, ",") {
-			p, err := netip.ParseAddr(strings.TrimSpace(s))
-			if err != nil {
-				return nil, fmt.Errorf("--peers %q: %q is not an IP address", *peers, s)
-			}
-			a.opts = append(a.opts, netimpair.Peers(p))
-		}
+	peerAddrs, err := parseList("--peers", *peers, ipv4)
+	if err != nil {
+		return nil, err
 	}
+	a.opts = append(a.opts, netimpair.Ports(ps...), netimpair.Peers(peerAddrs...))
 	if *replace {
 		a.opts = append(a.opts, netimpair.ReplaceExisting())
 	}

@@ -10,8 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -118,19 +116,12 @@ func startSpec(rtt, jitter time.Duration, loss, rate, ports, mech string) (*impa
 		}
 		s.RateKbit = int(r / 1000)
 	}
-	for i, p := range strings.Split(ports, ",") {
-		if ports == "" {
-			break
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("-ports %q: %q is not a port", ports, p)
-		}
-		if i == 0 {
-			s.Port = n
-		} else {
-			s.AlsoPorts = append(s.AlsoPorts, n)
-		}
+	ps, err := parseList("-ports", ports, port)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) > 0 {
+		s.Port, s.AlsoPorts = ps[0], ps[1:]
 	}
 	return s, nil
 }
@@ -141,13 +132,9 @@ func parsePeers(list string, s *impair.Spec) ([]netip.Addr, error) {
 	if list == "" {
 		return nil, nil
 	}
-	var peers []netip.Addr
-	for _, p := range strings.Split(list, ",") {
-		a, err := netip.ParseAddr(strings.TrimSpace(p))
-		if err != nil || !a.Is4() {
-			return nil, fmt.Errorf("-peers %q: %q is not an IPv4 address", list, p)
-		}
-		peers = append(peers, a)
+	peers, err := parseList("-peers", list, ipv4)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case s.Mechanism == impair.Netem:

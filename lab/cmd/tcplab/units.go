@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -40,4 +42,39 @@ func parseRate(s string) (int64, error) {
 		}
 	}
 	return 0, errors.New("want a rate such as 500kbit, 1mbit or 1gbit")
+}
+
+// parseList reads flag's comma-separated value, each item with parse,
+// which says what an item must be when it is not; "" is no items.
+func parseList[T any](flag, list string, parse func(string) (T, string)) ([]T, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var out []T
+	for _, item := range strings.Split(list, ",") {
+		v, want := parse(strings.TrimSpace(item))
+		if want != "" {
+			return nil, fmt.Errorf("%s %q: %q is not %s", flag, list, item, want)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// port parses a TCP port for parseList.
+func port(s string) (int, string) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, "a port"
+	}
+	return n, ""
+}
+
+// ipv4 parses an IPv4 address for parseList.
+func ipv4(s string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, "an IPv4 address"
+	}
+	return a, ""
 }
