@@ -199,26 +199,7 @@ func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scena
 	}
 	rt := l.runtime(r)
 	l.runs.Add(1)
-	// A fault drill fails by design: its verdict is its test's, and a
-	// late delay line does not make it a measurement to repeat.
-	drill := r.Knobs.Impairment().Crash != ""
-	for attempt := 1; ; attempt++ {
-		res, err := rt.Run(ctx, t)
-		if res != nil {
-			res.Attempts = attempt
-		}
-		late := ""
-		// An OOM kill is the knobs' doing, however late the timers ran.
-		if attempt < maxAttempts && res != nil && !res.OK && !drill && !errors.Is(err, ErrOOMKilled) {
-			late = RunnerLate(res)
-		}
-		if late == "" {
-			l.noteLateness(res) // the final result's: what the run was judged on
-			if errors.Is(err, ErrCouldNotRun) {
-				err = l.daemonGone(err)
-			}
-			return res, err
-		}
+	res, err := Measure(r, func() (*scenario.Result, error) { return rt.Run(ctx, t) }, func(late string) {
 		// The delay line or the roles themselves, not TCP, were late:
 		// their own measures say so. The run is measured once more,
 		// counted, and says it in Attempts.
@@ -228,7 +209,12 @@ func (l *Lab) RunRow(ctx context.Context, r planner.Row, opts ...Option) (*scena
 		l.why = append(l.why, why)
 		l.whyMu.Unlock()
 		fmt.Fprintf(os.Stderr, "tcplab: %s; measuring again\n", why)
+	})
+	l.noteLateness(res) // the final result's: what the run was judged on
+	if errors.Is(err, ErrCouldNotRun) {
+		err = l.daemonGone(err)
 	}
+	return res, err
 }
 
 // daemonGone names the daemon when a run could not finish because the
@@ -251,24 +237,6 @@ func (l *Lab) daemonGone(err error) error {
 // removes every container itself; this only bounds what a killed process
 // leaves for `tcplab clean`.
 const nodeLifetime = time.Hour
-
-// maxAttempts: a run whose delay line ran late is measured once more.
-const maxAttempts = 2
-
-// RunnerLate says why a failed result is the runner's doing rather than
-// TCP's, and so worth measuring once more: its delay line, or its client's
-// or server's own timers, ran more than impair.LateBound late. It is ""
-// when neither did. The harness and `tcplab run --kernel` both ask it.
-func RunnerLate(res *scenario.Result) string {
-	var parts []string
-	if impair.LineLate(res.Network) {
-		parts = append(parts, "the delay line ran late ("+impair.Lateness(res.Network)+")")
-	}
-	if timers, late := res.TimersLate(impair.LateBound); late {
-		parts = append(parts, timers)
-	}
-	return strings.Join(parts, "; ")
-}
 
 // setupBudget is a run's time for its own Docker work (network, four
 // containers, removal) beside its client's bound: ample on a busy

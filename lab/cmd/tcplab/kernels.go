@@ -145,19 +145,9 @@ func runKernels(f *runFlags, rows []planner.Row) int {
 				// As the harness does for containers: a failed run whose
 				// roles' timers or delay line ran late (a software-emulated
 				// VM stalls for hundreds of ms) is measured once more.
-				res, err := rt.Run(ctx, t)
-				if res == nil || res.OK || ctx.Err() != nil {
-					return res, err
-				}
-				late := harness.RunnerLate(res)
-				if late == "" {
-					return res, err
-				}
-				fmt.Fprintf(os.Stderr, "tcplab: %s %v [kernel %s]: %s; measuring again\n", r.Scenario.ID, r.Set, name, late)
-				if res, err = rt.Run(ctx, t); res != nil {
-					res.Attempts = 2
-				}
-				return res, err
+				return harness.Measure(r, func() (*scenario.Result, error) { return rt.Run(ctx, t) }, func(late string) {
+					fmt.Fprintf(os.Stderr, "tcplab: %s %v [kernel %s]: %s; measuring again\n", r.Scenario.ID, r.Set, name, late)
+				})
 			}
 		}
 		sides = append(sides, s)
