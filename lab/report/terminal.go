@@ -32,7 +32,7 @@ func Terminal(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "  ∅ not measured here: %s\n", firstLine(f.String()))
 	}
 	if n := r.NotRunCount(); n > 0 {
-		fmt.Fprintf(&b, "%d of the failed rows the lab could not run (Docker failed or did not answer: not a verdict on TCP)\n", n)
+		fmt.Fprintf(&b, "%d of the failed rows the lab could not run (Docker failed or did not answer, or the host lacks what they need: not a verdict on TCP)\n", n)
 	}
 	fmt.Fprintln(&b, closing)
 	_, err := w.Write(b.Bytes())

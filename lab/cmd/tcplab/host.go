@@ -252,7 +252,8 @@ func runCmd(args []string) {
 
 // Exit codes of a run that got as far as running: 1 when an expectation
 // did not hold (TCP did something else), 3 when nothing failed but the lab
-// could not run some rows (Docker failed or did not answer), 0 otherwise.
+// could not run some rows (Docker failed or did not answer, or the host
+// lacks what they need), 0 otherwise.
 const (
 	exitFailed   = 1
 	exitCouldNot = 3
@@ -265,7 +266,7 @@ func exitCode(rep *report.Report) int {
 	case failed > notRun:
 		return exitFailed
 	case notRun > 0:
-		fmt.Fprintf(os.Stderr, "tcplab run: the lab could not run %d of %d rows (Docker, not TCP): exit %d\n", notRun, len(rep.Rows), exitCouldNot)
+		fmt.Fprintf(os.Stderr, "tcplab run: the lab could not run %d of %d rows (Docker or the host, not TCP): exit %d\n", notRun, len(rep.Rows), exitCouldNot)
 		return exitCouldNot
 	}
 	return 0
