@@ -45,14 +45,22 @@ func TestComposeSidecar(t *testing.T) {
 	_, _ = rand.Read(b[:])
 	project := "tcplabsidecar" + hex.EncodeToString(b[:])
 	env := append(os.Environ(), "APP_IMAGE="+app, "TCPLAB_IMAGE="+labImage)
-	run := func(args ...string) (string, error) {
+	runIn := func(ctx context.Context, args ...string) (string, error) {
 		full := append(append(slices.Clone(compose[1:]), "-p", project, "-f", "../compose/impair-sidecar.yml"), args...)
 		cmd := exec.CommandContext(ctx, compose[0], full...)
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	t.Cleanup(func() { _, _ = run("down", "--remove-orphans", "-t", "5") })
+	run := func(args ...string) (string, error) { return runIn(ctx, args...) }
+	// Its own context: the test's is cancelled by the time clean-ups run.
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer ccancel()
+		if out, err := runIn(cctx, "down", "--remove-orphans", "-t", "5"); err != nil {
+			t.Errorf("compose down: %v\n%s", err, out)
+		}
+	})
 	out, err := run("up", "-d")
 	require.NoError(t, err, out)
 	require.Eventually(t, func() bool {
