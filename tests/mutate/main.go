@@ -167,7 +167,7 @@ var mutations = []mutation{
 	},
 	{
 		name: "hostconfig-sysctls-dropped", why: "hostConfig never sets a container's sysctls",
-		file: "lab/harness/topology.go",
+		file: "lab/harness/hostconfig.go",
 		old:  "hc.Sysctls = sysctls", new: "hc.Sysctls = nil",
 		tests: "^TestDialRefused$",
 	},
