@@ -130,11 +130,11 @@ func (l *Lab) reach(ctx context.Context) (err error) {
 	}()
 	// The listener runs as an agent does (its image, NET_ADMIN), to try
 	// the impairment mechanisms in a namespace of its own; the dialler as
-	// a client does.
-	run := func(image, alias string, strategy wait.Strategy, args ...string) (testcontainers.Container, error) {
+	// a client does, with no capability.
+	run := func(image, alias string, caps []string, strategy wait.Strategy, args ...string) (testcontainers.Container, error) {
 		c, err := testcontainers.Run(ctx, image, testcontainers.WithCmd(append([]string{"reach"}, args...)...),
 			testcontainers.WithLabels(l.labels()), tcnetwork.WithNetwork([]string{alias}, nw),
-			testcontainers.WithHostConfigModifier(hostConfig(nil, "", 0, "NET_ADMIN")),
+			testcontainers.WithHostConfigModifier(hostConfig(nil, "", 0, caps...)),
 			testcontainers.WithWaitStrategy(strategy))
 		if err != nil {
 			terminate(c)
@@ -142,7 +142,7 @@ func (l *Lab) reach(ctx context.Context) (err error) {
 		}
 		return c, nil
 	}
-	srv, err := run(l.AgentImage, "reach", wait.ForLog("listening on").WithStartupTimeout(60*time.Second), "-listen", ":"+ReachPort, "-for", "60s", "-mechanisms")
+	srv, err := run(l.AgentImage, "reach", []string{"NET_ADMIN"}, wait.ForLog("listening on").WithStartupTimeout(60*time.Second), "-listen", ":"+ReachPort, "-for", "60s", "-mechanisms")
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (l *Lab) reach(ctx context.Context) (err error) {
 	if l.Mechanisms, err = parseMechanisms(out); err != nil {
 		return err
 	}
-	cl, err := run(l.Image, "reach-client", wait.ForExit().WithExitTimeout(60*time.Second), "-dial", "reach:"+ReachPort, "-timeout", "10s")
+	cl, err := run(l.Image, "reach-client", nil, wait.ForExit().WithExitTimeout(60*time.Second), "-dial", "reach:"+ReachPort, "-timeout", "10s")
 	if err != nil {
 		return err
 	}
