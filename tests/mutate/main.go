@@ -1,9 +1,14 @@
 // Command mutate proves that the lab's tests can fail: it copies the source
-// tree to a temporary directory, applies one deliberate breakage at a time
+// tree to temporary directories, applies one deliberate breakage to a copy
 // (a source rewrite, never a switch in the product's code), runs the tests
-// that should catch it, and exits non-zero if any breakage survives.
+// that should catch it, and exits non-zero if any breakage survives. Two
+// breakages are tried at a time, each in its own copy: their container
+// tests meet on one machine as go test's packages do, and the harness's
+// machine-wide gate keeps either's container work out of the other's
+// measurements.
 //
 //	go run ./tests/mutate               # every breakage
+//	go run ./tests/mutate -parallel 1   # one at a time
 //	go run ./tests/mutate -list         # what they are
 //	go run ./tests/mutate -only nodelay-inverted
 //	go run ./tests/mutate -baseline     # the tests they use pass unbroken
@@ -30,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -384,6 +390,7 @@ func main() {
 	baseline := flag.Bool("baseline", false, "run each breakage's tests on the unbroken tree instead: they must pass")
 	check := flag.Bool("check", false, "check that every breakage's text occurs exactly once, and exit")
 	perTest := flag.Duration("timeout", 5*time.Minute, "bound of each mutated test run")
+	parallel := flag.Int("parallel", 2, "breakages tried at a time, each in its own copy of the tree")
 	flag.Parse()
 	if *list {
 		for _, m := range mutations {
@@ -399,13 +406,13 @@ func main() {
 		fmt.Printf("%d breakages, each text found once\n", len(mutations))
 		return
 	}
-	if err := run(*only, *baseline, *perTest); err != nil {
+	if err := run(*only, *baseline, *perTest, *parallel); err != nil {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		os.Exit(1)
 	}
 }
 
-func run(only string, baseline bool, perTest time.Duration) error {
+func run(only string, baseline bool, perTest time.Duration, parallel int) error {
 	root, err := gitRoot()
 	if err != nil {
 		return err
@@ -425,37 +432,90 @@ func run(only string, baseline bool, perTest time.Duration) error {
 	if len(todo) == 0 || (len(want) > 0 && len(todo) != len(want)) {
 		return fmt.Errorf("-only %q: some name is no breakage (see -list)", only)
 	}
-	tmp, err := os.MkdirTemp("", "tcplab-mutate-")
-	if err != nil {
-		return err
+	if parallel < 1 {
+		return fmt.Errorf("-parallel %d: want at least 1", parallel)
 	}
-	defer os.RemoveAll(tmp)
-	if err := copyTree(root, tmp); err != nil {
-		return err
+	// One copy of the tree per worker: a breakage lives in its copy only
+	// while its tests run.
+	dirs := make([]string, min(parallel, len(todo)))
+	for i := range dirs {
+		tmp, err := os.MkdirTemp("", "tcplab-mutate-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := copyTree(root, tmp); err != nil {
+			return err
+		}
+		dirs[i] = tmp
 	}
 	t0 := time.Now()
 	if baseline {
-		return runBaseline(tmp, todo, perTest)
+		return runBaseline(dirs, todo, perTest)
 	}
-	var survived []string
-	for _, m := range todo {
+	var (
+		mu       sync.Mutex
+		survived []string
+	)
+	err = pool(dirs, len(todo), func(dir string, i int) error {
+		m := todo[i]
 		start := time.Now()
-		caught, detail, err := try(tmp, m, perTest)
+		caught, detail, err := try(dir, m, perTest)
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		verdict := "caught"
 		if !caught {
 			verdict = "SURVIVED"
 			survived = append(survived, m.name)
 		}
 		fmt.Printf("%-8s %-26s %-70s %5.0fs  %s\n", verdict, m.name, m.why, time.Since(start).Seconds(), detail)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(survived) > 0 {
 		return fmt.Errorf("%d of %d breakages survived: %s", len(survived), len(todo), strings.Join(survived, ", "))
 	}
-	fmt.Printf("all %d breakages caught in %v\n", len(todo), time.Since(t0).Round(time.Second))
+	fmt.Printf("all %d breakages caught in %v (%d at a time)\n", len(todo), time.Since(t0).Round(time.Second), len(dirs))
 	return nil
+}
+
+// pool runs job(dir, i) for i in [0, n), one job per directory at a time,
+// in order of i; it stops handing out jobs at the first error, which it
+// returns once the running ones end.
+func pool(dirs []string, n int, job func(dir string, i int) error) error {
+	var (
+		mu   sync.Mutex
+		next int
+		errs []error
+		wg   sync.WaitGroup
+	)
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= n || len(errs) > 0 {
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
+	for _, dir := range dirs {
+		wg.Go(func() {
+			for i, ok := take(); ok; i, ok = take() {
+				if err := job(dir, i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // checkList checks, without running anything, that names are unique and
@@ -486,17 +546,29 @@ func checkList() error {
 
 // runBaseline runs every distinct test selection of todo on the unbroken
 // copy: each must pass, and run at least one test.
-func runBaseline(dir string, todo []mutation, perTest time.Duration) error {
+func runBaseline(dirs []string, todo []mutation, perTest time.Duration) error {
 	seen := map[[2]string]bool{}
-	var failed []string
+	var sel []mutation
 	for _, m := range todo {
 		key := [2]string{m.testPkg(), m.tests}
-		if seen[key] {
-			continue
+		if !seen[key] {
+			seen[key] = true
+			sel = append(sel, m)
 		}
-		seen[key] = true
+	}
+	var (
+		mu     sync.Mutex
+		failed []string
+	)
+	err := pool(dirs, len(sel), func(dir string, i int) error {
+		m := sel[i]
 		start := time.Now()
 		out, err := goCmd(dir, perTest, "test", "-count=1", "-v", "-run", m.tests, m.testPkg())
+		if strings.Contains(out, "[build failed]") || strings.Contains(out, "[setup failed]") {
+			return fmt.Errorf("the tests do not build:\n%s", tail(out, 10))
+		}
+		mu.Lock()
+		defer mu.Unlock()
 		verdict := "pass"
 		switch {
 		case err != nil:
@@ -511,9 +583,10 @@ func runBaseline(dir string, todo []mutation, perTest time.Duration) error {
 			detail = firstFailure(out)
 		}
 		fmt.Printf("%-8s %-16s %-45s %5.0fs  %s\n", verdict, m.testPkg(), m.tests, time.Since(start).Seconds(), detail)
-		if strings.Contains(out, "[build failed]") || strings.Contains(out, "[setup failed]") {
-			return fmt.Errorf("the tests do not build:\n%s", tail(out, 10))
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d test selections fail or run nothing unbroken: %s", len(failed), strings.Join(failed, "; "))
@@ -551,13 +624,24 @@ func try(dir string, m mutation, perTest time.Duration) (caught bool, detail str
 	if out, err := goCmd(dir, 2*time.Minute, "vet", "./"+filepath.Dir(m.file)); err != nil {
 		return false, "", fmt.Errorf("the broken tree does not compile:\n%s", tail(out, 10))
 	}
-	out, err := goCmd(dir, perTest, "test", "-count=1", "-v", "-run", m.tests, m.testPkg())
+	// go test's own -timeout, a little inside ours, prints every
+	// goroutine of a test that hangs.
+	out, err := goCmd(dir, perTest, "test", "-count=1", "-timeout", (perTest - 30*time.Second).String(), "-v", "-run", m.tests, m.testPkg())
 	var exit *exec.ExitError
 	switch {
 	case err == nil && !ranATest(out):
 		return false, "", fmt.Errorf("-run %s ran no test in %s: update the breakage", m.tests, m.testPkg())
 	case err == nil:
 		return false, "tests passed", nil
+	case strings.Contains(out, "panic: test timed out after"):
+		// A hang is no proof: the list must name tests that fail.
+		f, ferr := os.CreateTemp("", "tcplab-mutate-hang-*.log")
+		if ferr == nil {
+			_, _ = f.WriteString(out)
+			_ = f.Close()
+			return false, "", fmt.Errorf("-run %s in %s hung (every goroutine in %s)", m.tests, m.testPkg(), f.Name())
+		}
+		return false, "", fmt.Errorf("-run %s in %s hung:\n%s", m.tests, m.testPkg(), tail(out, 40))
 	case errors.As(err, &exit):
 		if strings.Contains(out, "[build failed]") || strings.Contains(out, "[setup failed]") {
 			return false, "", fmt.Errorf("the broken tree's tests do not build:\n%s", tail(out, 10))
