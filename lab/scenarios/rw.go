@@ -8,14 +8,15 @@ import (
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
-// Helpers shared by the §3 Read/Write scenarios, and the dial every driver
-// of a plain exchange with the server under test starts with.
+// Helpers shared by the drivers: the dial to the server under test, for
+// every driver that talks to it directly, and the §3 Read/Write scenarios'
+// waits.
 
 // step bounds every blocking step of a driver that is expected to finish at
 // once: a scenario that would hang fails with a message instead. Such a
-// step is a round trip on the lab's bridge (well under a millisecond); 5 s
-// leaves room for a stalled scheduler on a busy machine and still fails
-// well inside every scenario's Timeout.
+// step takes a round trip on the lab's bridge or less (well under a
+// millisecond); 5 s leaves ample room for scheduling on a busy machine, yet
+// fails well inside every scenario's Timeout (20 s or more).
 const step = 5 * time.Second
 
 // dialTCP dials the server under test, bounded by step.
@@ -30,7 +31,7 @@ func dialTCP(e *scenario.Env) (*net.TCPConn, error) {
 
 // dialBounded dials the server under test and bounds every Read and Write
 // on the conn by step from now: the start of a driver whose whole exchange
-// should finish at once. The caller closes c.
+// should finish at once. The caller closes the conn.
 func dialBounded(e *scenario.Env) (*net.TCPConn, error) {
 	c, err := dialTCP(e)
 	if err != nil {
