@@ -18,8 +18,7 @@ var backlogFull = &scenario.Scenario{
 	Weight:  fixed(3 * time.Second),
 	Knobs: []scenario.Knob{
 		{Name: "server.somaxconn", Default: "16", Kind: scenario.Int, Min: 1, Max: 4096, Help: "the server's listen backlog"},
-		{Name: "client.dial_timeout", Default: "500ms", Kind: scenario.Duration, Min: 0.05, Max: 0.99,
-			Help: "bound of each serial dial; below the 1 s SYN retransmission"},
+		knobSerialDialTimeout,
 	},
 	Cases:  []scenario.Knobs{{"server.somaxconn": "16"}, {"server.somaxconn": "128"}},
 	Obs:    scenario.ObsOf[BacklogFullObs](),

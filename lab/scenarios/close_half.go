@@ -32,7 +32,7 @@ var closeHalf = &scenario.Scenario{
 		s.Publish("server", r)
 	}),
 	Client: func(e *scenario.Env) error {
-		c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		c, err := dialTCP(e)
 		if err != nil {
 			return err
 		}
@@ -43,7 +43,7 @@ var closeHalf = &scenario.Scenario{
 		if _, err := c.Write([]byte(halfReq)); err != nil {
 			return err
 		}
-		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		if err := c.CloseWrite(); err != nil {
 			return err
 		}
 		_, werr := c.Write([]byte("more"))

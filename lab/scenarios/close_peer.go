@@ -24,14 +24,11 @@ var closePeer = &scenario.Scenario{
 	Obs:    scenario.ObsOf[ClosePeerObs](),
 	Server: perConn(func(*scenario.ServerEnv, net.Conn) {}),
 	Client: func(e *scenario.Env) error {
-		c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		c, err := dialBounded(e)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-			return err
-		}
 		_, rerr := c.Read(make([]byte, 32))
 		var writes []PeerWrite
 		failedAt, gap := 0, e.Knobs.Duration("client.write_gap")

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"net"
 	"strings"
 	"time"
 
@@ -20,7 +19,7 @@ var closeSelf = &scenario.Scenario{
 	Obs:     scenario.ObsOf[CloseSelfObs](),
 	Server:  acceptAll,
 	Client: func(e *scenario.Env) error {
-		c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		c, err := dialTCP(e)
 		if err != nil {
 			return err
 		}

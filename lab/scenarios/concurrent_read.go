@@ -37,7 +37,7 @@ var concurrentRead = &scenario.Scenario{
 	Client: func(e *scenario.Env) error {
 		p := readPlan(e.Knobs)
 		k, buf := e.Knobs.Int("client.readers"), e.Knobs.Int("client.read_buf")
-		c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		c, err := dialTCP(e)
 		if err != nil {
 			return err
 		}

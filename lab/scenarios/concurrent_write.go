@@ -76,20 +76,19 @@ func concurrentWriteDriver(split bool) func(e *scenario.Env) error {
 				return fmt.Errorf("client.piece=%d is not a multiple of %d", piece, cellSize)
 			}
 		}
-		c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		c, err := dialTCP(e)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		tc := c.(*net.TCPConn)
 		start := time.Now()
 		sent, _, werr := writeMessages(c, p, piece)
 		took := time.Since(start)
-		sndbuf, err := sockInt(tc, soSndBuf)
+		sndbuf, err := sockInt(c, soSndBuf)
 		if err := errors.Join(werr, err); err != nil {
 			return err
 		}
-		if err := tc.CloseWrite(); err != nil {
+		if err := c.CloseWrite(); err != nil {
 			return err
 		}
 		var r streamReport

@@ -32,7 +32,7 @@ var latencyBDP = &scenario.Scenario{
 		return probed + k.Duration("client.warmup") + k.Duration("client.measure")
 	},
 	Knobs: []scenario.Knob{
-		withDefault("impair.rtt", "50ms"),
+		knobLatencyRTT,
 		{Name: "server.read_buffer", Default: "65536", Kind: scenario.Int, Min: 4096, Max: 16 << 20,
 			Help: "the receiver's SetReadBuffer (bytes; the kernel grants twice that)"},
 		{Name: "client.warmup", Default: "1s", Kind: scenario.Duration, Min: 0.2, Max: 10, Help: "sending before measuring (slow start)"},

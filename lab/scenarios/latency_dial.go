@@ -28,7 +28,7 @@ var latencyDial = &scenario.Scenario{
 	// Quiet: a busy CPU skews its +2 ms.
 	Load: scenario.Quiet,
 	Knobs: []scenario.Knob{
-		withDefault("impair.rtt", "50ms"),
+		knobLatencyRTT,
 		{Name: "client.dials", Default: "20", Kind: scenario.Int, Min: 5, Max: 200, Help: "timed dials (connect p50 over them)"},
 	},
 	// The bare bridge (impair.rtt=0) is no case: its connect time of a

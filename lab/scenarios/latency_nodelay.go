@@ -26,7 +26,7 @@ var latencyNoDelay = &scenario.Scenario{
 	// Quiet: a busy CPU skews the Nagle stall under RTT it measures.
 	Load: scenario.Quiet,
 	Knobs: []scenario.Knob{
-		withDefault("impair.rtt", "50ms"),
+		knobLatencyRTT,
 		{Name: "client.rounds", Default: "20", Kind: scenario.Int, Min: 5, Max: 1000, Help: "requests per NoDelay setting"},
 		knobPart,
 	},

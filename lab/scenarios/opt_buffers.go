@@ -3,7 +3,6 @@ package scenarios
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -38,14 +37,13 @@ var optBuffers = &scenario.Scenario{
 		}
 		var rows []BufferRow
 		for _, req := range []int{8 << 10, 64 << 10, 1 << 20, 8 << 20} {
-			c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+			c, err := dialTCP(e)
 			if err != nil {
 				return err
 			}
-			tc := c.(*net.TCPConn)
-			err = errors.Join(tc.SetReadBuffer(req), tc.SetWriteBuffer(req))
-			rcv, err1 := sockInt(tc, soRcvBuf)
-			snd, err2 := sockInt(tc, soSndBuf)
+			err = errors.Join(c.SetReadBuffer(req), c.SetWriteBuffer(req))
+			rcv, err1 := sockInt(c, soRcvBuf)
+			snd, err2 := sockInt(c, soSndBuf)
 			c.Close()
 			if err := errors.Join(err, err1, err2); err != nil {
 				return err
@@ -128,16 +126,15 @@ var optBuffers = &scenario.Scenario{
 // has no counters).
 func bytesBeforeBlock(e *scenario.Env, sndbuf int, blockAfter time.Duration) (BlockRow, error) {
 	r := BlockRow{Requested: sndbuf}
-	c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+	c, err := dialTCP(e)
 	if err != nil {
 		return r, err
 	}
 	defer c.Close()
-	tc := c.(*net.TCPConn)
-	if err := tc.SetWriteBuffer(sndbuf); err != nil {
+	if err := c.SetWriteBuffer(sndbuf); err != nil {
 		return r, err
 	}
-	if r.SndBuf, err = sockInt(tc, soSndBuf); err != nil {
+	if r.SndBuf, err = sockInt(c, soSndBuf); err != nil {
 		return r, err
 	}
 	chunk := make([]byte, 64<<10)

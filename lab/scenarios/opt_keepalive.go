@@ -40,11 +40,11 @@ var optKeepAlive = &scenario.Scenario{
 		count := e.Knobs.Int("client.ka_count")
 
 		// Go's defaults, on a plain dial and on the server's accepted conn.
-		plain, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+		plain, err := dialTCP(e)
 		if err != nil {
 			return err
 		}
-		dialed, err := keepAliveOf(plain.(*net.TCPConn))
+		dialed, err := keepAliveOf(plain)
 		if err != nil {
 			return err
 		}

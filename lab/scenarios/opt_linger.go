@@ -32,12 +32,8 @@ var optLinger = &scenario.Scenario{
 	Client: func(e *scenario.Env) error {
 		results := map[string]error{}
 		for _, mode := range []string{"linger0", "default"} {
-			c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+			c, err := dialBounded(e)
 			if err != nil {
-				return err
-			}
-			if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-				c.Close()
 				return err
 			}
 			if _, err := c.Write([]byte(mode[:1])); err != nil {

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/tcplab/tcplab/lab/scenario"
@@ -34,14 +33,13 @@ var optNoDelay = &scenario.Scenario{
 		rounds, part := e.Knobs.Int("client.rounds"), e.Knobs.Int("client.part")
 		var obs OptNoDelayObs
 		for _, nd := range []bool{false, true} {
-			c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+			c, err := dialTCP(e)
 			if err != nil {
 				return err
 			}
-			tc := c.(*net.TCPConn)
-			def, err1 := sockInt(tc, soNoDelay)
-			err2 := tc.SetNoDelay(nd)
-			opt, err3 := sockInt(tc, soNoDelay)
+			def, err1 := sockInt(c, soNoDelay)
+			err2 := c.SetNoDelay(nd)
+			opt, err3 := sockInt(c, soNoDelay)
 			if err := firstNonNil(err1, err2, err3); err != nil {
 				c.Close()
 				return err

@@ -31,12 +31,8 @@ var optReuseAddr = &scenario.Scenario{
 	Client: func(e *scenario.Env) error {
 		n := e.Knobs.Int("client.conns")
 		for range n {
-			c, err := net.DialTimeout("tcp", e.Addr(), 5*time.Second)
+			c, err := dialBounded(e)
 			if err != nil {
-				return err
-			}
-			if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-				c.Close()
 				return err
 			}
 			if _, err := c.Write([]byte{1}); err != nil {

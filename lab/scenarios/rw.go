@@ -8,10 +8,15 @@ import (
 	"github.com/tcplab/tcplab/lab/scenario"
 )
 
-// Helpers shared by the §3 Read/Write scenarios.
+// Helpers shared by the drivers: the dial to the server under test, for
+// every driver that talks to it directly, and the §3 Read/Write scenarios'
+// waits.
 
-// step bounds every blocking step of a §3 driver that is expected to finish
-// at once: a scenario that would hang fails with a message instead.
+// step bounds every blocking step of a driver that is expected to finish at
+// once: a scenario that would hang fails with a message instead. Such a
+// step takes a round trip on the lab's bridge or less (well under a
+// millisecond); 5 s leaves ample room for scheduling on a busy machine, yet
+// fails well inside every scenario's Timeout (20 s or more).
 const step = 5 * time.Second
 
 // dialTCP dials the server under test, bounded by step.
@@ -22,6 +27,21 @@ func dialTCP(e *scenario.Env) (*net.TCPConn, error) {
 		return nil, fmt.Errorf("dial %s: %w", e.Addr(), err)
 	}
 	return c.(*net.TCPConn), nil
+}
+
+// dialBounded dials the server under test and bounds every Read and Write
+// on the conn by step from now: the start of a driver whose whole exchange
+// should finish at once. The caller closes the conn.
+func dialBounded(e *scenario.Env) (*net.TCPConn, error) {
+	c, err := dialTCP(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.SetDeadline(time.Now().Add(step)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // dialAndSignal dials the server, sends it signal and bounds c's Reads by

@@ -106,13 +106,13 @@ var mutations = []mutation{
 	{
 		name: "nodelay-inverted", why: "SetNoDelay is given the opposite value",
 		file: "lab/scenarios/opt_nodelay.go",
-		old:  "tc.SetNoDelay(nd)", new: "tc.SetNoDelay(!nd)",
+		old:  "c.SetNoDelay(nd)", new: "c.SetNoDelay(!nd)",
 		tests: "^TestOptNoDelay$",
 	},
 	{
 		name: "closewrite-closes", why: "CloseWrite becomes Close",
 		file: "lab/scenarios/close_half.go",
-		old:  "c.(*net.TCPConn).CloseWrite()", new: "c.(*net.TCPConn).Close()",
+		old:  "c.CloseWrite()", new: "c.Close()",
 		tests: "^TestCloseHalf$",
 	},
 	{
