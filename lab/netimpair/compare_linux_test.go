@@ -30,7 +30,7 @@ const (
 	cmpRequests = 200 // requests on one kept-alive connection, per RTT
 	cmpConnects = 20  // fresh connects, per RTT
 	cmpLossReqs = 400 // requests at 1 % loss
-	cmpAttaches = 10  // Attach+Close, and plain container starts
+	cmpAttaches = 10  // Attach and Close, and plain container starts
 	cmpBulkFor  = 4 * time.Second
 	cmpBulkRTT  = 50 * time.Millisecond
 	cmpLossRTT  = 50 * time.Millisecond
@@ -74,7 +74,8 @@ func BenchmarkCompare(b *testing.B) {
 	tp := cmpFigures{p50: map[time.Duration]time.Duration{}, p99: map[time.Duration]time.Duration{}, connect: map[time.Duration]time.Duration{}}
 	var mech netimpair.Mechanism
 	var loss string
-	var attach [3]time.Duration // Attach+Close (default image, SidecarImage), plain container
+	var def, given attachTime // Attach and Close: the default image, SidecarImage
+	var plain time.Duration   // a plain container's start
 	var proxyStart time.Duration
 	var bulkWmem float64 // netimpair's bulk, the server's tcp_wmem max 16 MiB
 
@@ -139,10 +140,10 @@ func BenchmarkCompare(b *testing.B) {
 			over(pct(lat, 50), cmpLossRTT), over(pct(lat, 99), cmpLossRTT), ms(slices.Max(lat)))
 	})
 	b.Run("attach", func(b *testing.B) {
-		attach = attachTimes(b, ctx, ctr)
-		b.ReportMetric(ms(attach[0]), "attach-close-p50-ms")
-		b.ReportMetric(ms(attach[1]), "attach-close-image-given-p50-ms")
-		b.ReportMetric(ms(attach[2]), "plain-container-p50-ms")
+		def, given, plain = attachTimes(b, ctx, ctr)
+		def.report(b, "")
+		given.report(b, "image-given-")
+		b.ReportMetric(ms(plain), "plain-container-p50-ms")
 		var took []time.Duration
 		for range cmpAttaches {
 			t0 := time.Now()
@@ -180,8 +181,9 @@ func BenchmarkCompare(b *testing.B) {
 	row("bulk GET at +50 ms", fmt.Sprintf("%.0f MB/s (%.0f MB/s with the server's tcp_wmem max 16 MiB)", ni.bulk/1e6, bulkWmem/1e6),
 		fmt.Sprintf("%.0f MB/s", tp.bulk/1e6))
 	row("1 % loss at +50 ms", loss, "no packet loss (nearest: the timeout or limit_data toxic)")
-	row("start, p50 of 10", fmt.Sprintf("Attach+Close %.0f ms (%.0f ms with SidecarImage); a plain container %.0f ms",
-		ms(attach[0]), ms(attach[1]), ms(attach[2])), fmt.Sprintf("in-process proxy and toxics %.2f ms", ms(proxyStart)))
+	row("start, p50 of 10", fmt.Sprintf("Attach %.0f ms, Close %.0f ms (%.0f and %.0f ms with SidecarImage); a plain container %.0f ms",
+		ms(def.p50(def.attach)), ms(def.p50(def.close)), ms(given.p50(given.attach)), ms(given.p50(given.close)), ms(plain)),
+		fmt.Sprintf("in-process proxy and toxics %.2f ms", ms(proxyStart)))
 	b.Logf("side by side:\n%s", t.String())
 }
 
@@ -269,12 +271,12 @@ func bulk(b *testing.B, addr string) float64 {
 	return float64(n-n1) / now.Sub(t1).Seconds()
 }
 
-// attachTimes is the p50 of cmpAttaches Attach+Close to ctr with the
+// attachTimes is the p50 of cmpAttaches Attach and Close to ctr with the
 // sidecar's image already built, found each time (the default) and given
 // by SidecarImage, and of a plain container's start, ready and terminate:
 // the lab's image on ctr's network, waited for by its log line as the
 // sidecar is.
-func attachTimes(b *testing.B, ctx context.Context, ctr testcontainers.Container) (out [3]time.Duration) {
+func attachTimes(b *testing.B, ctx context.Context, ctr testcontainers.Container) (def, given attachTime, plainP50 time.Duration) {
 	image, err := harness.Image(ctx, daemonArch(b, ctx))
 	if err != nil {
 		b.Fatal(err)
@@ -283,22 +285,11 @@ func attachTimes(b *testing.B, ctx context.Context, ctr testcontainers.Container
 	if err != nil {
 		b.Fatal(err)
 	}
-	once := func(opts ...netimpair.Option) time.Duration {
-		t0 := time.Now()
-		h, err := netimpair.Attach(ctx, ctr, append(opts, netimpair.RTT(cmpBulkRTT))...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := h.Close(ctx); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(t0)
-	}
-	once() // a warm build cache
-	var def, given, plain []time.Duration
+	attachClose(b, ctx, ctr) // a warm build cache
+	var plain []time.Duration
 	for range cmpAttaches {
-		def = append(def, once())
-		given = append(given, once(netimpair.SidecarImage(image)))
+		def.add(attachClose(b, ctx, ctr))
+		given.add(attachClose(b, ctx, ctr, netimpair.SidecarImage(image)))
 		t0 := time.Now()
 		c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 			ContainerRequest: testcontainers.ContainerRequest{
@@ -319,8 +310,8 @@ func attachTimes(b *testing.B, ctx context.Context, ctr testcontainers.Container
 		}
 		plain = append(plain, time.Since(t0))
 	}
-	b.Logf("Attach+Close: %v; with SidecarImage: %v; plain container: %v", def, given, plain)
-	return [3]time.Duration{pct(def, 50), pct(given, 50), pct(plain, 50)}
+	b.Logf("Attach, Close: %v, %v; with SidecarImage: %v, %v; plain container: %v", def.attach, def.close, given.attach, given.close, plain)
+	return def, given, pct(plain, 50)
 }
 
 // pct is the nearest-rank p-th percentile of ds.
