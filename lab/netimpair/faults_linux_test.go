@@ -102,3 +102,23 @@ func sidecarsOf(t *testing.T, ctx context.Context, id string) int {
 	t.Helper()
 	return len(sidecarLabels(t, ctx, id))
 }
+
+// TestNetemMissing asks for netem by name: where the Docker host's kernel
+// lacks sch_netem, Attach fails with the sidecar's one-line reason and
+// leaves no sidecar behind.
+func TestNetemMissing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctr, _ := service(t, ctx)
+	h, err := netimpair.Attach(ctx, ctr, netimpair.RTT(10*time.Millisecond), netimpair.WithMechanism(netimpair.Netem))
+	if err == nil {
+		_ = h.Close(ctx)
+		t.Skip("the Docker host's kernel has sch_netem")
+	}
+	if want := "netimpair: starting the sidecar: the Docker host's kernel has no sch_netem: use the delay line or auto"; err.Error() != want {
+		t.Errorf("Attach with netem: %q, want %q", err, want)
+	}
+	if n := sidecarsOf(t, ctx, ctr.GetContainerID()); n != 0 {
+		t.Errorf("%d sidecars left after the refused Attach", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +30,8 @@ const (
 )
 
 // sidecarReady is the line lab/cmd/tcplab's sidecar role prints once it
-// serves (sidecar.go).
+// serves (sidecar.go); after an impairment given at its start, it goes on
+// with the mechanism in brackets (readyLine).
 const sidecarReady = "tcplab sidecar: ready"
 
 // Errors a caller may want to tell apart.
@@ -112,12 +114,19 @@ func AttachID(ctx context.Context, nameOrID string, opts ...Option) (*Handle, er
 	if err != nil {
 		return nil, err
 	}
+	spec, err := json.Marshal(cfg.spec(cfg.mech))
+	if err != nil {
+		return nil, err
+	}
 	labels := claim.Labels()
 	labels[LabelSidecar], labels[LabelTarget] = "1", target
+	// The sidecar applies the impairment before its ready line, which
+	// names the mechanism it chose: Attach waits for nothing else.
+	var mech Mechanism
 	sc, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:  image,
-			Cmd:    []string{"sidecar", "serve"},
+			Cmd:    []string{"sidecar", "serve", "-spec", string(spec)},
 			Labels: labels,
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.NetworkMode = container.NetworkMode("container:" + target)
@@ -126,38 +135,50 @@ func AttachID(ctx context.Context, nameOrID string, opts ...Option) (*Handle, er
 				hc.CPUShares = 4096 // the network must not wait for a core
 				hc.Ulimits = harness.Ulimits()
 			},
-			WaitingFor: wait.ForLog(sidecarReady).WithStartupTimeout(30 * time.Second),
+			WaitingFor: wait.ForLog(readyLine.String()).Submatch(func(_ string, m [][][]byte) error {
+				if len(m) == 0 {
+					return errors.New("the sidecar is not ready")
+				}
+				mech = Mechanism(m[0][1])
+				return nil
+			}).WithPollInterval(20 * time.Millisecond).WithStartupTimeout(30 * time.Second),
 		},
 		Started: true,
 	})
 	if err != nil {
 		if sc != nil {
+			if why := sidecarFailure(ctx, sc); why != "" {
+				err = errors.New(why)
+			}
 			_ = sc.Terminate(context.WithoutCancel(ctx))
 		}
 		return nil, fmt.Errorf("netimpair: starting the sidecar: %w", err)
 	}
-	h := &Handle{sidecar: sc, target: target, cfg: cfg, claim: claim}
-	var info map[string]bool
-	if err = h.call(ctx, "info", nil, &info); err == nil {
-		h.mech = cfg.mech
-		if h.mech == Auto {
-			h.mech = DelayLine
-			if info[impair.Netem] && len(cfg.ports) == 0 && len(cfg.peers) == 0 {
-				h.mech = Netem
-			}
-		}
-		if h.mech == Netem && !info[impair.Netem] {
-			err = errors.New("netimpair: the Docker host's kernel has no sch_netem: use DelayLine or Auto")
-		} else {
-			err = h.apply(ctx, cfg)
-		}
-	}
-	if err != nil {
-		_ = sc.Terminate(context.WithoutCancel(ctx))
-		return nil, err
-	}
+	h := &Handle{sidecar: sc, target: target, cfg: cfg, claim: claim, mech: mech}
 	attached = true
 	return h, nil
+}
+
+// readyLine is the sidecar's ready line; it names the mechanism it chose.
+var readyLine = regexp.MustCompile(regexp.QuoteMeta(sidecarReady) + ` \((netem|delayline)\)`)
+
+// sidecarFailure is the line a sidecar that exited printed last, which
+// says why it could not start (no sch_netem, no NFQUEUE, no NET_ADMIN).
+func sidecarFailure(ctx context.Context, sc testcontainers.Container) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	r, err := sc.Logs(ctx)
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	b, _ := io.ReadAll(io.LimitReader(r, 1<<20))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if !strings.HasPrefix(last, "tcplab sidecar: ") || strings.HasPrefix(last, sidecarReady) {
+		return ""
+	}
+	return strings.TrimPrefix(last, "tcplab sidecar: ")
 }
 
 // checkTarget returns the full ID of a running container that owns its

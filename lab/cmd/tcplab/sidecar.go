@@ -33,14 +33,14 @@ type sidecarArgs struct {
 	op, data string
 	timeout  time.Duration
 	// start is what serve applies before it says it is ready: the
-	// impairment of a compose sidecar service, given as flags (nil: none,
-	// as lab/netimpair starts it and then calls "set").
+	// impairment of a compose sidecar service, given as flags, or
+	// lab/netimpair's whole spec as -spec (nil: none until "set").
 	start *impair.Spec
 }
 
 // parseSidecar parses "serve [-socket P] [-table T] [-rtt D] [-jitter D]
-// [-loss P] [-rate R] [-ports P,…] [-mechanism M]" and
-// "call [-socket P] [-timeout D] OP [JSON]".
+// [-loss P] [-rate R] [-ports P,…] [-mechanism M]", "serve [-socket P]
+// [-table T] -spec JSON" and "call [-socket P] [-timeout D] OP [JSON]".
 func parseSidecar(args []string) (*sidecarArgs, error) {
 	if len(args) == 0 || (args[0] != "serve" && args[0] != "call") {
 		return nil, errors.New("want serve or call")
@@ -57,6 +57,7 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 	ports := fs.String("ports", "", "serve: only TCP to or from these ports (default: all TCP)")
 	mech := fs.String("mechanism", impair.Auto, "serve: auto, netem or delayline")
 	peers := fs.String("peers", "", "serve: only packets from these IPv4 addresses (default: every peer)")
+	spec := fs.String("spec", "", "serve: the whole impairment as JSON (lab/netimpair's), instead of the flags above")
 	if err := fs.Parse(args[1:]); err != nil {
 		return nil, err
 	}
@@ -67,6 +68,16 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["spec"] {
+			if set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] || set["peers"] {
+				return nil, errors.New("-spec is the whole impairment: give it alone")
+			}
+			a.start = &impair.Spec{}
+			if err := json.Unmarshal([]byte(*spec), a.start); err != nil {
+				return nil, fmt.Errorf("-spec: %v", err)
+			}
+			return a, nil
+		}
 		if set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] || set["peers"] {
 			var err error
 			if a.start, err = startSpec(*rtt, *jitter, *loss, *rate, *ports, *mech); err != nil {
@@ -145,6 +156,9 @@ func parsePeers(list string, s *impair.Spec) ([]netip.Addr, error) {
 	return peers, nil
 }
 
+// errNoNetem refuses netem, asked by name, where the kernel lacks it.
+var errNoNetem = errors.New("the Docker host's kernel has no sch_netem: use the delay line or auto")
+
 func sidecarCmd(args []string) {
 	a, err := parseSidecar(args)
 	if err != nil {
@@ -193,28 +207,34 @@ func sidecarServe(a *sidecarArgs) (err error) {
 			err = errors.Join(err, fmt.Errorf("restoring: %w", cerr))
 		}
 	}()
+	ready := sidecarReady
 	if a.start != nil {
 		// Loss through the delay line needs the mechanism named: Auto
 		// would leave it to nf_tables' random drops, which Update refuses.
 		s := *a.start
-		if s.Mechanism == impair.Auto {
+		netem := impair.NetemAvailable()
+		switch {
+		case s.Mechanism == impair.Auto || s.Mechanism == "":
 			s.Mechanism = impair.DelayLine
-			if impair.NetemAvailable() && s.AllTCP && len(s.Peers) == 0 {
+			if netem && s.AllTCP && len(s.Peers) == 0 {
 				s.Mechanism = impair.Netem
 			}
+		case s.Mechanism == impair.Netem && !netem:
+			return errNoNetem
 		}
 		applied, err := ag.Update(s)
 		if err != nil {
 			return fmt.Errorf("applying %+v: %w", s, err)
 		}
 		fmt.Fprintf(os.Stderr, "tcplab sidecar: applied RTT +%v ± %v, loss %g, rate %d kbit/s (%v)\n", s.Delay, s.Jitter, s.Loss, s.RateKbit, applied.Mechanisms)
+		ready += " (" + s.Mechanism + ")" // what lab/netimpair's handle reports
 	}
 	_ = os.Remove(a.socket)
 	ln, err := net.Listen("unix", a.socket)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, sidecarReady)
+	fmt.Fprintln(os.Stderr, ready)
 	return control.Serve(ctx, ln, ag.Handler(map[string]impair.Op{
 		"set":   impair.WithSpec(ag.Update),
 		"clear": func(json.RawMessage) (any, error) { return nil, ag.Clear() },
