@@ -30,10 +30,13 @@
 // capability, nothing privileged. It runs tcplab's static binary from an
 // image built FROM scratch, by default compiled from this module's source
 // with your Go toolchain and cached by its hash (no registry is needed),
-// or the image SidecarImage names. The handle controls it with docker exec
-// through a unix socket in the sidecar's own filesystem: nothing listens in
-// the target's namespace, and it works where the host cannot reach
-// container addresses (Docker Desktop).
+// or the image SidecarImage names. The sidecar applies the impairment given
+// on its command line before it says it is ready, so Attach is one
+// container start (about a quarter of a second on a 2-core Linux host).
+// Later the handle controls it with docker exec through a unix socket in
+// the sidecar's own filesystem: nothing listens in the target's namespace,
+// and it works where the host cannot reach container addresses (Docker
+// Desktop).
 //
 // The sidecar touches only what it creates: the nf_tables tables
 // "netimpair" and "netimpair_delay" (ip family) and a root qdisc with
