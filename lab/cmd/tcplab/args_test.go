@@ -30,7 +30,8 @@ func TestArgChecks(t *testing.T) {
 		{"report a b --out merged --strict", ""},
 		{"report a --bogus", "-bogus"},
 		{"compose -pre-6.5", ""},
-		{"compose pre-6.5", "takes no arguments"},
+		{"compose pre-6.5", `unknown scenario "pre-6.5"`},
+		{"compose -pre-6.5 dial-refused read-partial", ""},
 		{"run backlog-full --vary server.somaxconn=16,128 --count 3 --out r --pcap", ""},
 		{"run backlog-full --set server.nope=1", `has no knob "server.nope"`},
 		// A knob of another scenario is no knob of this one.

@@ -41,7 +41,8 @@ const usage = `usage: tcplab COMMAND [ARGS]
   report DIR… [--out DIR] [--strict]
                                     merge result sets (tcplab run --out, compose's results) from
                                     several machines: a column per platform, differences flagged
-  compose [-pre-6.5]                print docker-compose.yml (or the file for kernels < 6.5)
+  compose [-pre-6.5] [SCENARIO…]    print docker-compose.yml (or the file for kernels < 6.5;
+                                    with scenarios, a file of those only)
   verdict                           say that every expectation held (compose runs it only then)
   probe                             print kernel facts as JSON
   reach -listen :PORT | -dial ADDR  the preflight's check that two containers on one network connect
@@ -119,7 +120,7 @@ func main() {
 		}
 		os.Exit(reportDir(dir, names))
 	case "compose":
-		pre65, err := parseCompose(args)
+		pre65, picked, err := parseCompose(args)
 		if err != nil {
 			fail(2, "tcplab compose: "+err.Error())
 		}
@@ -127,7 +128,13 @@ func main() {
 		if pre65 {
 			f = compose.Files[1]
 		}
-		if err := compose.Write(os.Stdout, scenarios.All(), f); err != nil {
+		all := scenarios.All()
+		if len(picked) > 0 {
+			// A file of some scenarios only, beside the full one (its
+			// paths are relative to that file's directory).
+			all, f.Cmd = picked, "go run ./lab/cmd/tcplab compose "+strings.Join(args, " ")
+		}
+		if err := compose.Write(os.Stdout, all, f); err != nil {
 			fail(1, "tcplab compose: "+err.Error())
 		}
 	case "verdict":
@@ -181,7 +188,7 @@ var argChecks = map[string]func(args []string) error{
 	"client":  func(args []string) error { _, err := parseClient(args); return err },
 	"agent":   func(args []string) error { _, err := parseAgent(args); return err },
 	"sidecar": func(args []string) error { _, err := parseSidecar(args); return err },
-	"compose": func(args []string) error { _, err := parseCompose(args); return err },
+	"compose": func(args []string) error { _, _, err := parseCompose(args); return err },
 	"report": func(args []string) error {
 		if isReportDir(args) {
 			_, _, err := parseReportDir(args)
@@ -298,14 +305,21 @@ func parseReportDir(args []string) (dir string, names []string, err error) {
 	return *d, fs.Args(), nil
 }
 
-// parseCompose parses "[-pre-6.5]".
-func parseCompose(args []string) (pre65 bool, err error) {
+// parseCompose parses "[-pre-6.5] [SCENARIO…]".
+func parseCompose(args []string) (pre65 bool, picked []*scenario.Scenario, err error) {
 	fs := newFlags("compose")
 	fs.BoolVar(&pre65, "pre-6.5", false, "for kernels without tcp_syn_linear_timeouts (compose/docker-compose.pre-6.5.yml)")
 	if err := fs.Parse(args); err != nil {
-		return false, err
+		return false, nil, err
 	}
-	return pre65, noArgs(fs.Args())
+	for _, id := range fs.Args() {
+		s, err := scenarios.Lookup(id)
+		if err != nil {
+			return false, nil, err
+		}
+		picked = append(picked, s)
+	}
+	return pre65, picked, nil
 }
 
 func fail(code int, msg string) {
