@@ -38,12 +38,10 @@ func (t *attachTime) add(attach, close time.Duration) {
 	t.close = append(t.close, close)
 }
 
-func (t *attachTime) p50(ds []time.Duration) time.Duration { return pct(ds, 50) }
-
 // report adds the p50s as benchmark metrics, their names prefixed.
 func (t *attachTime) report(b *testing.B, prefix string) {
-	b.ReportMetric(ms(t.p50(t.attach)), prefix+"attach-p50-ms")
-	b.ReportMetric(ms(t.p50(t.close)), prefix+"close-p50-ms")
+	b.ReportMetric(ms(pct(t.attach, 50)), prefix+"attach-p50-ms")
+	b.ReportMetric(ms(pct(t.close, 50)), prefix+"close-p50-ms")
 }
 
 // attachClose attaches to ctr (+50 ms) and closes at once, and returns

@@ -182,7 +182,7 @@ func BenchmarkCompare(b *testing.B) {
 		fmt.Sprintf("%.0f MB/s", tp.bulk/1e6))
 	row("1 % loss at +50 ms", loss, "no packet loss (nearest: the timeout or limit_data toxic)")
 	row("start, p50 of 10", fmt.Sprintf("Attach %.0f ms, Close %.0f ms (%.0f and %.0f ms with SidecarImage); a plain container %.0f ms",
-		ms(def.p50(def.attach)), ms(def.p50(def.close)), ms(given.p50(given.attach)), ms(given.p50(given.close)), ms(plain)),
+		ms(pct(def.attach, 50)), ms(pct(def.close, 50)), ms(pct(given.attach, 50)), ms(pct(given.close, 50)), ms(plain)),
 		fmt.Sprintf("in-process proxy and toxics %.2f ms", ms(proxyStart)))
 	b.Logf("side by side:\n%s", t.String())
 }

@@ -68,8 +68,9 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		flags := set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] || set["peers"]
 		if set["spec"] {
-			if set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] || set["peers"] {
+			if flags {
 				return nil, errors.New("-spec is the whole impairment: give it alone")
 			}
 			a.start = &impair.Spec{}
@@ -78,7 +79,7 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 			}
 			return a, nil
 		}
-		if set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] || set["peers"] {
+		if flags {
 			var err error
 			if a.start, err = startSpec(*rtt, *jitter, *loss, *rate, *ports, *mech); err != nil {
 				return nil, err
@@ -212,14 +213,13 @@ func sidecarServe(a *sidecarArgs) (err error) {
 		// Loss through the delay line needs the mechanism named: Auto
 		// would leave it to nf_tables' random drops, which Update refuses.
 		s := *a.start
-		netem := impair.NetemAvailable()
 		switch {
 		case s.Mechanism == impair.Auto || s.Mechanism == "":
 			s.Mechanism = impair.DelayLine
-			if netem && s.AllTCP && len(s.Peers) == 0 {
+			if s.AllTCP && len(s.Peers) == 0 && impair.NetemAvailable() {
 				s.Mechanism = impair.Netem
 			}
-		case s.Mechanism == impair.Netem && !netem:
+		case s.Mechanism == impair.Netem && !impair.NetemAvailable():
 			return errNoNetem
 		}
 		applied, err := ag.Update(s)
