@@ -318,11 +318,14 @@ func (l *delayLine) counters() LineCounters {
 
 // stop ends the delay line without stalling or reordering a flow: every
 // held packet is released at once, and each later one as it is queued,
-// in arrival order; only then do the rules go (had they gone first, new
-// packets would bypass the queue and overtake the held ones: reordering
-// that a bulk transfer answered with retransmissions). Then the queue is
-// unbound (an unbound queue would drop what it still holds) and the
-// table deleted.
+// in arrival order, until the flow pauses; only then do the rules go.
+// Had they gone first, new packets would bypass the queue and overtake
+// the held ones; had they gone mid-flow, they would overtake the packets
+// still waiting in the queue socket for this program to read them (a
+// busy reader lags by milliseconds, GSO packets are up to 64 KB): either
+// is reordering that a bulk transfer answers with retransmissions. Then
+// the queue is unbound (an unbound queue would drop what it still holds)
+// and the table deleted.
 func (l *delayLine) stop() error {
 	l.mu.Lock()
 	crashed := l.crashed
@@ -331,9 +334,30 @@ func (l *delayLine) stop() error {
 		return errors.Join(flushQueueRules(l.table), deleteQueueTable(l.table))
 	}
 	l.releaseAll()
+	l.waitPause(stopPause, stopPauseMax)
 	err := flushQueueRules(l.table)
 	l.shutdown()
 	return errors.Join(err, deleteQueueTable(l.table))
+}
+
+// A stop waits for stopPause without a queued packet before the rules go:
+// a TCP flow pauses at the latest when it ends or waits on its window.
+// Past stopPauseMax (a flow that never pauses) the rules go anyway.
+const (
+	stopPause    = 20 * time.Millisecond
+	stopPauseMax = 10 * time.Second
+)
+
+// waitPause returns once no packet was queued for pause, or after max.
+func (l *delayLine) waitPause(pause, max time.Duration) {
+	for end, last := time.Now().Add(max), l.queued.Load(); time.Now().Before(end); {
+		time.Sleep(pause)
+		q := l.queued.Load()
+		if q == last {
+			return
+		}
+		last = q
+	}
 }
 
 // crash abandons the queue as a dying consumer would: the socket closes
@@ -372,14 +396,7 @@ func (l *delayLine) shutdown() {
 	l.releaseAll()
 	// Packets queued before the rules went may still sit in the socket
 	// buffer: read (and accept) until none came for 20 ms, at most 1 s.
-	for end, last := time.Now().Add(time.Second), l.queued.Load(); time.Now().Before(end); {
-		time.Sleep(20 * time.Millisecond)
-		if q := l.queued.Load(); q == last {
-			break
-		} else {
-			last = q
-		}
-	}
+	l.waitPause(stopPause, time.Second)
 	l.cancel()
 	l.nf.Close()
 	if l.stampFD >= 0 {
