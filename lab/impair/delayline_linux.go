@@ -342,10 +342,11 @@ func (l *delayLine) stop() error {
 
 // A stop waits for stopPause without a queued packet before the rules go:
 // a TCP flow pauses at the latest when it ends or waits on its window.
-// Past stopPauseMax (a flow that never pauses) the rules go anyway.
+// Past stopPauseMax (a flow that never pauses) the rules go anyway; it
+// stays well inside Docker's 10 s between SIGTERM and SIGKILL.
 const (
 	stopPause    = 20 * time.Millisecond
-	stopPauseMax = 10 * time.Second
+	stopPauseMax = 5 * time.Second
 )
 
 // waitPause returns once no packet was queued for pause, or after max.
