@@ -108,7 +108,7 @@ func (d docker) Run(ctx context.Context, t *topology.Topology) (res *scenario.Re
 			return
 		}
 		if killed := r.oomKilled(); killed != "" {
-			why := fmt.Sprintf("%s OOM-killed", killed)
+			why := killed + " " + scenario.OOMKilled
 			if res != nil {
 				res.OK = false
 				res.Error = strings.TrimSuffix(why+"; "+res.Error, "; ")

@@ -45,13 +45,18 @@ func Aggregate(row *Row) {
 		row.Verdict = "FAIL"
 	}
 	notRun := false
+	var late *scenario.Result // the first result that failed while the runner was late
 	for _, r := range row.Results {
 		if r != nil && r.CouldNotRun != "" {
 			notRun = true
 			continue // no figures: nothing was measured
 		}
 		if r == nil || !r.OK {
-			row.Verdict = "FAIL"
+			if lateness(r) == "" {
+				row.Verdict = "FAIL"
+			} else if late == nil {
+				late = r
+			}
 		}
 		if r == nil {
 			continue
@@ -68,9 +73,13 @@ func Aggregate(row *Row) {
 			values[name] = append(values[name], v)
 		}
 	}
-	if notRun && row.Verdict == "PASS" {
+	switch {
+	case notRun && row.Verdict == "PASS":
 		// Docker, not TCP: told apart from a failed expectation.
 		row.Verdict = NotRun
+	case late != nil && row.Verdict == "PASS":
+		// The busy runner, not TCP: no verdict until measured again.
+		row.Verdict, row.Late, row.Again = Late, lateness(late), againCommand(late)
 	}
 	row.Figures = []Figure{} // [] rather than null in JSON
 	for name, vs := range values {
@@ -151,12 +160,15 @@ func (r *Report) NotRunCount() int {
 	return n
 }
 
-// Counts tells how many rows passed and failed.
+// Counts tells how many rows passed and failed. A Late row is neither
+// (LateCount): nothing was judged.
 func (r *Report) Counts() (passed, failed int) {
 	for _, row := range r.Rows {
-		if row.Verdict == "PASS" {
+		switch row.Verdict {
+		case "PASS":
 			passed++
-		} else {
+		case Late:
+		default:
 			failed++
 		}
 	}

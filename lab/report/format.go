@@ -161,9 +161,14 @@ func unmeasured(r *Report) []failure {
 	return out
 }
 
+// failures lists the failed checks of the judged rows (a Late row's are
+// under its LateLine).
 func failures(r *Report) []failure {
 	var out []failure
 	for _, row := range r.Rows {
+		if row.Verdict == Late {
+			continue
+		}
 		knobs := knobText(row)
 		for i, res := range row.Results {
 			if res == nil {
@@ -184,10 +189,15 @@ func failures(r *Report) []failure {
 	return out
 }
 
-// summary is the closing line CI parses: "N passed, M failed".
+// summary is the closing line CI parses: "N passed, M failed", then
+// ", K late (not judged)" when rows were Late.
 func summary(r *Report) string {
 	p, f := r.Counts()
-	return fmt.Sprintf("%d passed, %d failed", p, f)
+	s := fmt.Sprintf("%d passed, %d failed", p, f)
+	if n := r.LateCount(); n > 0 {
+		s += fmt.Sprintf(", %d late (not judged)", n)
+	}
+	return s
 }
 
 // section is the rows of one article section, in report order.

@@ -3,6 +3,7 @@ package report
 import (
 	"html/template"
 	"io"
+	"strings"
 )
 
 // HTML writes one self-contained page: inline CSS, the tables of Markdown
@@ -14,6 +15,7 @@ func HTML(w io.Writer, r *Report) error {
 		Title string
 		Pairs []string
 		Fail  bool
+		Late  bool
 		All   []Figure
 	}
 	type htmlSection struct {
@@ -26,7 +28,8 @@ func HTML(w io.Writer, r *Report) error {
 	for _, s := range sections(r) {
 		hs := htmlSection{Name: s.Name}
 		for _, row := range s.Rows {
-			hs.Rows = append(hs.Rows, htmlRow{viewOf(row), row.Title, knobPairs(row), row.Verdict != "PASS", row.Figures})
+			late := row.Verdict == Late
+			hs.Rows = append(hs.Rows, htmlRow{viewOf(row), row.Title, knobPairs(row), row.Verdict != "PASS" && !late, late, row.Figures})
 		}
 		for _, c := range cs {
 			if c.Section == s.Rows[0].Section {
@@ -39,8 +42,12 @@ func HTML(w io.Writer, r *Report) error {
 	for _, f := range failures(r) {
 		fails = append(fails, f.String())
 	}
+	var late []string
+	for _, row := range r.LateRows() {
+		late = append(late, strings.Join(append([]string{LateLine(row)}, lateChecks(row)...), "\nfailed while late: "))
+	}
 	return page.Execute(w, map[string]any{
-		"Report": r, "Columns": columns, "Sections": secs, "Failures": fails, "Summary": summary(r),
+		"Report": r, "Columns": columns, "Sections": secs, "Failures": fails, "Late": late, "Summary": summary(r),
 	})
 }
 
@@ -57,6 +64,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;margin:8px 0 16px;font-size:13px}
 th,td{border:1px solid #ddd;padding:5px 7px;text-align:left;vertical-align:top}th{background:#f4f4f4}
 td.verdict{font-weight:700;color:#1a7f37}tr.fail td.verdict{color:#cf222e}tr.fail{background:#fff5f5}
+tr.late td.verdict{color:#9a6700}tr.late{background:#fff8c5}
 .sub{color:#666;font-size:12px}code{font-size:12px}.knob{white-space:nowrap}
 details summary{cursor:pointer;color:#555;font-size:12px}details td{font-size:12px;padding:2px 5px}
 figure{margin:12px 0;overflow-x:auto}.chart-note{color:#555;font-size:13px;margin:12px 0}
@@ -79,7 +87,7 @@ pre{white-space:pre-wrap;margin:0;font-size:12px}ul.failures li{margin:4px 0}
 {{range .Sections}}<section>
 <h2>{{.Name}}</h2>
 <table><thead><tr>{{range $.Columns}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
-{{range .Rows}}<tr{{if .Fail}} class="fail"{{end}}><td class="verdict">{{.Verdict}}</td><td>{{.Scenario}}{{if .Title}}<div class="sub">{{.Title}}</div>{{end}}</td><td>{{range .Pairs}}<div class="knob"><code>{{.}}</code></div>{{end}}{{if .Network}}<div class="sub">{{.Network}}</div>{{end}}</td><td>{{.Headline}}</td>
+{{range .Rows}}<tr{{if .Fail}} class="fail"{{else if .Late}} class="late"{{end}}><td class="verdict">{{.Verdict}}</td><td>{{.Scenario}}{{if .Title}}<div class="sub">{{.Title}}</div>{{end}}</td><td>{{range .Pairs}}<div class="knob"><code>{{.}}</code></div>{{end}}{{if .Network}}<div class="sub">{{.Network}}</div>{{end}}</td><td>{{.Headline}}</td>
 <td>{{range .Figures}}<div>{{.}}</div>{{end}}{{if .All}}<details><summary>all {{len .All}} figures</summary><table>{{range .All}}<tr><td>{{.Name}}</td><td>{{range $i, $v := .Values}}{{if $i}}, {{end}}{{num $v}}{{end}}</td><td>{{.Reproducibility}}</td></tr>{{end}}</table></details>{{end}}</td>
 <td>{{.Article}}</td></tr>
 {{end}}</tbody></table>
@@ -87,6 +95,8 @@ pre{white-space:pre-wrap;margin:0;font-size:12px}ul.failures li{margin:4px 0}
 {{end}}</section>
 {{end}}{{if .Failures}}<h2>Failures</h2>
 <ul class="failures">{{range .Failures}}<li><pre>{{.}}</pre></li>{{end}}</ul>
+{{end}}{{if .Late}}<h2>Not judged: the runner was late</h2>
+<ul class="failures">{{range .Late}}<li><pre>{{.}}</pre></li>{{end}}</ul>
 {{end}}<p class="summary">{{.Summary}}</p>
 </body></html>
 `))

@@ -17,9 +17,12 @@ func Markdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "| %s |\n|%s\n", strings.Join(columns, " | "), strings.Repeat("---|", len(columns)))
 		for _, row := range s.Rows {
 			v := viewOf(row)
-			verdict := "✅ PASS"
-			if v.Verdict != "PASS" {
-				verdict = "❌ " + v.Verdict
+			verdict := "❌ " + v.Verdict
+			switch v.Verdict {
+			case "PASS":
+				verdict = "✅ PASS"
+			case Late:
+				verdict = "⏳ " + Late
 			}
 			knobs := code(v.Knobs)
 			if v.Network != "" {
@@ -39,6 +42,15 @@ func Markdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "- %s\n", head)
 			if rest != "" {
 				fmt.Fprintf(&b, "  ```\n  %s\n  ```\n", strings.ReplaceAll(rest, "\n", "\n  "))
+			}
+		}
+	}
+	if late := r.LateRows(); len(late) > 0 {
+		fmt.Fprintf(&b, "\n### Not judged: the runner was late\n\n")
+		for _, row := range late {
+			fmt.Fprintf(&b, "- %s\n", LateLine(row))
+			for _, c := range lateChecks(row) {
+				fmt.Fprintf(&b, "  - failed while late: %s\n", firstLine(c))
 			}
 		}
 	}

@@ -49,14 +49,14 @@ type Merged struct {
 type MergedRow struct {
 	Scenario string   `json:"scenario"`
 	Knobs    string   `json:"knobs"`    // the overrides, sorted k=v
-	Verdicts []string `json:"verdicts"` // per set: PASS, FAIL, or "" when the set lacks the row
+	Verdicts []string `json:"verdicts"` // per set: PASS, FAIL, LATE, NOT RUN, or "" when the set lacks the row
 	Headline []string `json:"headline"` // per set: the first repetition's headline
 	// Network is per set the mechanism and measured RTT of an impaired
 	// row (networkText), "" where none was impaired.
 	Network []string       `json:"network,omitempty"`
 	Figures []MergedFigure `json:"figures"`
 	Checks  []MergedCheck  `json:"checks"`
-	Differs bool           `json:"differs"` // the row is missing somewhere or its verdicts differ
+	Differs bool           `json:"differs"` // the row is missing somewhere or its verdicts differ (LATE is none)
 	// Kernel holds the kernel settings that explain the row, per set
 	// (ExplainKernels; only in a per-kernel comparison).
 	Kernel []Fact `json:"kernel,omitempty"`
@@ -179,8 +179,15 @@ func mergeRow(mr *MergedRow, rows []*Row) {
 			}
 		}
 	}
+	// A LATE row is no verdict, so it differs from none; nor are its
+	// figures and checks, measured while the runner was late, compared.
+	judged := ""
 	for _, v := range mr.Verdicts {
-		mr.Differs = mr.Differs || v != mr.Verdicts[0]
+		if v == "" || v == Late {
+			continue
+		}
+		mr.Differs = mr.Differs || (judged != "" && v != judged)
+		judged = v
 	}
 	sort.Strings(figNames)
 	for _, name := range figNames {
@@ -201,6 +208,9 @@ func compareFigure(name string, cells []*Figure, rows []*Row) MergedFigure {
 	mf := MergedFigure{Name: name, Cells: cells, Status: Same}
 	var pooled []float64
 	for i, c := range cells {
+		if rows[i] != nil && rows[i].Verdict == Late {
+			continue
+		}
 		if c == nil {
 			if rows[i] != nil { // a set without the whole row is flagged once, on the row
 				mf.Status = Missing
@@ -243,7 +253,7 @@ func withinNoise(cells []*Figure) bool {
 func compareCheck(mc *MergedCheck, rows []*Row) string {
 	allHeld := -1
 	for i, row := range rows {
-		if row == nil {
+		if row == nil || row.Verdict == Late {
 			continue
 		}
 		if mc.Ran[i] == 0 {

@@ -41,6 +41,11 @@ func mergedLines(m *Merged, all bool) []mergedLine {
 		if l.Status == Same && mr.Differs {
 			l.Status = "verdicts " + Differs
 		}
+		for i, v := range mr.Verdicts {
+			if v == Late && l.Status == Same {
+				l.Status = "not judged in " + m.Sets[i].Label + " (the runner was late)"
+			}
+		}
 		out = append(out, l)
 		for _, k := range mr.Kernel {
 			kl := mergedLine{Name: "kernel: " + k.Name, Cells: k.Cells, Status: Same, Flagged: k.Differs}

@@ -30,12 +30,17 @@ type Row struct {
 	Vary     scenario.Knobs     `json:"vary"`               // the swept knobs' values of this row, if any
 	Results  []*scenario.Result `json:"results"`            // one per repetition
 	Figures  []Figure           `json:"figures"`            // numeric observations over the repetitions
-	Verdict  string             `json:"verdict"`            // PASS when every repetition passed, else FAIL
+	Verdict  string             `json:"verdict"`            // PASS, FAIL, LATE (Late) or NOT RUN (NotRun)
 	Pcaps    []string           `json:"pcaps,omitempty"`    // capture files, relative to the report
 	Timeline []Packet           `json:"timeline,omitempty"` // packets of the first capture (set-up scenarios)
 	// ObservationErrors: results whose observations did not read as the
 	// scenario's type (they fail the row).
 	ObservationErrors []string `json:"observation_errors,omitempty"`
+	// Late says why a LATE row is no verdict on TCP (the runner was late:
+	// scenario.Result.RunnerLate), and Again is the command that measures
+	// it again.
+	Late  string `json:"late,omitempty"`
+	Again string `json:"again,omitempty"`
 }
 
 // Figure is one numeric observation over the repetitions.

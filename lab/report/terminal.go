@@ -8,8 +8,9 @@ import (
 	"text/tabwriter"
 )
 
-// Terminal writes a table, one line per row, then the failed checks, then
-// the closing "N passed, M failed" line that CI parses.
+// Terminal writes a table, one line per row, then the failed checks, the
+// rows not judged because the runner was late (LateLine), then the
+// closing "N passed, M failed" line that CI parses.
 func Terminal(w io.Writer, r *Report) error {
 	closing := summary(r)
 	var b bytes.Buffer
@@ -27,6 +28,12 @@ func Terminal(w io.Writer, r *Report) error {
 	tw.Flush()
 	for _, f := range failures(r) {
 		fmt.Fprintf(&b, "  ✗ %s\n", firstLine(f.String()))
+	}
+	for _, row := range r.LateRows() {
+		fmt.Fprintf(&b, "  ⧗ %s\n", LateLine(row))
+		for _, c := range lateChecks(row) {
+			fmt.Fprintf(&b, "      failed while late: %s\n", firstLine(c))
+		}
 	}
 	for _, f := range unmeasured(r) {
 		fmt.Fprintf(&b, "  ∅ not measured here: %s\n", firstLine(f.String()))

@@ -20,7 +20,8 @@ import (
 	"github.com/tcplab/tcplab/lab/report"
 )
 
-// A run's exit code keeps TCP's failures (1) apart from the lab's (3).
+// A run's exit code keeps TCP's failures (1) apart from the lab's (3),
+// and a row the harness left LATE is no pass.
 func TestExitCode(t *testing.T) {
 	row := func(v string) *report.Row { return &report.Row{Verdict: v} }
 	for _, tc := range []struct {
@@ -32,6 +33,8 @@ func TestExitCode(t *testing.T) {
 		{"an expectation failed", []*report.Row{row("PASS"), row("FAIL")}, exitFailed},
 		{"the lab could not run one", []*report.Row{row("PASS"), row(report.NotRun)}, exitCouldNot},
 		{"both: TCP's failure wins", []*report.Row{row("FAIL"), row(report.NotRun)}, exitFailed},
+		{"one not judged, the runner late", []*report.Row{row("PASS"), row(report.Late)}, exitCouldNot},
+		{"late beside a failure", []*report.Row{row(report.Late), row("FAIL")}, exitFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := exitCode(&report.Report{Rows: tc.rows}); got != tc.want {

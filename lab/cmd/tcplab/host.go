@@ -253,7 +253,9 @@ func runCmd(args []string) {
 // Exit codes of a run that got as far as running: 1 when an expectation
 // did not hold (TCP did something else), 3 when nothing failed but the lab
 // could not run some rows (Docker failed or did not answer, or the host
-// lacks what they need), 0 otherwise.
+// lacks what they need) or left some unjudged (LATE: the harness measures
+// a run that failed while the runner was late once more itself, so a row
+// still LATE here is rare, and no verdict), 0 otherwise.
 const (
 	exitFailed   = 1
 	exitCouldNot = 3
@@ -261,12 +263,15 @@ const (
 
 func exitCode(rep *report.Report) int {
 	_, failed := rep.Counts()
-	notRun := rep.NotRunCount()
+	notRun, late := rep.NotRunCount(), rep.LateCount()
 	switch {
 	case failed > notRun:
 		return exitFailed
 	case notRun > 0:
 		fmt.Fprintf(os.Stderr, "tcplab run: the lab could not run %d of %d rows (Docker or the host, not TCP): exit %d\n", notRun, len(rep.Rows), exitCouldNot)
+		return exitCouldNot
+	case late > 0:
+		fmt.Fprintf(os.Stderr, "tcplab run: %d of %d rows not judged, the runner was late (not TCP): exit %d\n", late, len(rep.Rows), exitCouldNot)
 		return exitCouldNot
 	}
 	return 0

@@ -37,7 +37,8 @@ const usage = `usage: tcplab COMMAND [ARGS]
                                     run a scenario's driver, print its JSON result
   agent [-pcap FILE] [-lifetime D]  the impairment agent (in the sidecar), optionally capturing
   sidecar serve|call …              the impairment agent beside a user's container (lab/netimpair)
-  report -dir DIR FILE…             print the table of these results; exit 1 unless all passed
+  report -dir DIR [-again] FILE…    print the table of these results; exit 1 unless all passed or
+                                    were LATE (-again: print the commands that measure LATE rows again)
   report DIR… [--out DIR] [--strict]
                                     merge result sets (tcplab run --out, compose's results) from
                                     several machines: a column per platform, differences flagged
@@ -114,11 +115,14 @@ func main() {
 			mergeCmd(args) // tcplab report DIR…: merge result sets
 			return
 		}
-		dir, names, err := parseReportDir(args)
+		a, err := parseReportDir(args)
 		if err != nil {
 			fail(2, "tcplab report: "+err.Error())
 		}
-		os.Exit(reportDir(dir, names))
+		if a.again {
+			os.Exit(printAgain(a.dir, a.names))
+		}
+		os.Exit(reportDir(a.dir, a.names))
 	case "compose":
 		pre65, picked, err := parseCompose(args)
 		if err != nil {
@@ -191,7 +195,7 @@ var argChecks = map[string]func(args []string) error{
 	"compose": func(args []string) error { _, _, err := parseCompose(args); return err },
 	"report": func(args []string) error {
 		if isReportDir(args) {
-			_, _, err := parseReportDir(args)
+			_, err := parseReportDir(args)
 			return err
 		}
 		_, err := parseMerge(args)
@@ -289,22 +293,6 @@ func parseAgent(args []string) (*agentArgs, error) {
 	return a, noArgs(fs.Args())
 }
 
-// isReportDir tells compose's "report -dir DIR FILE…" from the merge's
-// "report DIR…".
-func isReportDir(args []string) bool {
-	return len(args) == 0 || args[0] == "-dir" || args[0] == "--dir"
-}
-
-// parseReportDir parses "-dir DIR [FILE…]".
-func parseReportDir(args []string) (dir string, names []string, err error) {
-	fs := newFlags("report")
-	d := fs.String("dir", "/results", "directory of result files")
-	if err := fs.Parse(args); err != nil {
-		return "", nil, err
-	}
-	return *d, fs.Args(), nil
-}
-
 // parseCompose parses "[-pre-6.5] [SCENARIO…]".
 func parseCompose(args []string) (pre65 bool, picked []*scenario.Scenario, err error) {
 	fs := newFlags("compose")
@@ -362,28 +350,4 @@ func list() {
 	for _, kn := range append(scenario.LimitKnobs, scenario.ImpairKnobs...) {
 		fmt.Printf("    %-28s default %-8s %s\n", kn.Name, kn.Default, kn.Help)
 	}
-}
-
-// reportDir prints the report of the named result files in dir (all *.json
-// when none are named) and writes report.{txt,json,md,html} beside them; a
-// missing or failed result makes it return 1.
-func reportDir(dir string, names []string) int {
-	rep, errs := report.FromFiles(dir, names)
-	for _, err := range errs {
-		fmt.Fprintf(os.Stderr, "tcplab report: %v\n", err)
-	}
-	rep.Finished = time.Now().UTC()
-	var table strings.Builder
-	if err := report.Terminal(&table, rep); err != nil {
-		fmt.Fprintln(os.Stderr, "tcplab report:", err)
-		return 1
-	}
-	fmt.Println()
-	fmt.Print(table.String())
-	// Kept beside the results: Compose 1.29 shows no logs when up fails.
-	_ = report.WriteFiles(dir, rep, []byte(table.String()))
-	if _, failed := rep.Counts(); failed > 0 || len(errs) > 0 || len(rep.Rows) == 0 {
-		return 1
-	}
-	return 0
 }
