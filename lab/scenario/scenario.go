@@ -144,7 +144,9 @@ func (s *Scenario) KnobNames() []string {
 		out = append(out, kn.Name)
 	}
 	for _, kn := range append(ImpairKnobs, LimitKnobs...) {
-		out = append(out, kn.Name)
+		if !slices.Contains(out, kn.Name) { // a scenario's own default for it
+			out = append(out, kn.Name)
+		}
 	}
 	return append(out, "server.<sysctl>", "client.<sysctl>")
 }

@@ -26,3 +26,15 @@ func TestEveryScenarioDeclaresObservations(t *testing.T) {
 		})
 	}
 }
+
+// An unknown knob's error lists the scenario's knobs, each once, though a
+// scenario may give a common knob (impair.rtt) a default of its own.
+func TestKnobNamesOnce(t *testing.T) {
+	for _, sc := range All() {
+		seen := map[string]bool{}
+		for _, n := range sc.KnobNames() {
+			assert.False(t, seen[n], "%s lists %s twice", sc.ID, n)
+			seen[n] = true
+		}
+	}
+}
