@@ -21,17 +21,18 @@ const tableName = "tcplab"
 
 // Agent applies and removes impairments. It is safe for concurrent use.
 type Agent struct {
-	// Table names the nf_tables tables the agent makes (Table and
-	// Table+"_delay"). Empty, they are tcplab's, and Init removes every
-	// tcplab* table: the lab's own namespaces hold nothing else. Set, Init
-	// removes only those two, which a killed predecessor of the same name
-	// left, and never touches another table.
+	// Table names the nf_tables tables the agent makes (Table,
+	// Table+"_delay" and Table+"_out"). Empty, they are tcplab's, and Init
+	// removes every tcplab* table: the lab's own namespaces hold nothing
+	// else. Set, Init removes only those three, which a killed predecessor
+	// of the same name left, and never touches another table.
 	Table   string
 	mu      sync.Mutex
 	started time.Time
 	table   *nftables.Table
 	qdisc   bool
 	line    *delayLine
+	out     lossOut
 }
 
 // Init removes tables a killed agent left in this namespace: a stale queue
@@ -48,7 +49,7 @@ func (a *Agent) Init() error {
 	}
 	for _, t := range tables {
 		if a.Table == "" && strings.HasPrefix(t.Name, tableName) ||
-			a.Table != "" && (t.Name == a.Table || t.Name == a.Table+"_delay") {
+			a.Table != "" && (t.Name == a.Table || t.Name == a.Table+"_delay" || t.Name == a.Table+"_out") {
 			c.DelTable(t)
 		}
 	}
@@ -101,7 +102,7 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out Applied
-	if s.Port <= 0 && !s.AllTCP && (s.DropSYN > 0 || s.DropAll || s.Loss > 0 || s.Delays()) {
+	if s.Port <= 0 && !s.AllTCP && (s.DropSYN > 0 || s.DropAll || s.Loss > 0 || s.LossOut > 0 || s.Delays()) {
 		return out, errors.New("impair: a port is needed")
 	}
 	var rules [][]expr.Any
@@ -124,6 +125,14 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 			return out, err
 		}
 		out.Mechanisms = append(out.Mechanisms, NFTables)
+	}
+	if s.LossOut > 0 {
+		if err := a.setLossOut(s); err != nil {
+			return out, err
+		}
+		if !slices.Contains(out.Mechanisms, NFTables) {
+			out.Mechanisms = append(out.Mechanisms, NFTables)
+		}
 	}
 	if s.Delays() {
 		m, err := a.delay(s)
@@ -202,6 +211,7 @@ func (a *Agent) Clear() error {
 	if a.qdisc {
 		errs = append(errs, a.removeQdisc())
 	}
+	errs = append(errs, a.setLossOut(Spec{}))
 	return errors.Join(errs...)
 }
 
@@ -261,6 +271,10 @@ func (a *Agent) Counters() (Counters, error) {
 		lc := a.line.counters()
 		out.DelayLine = &lc
 	}
+	var err error
+	if out.SentOut, out.DroppedOut, err = a.lossOutCounts(); err != nil {
+		return out, err
+	}
 	if a.table == nil {
 		return out, nil
 	}
@@ -269,27 +283,11 @@ func (a *Agent) Counters() (Counters, error) {
 		return out, err
 	}
 	for _, ch := range []string{"input", "output"} {
-		rules, err := c.GetRules(a.table, &nftables.Chain{Name: ch, Table: a.table})
+		seen, dropped, err := ruleCounts(c, a.table, ch)
 		if err != nil {
 			return out, err
 		}
-		for _, r := range rules {
-			var packets uint64
-			drops := false
-			for _, e := range r.Exprs {
-				switch e := e.(type) {
-				case *expr.Counter:
-					packets += e.Packets
-				case *expr.Verdict:
-					drops = e.Kind == expr.VerdictDrop
-				}
-			}
-			if drops {
-				out.Dropped += packets
-			} else {
-				out.Seen += packets
-			}
-		}
+		out.Seen, out.Dropped = out.Seen+seen, out.Dropped+dropped
 	}
 	return out, nil
 }
@@ -332,6 +330,9 @@ func (a *Agent) Update(s Spec) (Applied, error) {
 	var out Applied
 	if s.DropSYN > 0 || s.DropAll || (s.Loss > 0 && !s.Delays()) {
 		return out, errors.New("impair: update: drops and loss without a mechanism are Apply's")
+	}
+	if s.LossOut > 0 && s.Port <= 0 && !s.AllTCP {
+		return out, errors.New("impair: a port is needed")
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -377,6 +378,12 @@ func (a *Agent) Update(s Spec) (Applied, error) {
 		if err := a.removeQdisc(); err != nil {
 			return out, fmt.Errorf("impair: removing the root qdisc: %w", err)
 		}
+	}
+	if err := a.setLossOut(s); err != nil {
+		return out, err
+	}
+	if s.LossOut > 0 {
+		out.Mechanisms = append(out.Mechanisms, NFTables)
 	}
 	return out, nil
 }

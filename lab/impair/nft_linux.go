@@ -1,6 +1,7 @@
 package impair
 
 import (
+	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
@@ -82,4 +83,32 @@ func dropExprs(parts ...[]expr.Any) []expr.Any {
 		out = append(out, p...)
 	}
 	return append(out, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
+}
+
+// ruleCounts sums the counters of chain's rules in t: those of rules that
+// let packets on (the loss rules' denominators) and those of rules that
+// drop.
+func ruleCounts(c *nftables.Conn, t *nftables.Table, chain string) (seen, dropped uint64, err error) {
+	rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, r := range rules {
+		var packets uint64
+		drops := false
+		for _, e := range r.Exprs {
+			switch e := e.(type) {
+			case *expr.Counter:
+				packets += e.Packets
+			case *expr.Verdict:
+				drops = e.Kind == expr.VerdictDrop
+			}
+		}
+		if drops {
+			dropped += packets
+		} else {
+			seen += packets
+		}
+	}
+	return seen, dropped, nil
 }

@@ -25,11 +25,6 @@ func addQueueRules(table string, ports []int, peers []netip.Addr) error {
 	prio := nftables.ChainPriority(-300)
 	ch := c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: &prio})
-	// xt_NFQUEUE revision 3 info: queue number, queues total, flags, padding (host order).
-	info := make([]byte, 8)
-	binary.NativeEndian.PutUint16(info[0:], queueNum)
-	binary.NativeEndian.PutUint16(info[2:], 1)
-	binary.NativeEndian.PutUint16(info[4:], xtQueueBypass)
 	matches := [][]expr.Any{tcp()}
 	if ports != nil {
 		matches = nil
@@ -46,12 +41,23 @@ func addQueueRules(table string, ports []int, peers []netip.Addr) error {
 	}
 	for _, src := range from {
 		for _, match := range matches {
-			x := xt.Unknown(info)
-			exprs := append(append(append(notLoopback(), src...), match...), &expr.Counter{}, &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &x})
+			exprs := append(append(append(notLoopback(), src...), match...), &expr.Counter{}, queueTarget(queueNum))
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
 		}
 	}
 	return ruleError(c.Flush())
+}
+
+// queueTarget queues a packet to queue num, with bypass (accepted while
+// no program listens): xt_NFQUEUE revision 3, whose info is the queue
+// number, the queues total, the flags and padding, in host order.
+func queueTarget(num uint16) *expr.Target {
+	info := make([]byte, 8)
+	binary.NativeEndian.PutUint16(info[0:], num)
+	binary.NativeEndian.PutUint16(info[2:], 1)
+	binary.NativeEndian.PutUint16(info[4:], xtQueueBypass)
+	x := xt.Unknown(info)
+	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &x}
 }
 
 // ruleError says what the kernel's refusal of the delay line's rule

@@ -53,6 +53,13 @@ type Spec struct {
 	// Jitter it is done by the same mechanism, on this namespace's ingress;
 	// alone, by nf_tables random-number rules on input and output.
 	Loss float64 `json:"loss,omitempty"`
+	// LossOut drops this fraction (in steps of 0.001) of the TCP packets
+	// this namespace sends to another host: Port's and AlsoPorts' (every
+	// one with AllTCP), to Peers only when given. An nf_tables rule on
+	// output picks them and the agent drops them from NFQUEUE, so TCP
+	// takes each for sent and lost on the way, whatever the mechanism:
+	// beside the delay line's Loss, on ingress, each direction has its own.
+	LossOut float64 `json:"loss_out,omitempty"`
 	// Delay holds every packet of Port for this long: on this namespace's
 	// ingress (delay line) or eth0's egress (netem). A run gives each side
 	// half the round trip.
@@ -86,6 +93,10 @@ type Counters struct {
 	// Seen is the packets the nf_tables loss rules looked at (impair.loss
 	// without delay): Dropped of Seen is the realised loss.
 	Seen uint64 `json:"seen,omitempty"`
+	// SentOut is the packets the LossOut rules looked at since the agent
+	// started, DroppedOut those they dropped: the realised loss out.
+	SentOut    uint64 `json:"sent_out,omitempty"`
+	DroppedOut uint64 `json:"dropped_out,omitempty"`
 	// CPUMS is the agent process's CPU time (user+system) so far, and
 	// UpMS how long it has run: its share of a core is CPUMS/UpMS.
 	CPUMS float64 `json:"cpu_ms" tcplab:"info"`

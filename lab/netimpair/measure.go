@@ -27,6 +27,9 @@ type Counters struct {
 	// Failure says why the delay line stopped on its own; traffic then
 	// flows undelayed.
 	Failure string
+	// SentOut packets out of the target met LossOut's rules since
+	// Attach; DroppedOut of them were dropped.
+	SentOut, DroppedOut uint64
 }
 
 // Counters reads the sidecar's counters.
@@ -42,6 +45,7 @@ func (h *Handle) Counters(ctx context.Context) (Counters, error) {
 		return out, err
 	}
 	out.Dropped = c.Dropped
+	out.SentOut, out.DroppedOut = c.SentOut, c.DroppedOut
 	if d := c.DelayLine; d != nil {
 		out.Queued, out.Released, out.Held = d.Queued, d.Released, d.Held
 		out.Dropped += d.Lost

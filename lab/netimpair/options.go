@@ -28,6 +28,7 @@ type Option func(*config)
 type config struct {
 	rtt, jitter time.Duration
 	loss        float64
+	lossOut     float64
 	rateBps     int64
 	ports       []int
 	peers       []netip.Addr
@@ -70,6 +71,21 @@ func Loss(fraction float64) Option {
 			c.errs = append(c.errs, fmt.Errorf("loss %v: want a fraction from 0 to 1", fraction))
 		}
 		c.loss = fraction
+	}
+}
+
+// LossOut drops this fraction (0 to 1, in steps of 0.001) of the TCP
+// packets out of the target, within Ports and Peers as the rest, whatever
+// the mechanism (it needs NFQUEUE). The target's TCP takes each for sent
+// and finds it lost as on a wire, by duplicate ACKs or a timer. With the
+// delay line, whose Loss drops packets into the target, each direction has
+// its own loss; Counters' SentOut and DroppedOut tell the realised one.
+func LossOut(fraction float64) Option {
+	return func(c *config) {
+		if !(fraction >= 0 && fraction <= 1) {
+			c.errs = append(c.errs, fmt.Errorf("loss out %v: want a fraction from 0 to 1", fraction))
+		}
+		c.lossOut = fraction
 	}
 }
 
@@ -165,7 +181,7 @@ func newConfig(opts []Option) (*config, error) {
 
 // spec is c as the agent takes it, for the resolved mechanism m.
 func (c *config) spec(m Mechanism) impair.Spec {
-	s := impair.Spec{AllTCP: len(c.ports) == 0, Delay: c.rtt, Jitter: c.jitter, Loss: c.loss,
+	s := impair.Spec{AllTCP: len(c.ports) == 0, Delay: c.rtt, Jitter: c.jitter, Loss: c.loss, LossOut: c.lossOut,
 		RateKbit: int(c.rateBps / 1000), Mechanism: string(m), Peers: c.peers}
 	if len(c.ports) > 0 {
 		s.Port, s.AlsoPorts = c.ports[0], c.ports[1:]
@@ -181,6 +197,9 @@ func (c *config) String() string {
 	}
 	if c.loss > 0 {
 		s += fmt.Sprintf(", loss %g %%", c.loss*100)
+	}
+	if c.lossOut > 0 {
+		s += fmt.Sprintf(", loss out %g %%", c.lossOut*100)
 	}
 	if c.rateBps > 0 {
 		s += fmt.Sprintf(", rate %d kbit/s", c.rateBps/1000)

@@ -20,6 +20,9 @@ func TestValidate(t *testing.T) {
 		{[]Option{RTT(10 * time.Millisecond), Jitter(20 * time.Millisecond)}, "jitter 20ms is above the RTT"},
 		{[]Option{Loss(1.5)}, "loss 1.5"},
 		{[]Option{Loss(-0.1)}, "loss -0.1"},
+		{[]Option{LossOut(1.2)}, "loss out 1.2"},
+		{[]Option{LossOut(-0.1)}, "loss out -0.1"},
+		{[]Option{WithMechanism(Netem), LossOut(0.01), Loss(0.01)}, ""},
 		{[]Option{Rate(100)}, "rate 100"},
 		{[]Option{Ports(0)}, "port 0"},
 		{[]Option{Ports(70000)}, "port 70000"},
@@ -55,6 +58,14 @@ func TestSpec(t *testing.T) {
 		t.Errorf("loss alone: spec %+v, want all TCP through the delay line", s)
 	}
 	if got := c.String(); got != "RTT +0s, loss 2 %, all TCP" {
+		t.Errorf("String() = %q", got)
+	}
+	// Loss out alone needs no mechanism: nf_tables drops on output.
+	c, _ = newConfig([]Option{LossOut(0.05), Ports(8080)})
+	if s := c.spec(DelayLine); s.LossOut != 0.05 || s.Loss != 0 || s.Delays() || s.Port != 8080 {
+		t.Errorf("loss out alone: spec %+v, want LossOut 0.05 on port 8080 and nothing delayed", s)
+	}
+	if got := c.String(); got != "RTT +0s, loss out 5 %, TCP ports [8080]" {
 		t.Errorf("String() = %q", got)
 	}
 	a, b := netip.MustParseAddr("172.18.0.9"), netip.MustParseAddr("172.18.0.3")

@@ -25,7 +25,7 @@ func init() {
 	hostCommands["impair"] = impairCmd
 	argChecks["impair"] = func(args []string) error { _, err := parseImpair(args); return err }
 	hostUsage += `
-  impair CONTAINER --rtt D [--jitter D] [--loss P%] [--rate R] [--ports P,…] [--peers IP,…] [--for D]
+  impair CONTAINER --rtt D [--jitter D] [--loss P%] [--loss-out P%] [--rate R] [--ports P,…] [--peers IP,…] [--for D]
       [--mechanism auto|netem|delayline] [--replace]
                                     impair a running container's network until Ctrl-C or
                                     the end of --for, then restore it (lab/netimpair)`
@@ -43,6 +43,7 @@ func parseImpair(args []string) (*impairArgs, error) {
 	rtt := fs.Duration("rtt", 0, "added round-trip time")
 	jitter := fs.Duration("jitter", 0, "± this, uniformly")
 	loss := fs.String("loss", "", "fraction of packets into the container dropped: 1% or 0.01")
+	lossOut := fs.String("loss-out", "", "fraction of TCP packets out of the container dropped (nf_tables): 1% or 0.01")
 	rate := fs.String("rate", "", "rate limit of what the container sends: 1mbit, 500kbit")
 	ports := fs.String("ports", "", "only TCP to or from these ports (default: all TCP)")
 	peers := fs.String("peers", "", "only packets from these IPv4 addresses (default: every peer)")
@@ -76,6 +77,13 @@ func parseImpair(args []string) (*impairArgs, error) {
 		}
 		a.opts = append(a.opts, netimpair.Loss(p))
 	}
+	if *lossOut != "" {
+		p, err := parseFraction(*lossOut)
+		if err != nil {
+			return nil, fmt.Errorf("--loss-out %q: %v", *lossOut, err)
+		}
+		a.opts = append(a.opts, netimpair.LossOut(p))
+	}
 	if *rate != "" {
 		r, err := parseRate(*rate)
 		if err != nil {
@@ -95,8 +103,8 @@ func parseImpair(args []string) (*impairArgs, error) {
 	if *replace {
 		a.opts = append(a.opts, netimpair.ReplaceExisting())
 	}
-	if *rtt == 0 && *loss == "" && *rate == "" {
-		return nil, errors.New("nothing to do: give --rtt, --loss or --rate")
+	if *rtt == 0 && *loss == "" && *lossOut == "" && *rate == "" {
+		return nil, errors.New("nothing to do: give --rtt, --loss, --loss-out or --rate")
 	}
 	if err := netimpair.Validate(a.opts...); err != nil {
 		return nil, err

@@ -22,6 +22,8 @@ func TestParseImpair(t *testing.T) {
 		{"app --rtt 50ms --jitter 60ms", "jitter 60ms is above the RTT"},
 		{"app --loss 150%", "want 0 to 100 %"},
 		{"app --loss lots", "want a percentage"},
+		{"app --loss-out 2%", ""},
+		{"app --loss-out 101%", "want 0 to 100 %"},
 		{"app --rate 1mbps", "want a rate"},
 		{"app --rate 100bit", "rate 100 bit/s"},
 		{"app --rtt 1ms --ports 80,x", `"x" is not a port`},

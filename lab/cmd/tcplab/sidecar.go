@@ -39,7 +39,7 @@ type sidecarArgs struct {
 }
 
 // parseSidecar parses "serve [-socket P] [-table T] [-rtt D] [-jitter D]
-// [-loss P] [-rate R] [-ports P,…] [-mechanism M]", "serve [-socket P]
+// [-loss P] [-loss-out P] [-rate R] [-ports P,…] [-mechanism M]", "serve [-socket P]
 // [-table T] -spec JSON" and "call [-socket P] [-timeout D] OP [JSON]".
 func parseSidecar(args []string) (*sidecarArgs, error) {
 	if len(args) == 0 || (args[0] != "serve" && args[0] != "call") {
@@ -53,6 +53,7 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 	rtt := fs.Duration("rtt", 0, "serve: added round-trip time, from the start")
 	jitter := fs.Duration("jitter", 0, "serve: ± this, uniformly")
 	loss := fs.String("loss", "", "serve: fraction of packets into the container dropped: 1% or 0.01")
+	lossOut := fs.String("loss-out", "", "serve: fraction of TCP packets out of the container dropped (nf_tables): 1% or 0.01")
 	rate := fs.String("rate", "", "serve: rate limit of what the container sends: 1mbit, 500kbit")
 	ports := fs.String("ports", "", "serve: only TCP to or from these ports (default: all TCP)")
 	mech := fs.String("mechanism", impair.Auto, "serve: auto, netem or delayline")
@@ -68,7 +69,7 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		flags := set["rtt"] || set["jitter"] || set["loss"] || set["rate"] || set["ports"] || set["mechanism"] || set["peers"]
+		flags := set["rtt"] || set["jitter"] || set["loss"] || set["loss-out"] || set["rate"] || set["ports"] || set["mechanism"] || set["peers"]
 		if set["spec"] {
 			if flags {
 				return nil, errors.New("-spec is the whole impairment: give it alone")
@@ -81,7 +82,7 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 		}
 		if flags {
 			var err error
-			if a.start, err = startSpec(*rtt, *jitter, *loss, *rate, *ports, *mech); err != nil {
+			if a.start, err = startSpec(*rtt, *jitter, *loss, *lossOut, *rate, *ports, *mech); err != nil {
 				return nil, err
 			}
 			if a.start.Peers, err = parsePeers(*peers, a.start); err != nil {
@@ -102,7 +103,7 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 
 // startSpec is the serve flags as the agent takes them, checked as
 // lab/netimpair checks its options.
-func startSpec(rtt, jitter time.Duration, loss, rate, ports, mech string) (*impair.Spec, error) {
+func startSpec(rtt, jitter time.Duration, loss, lossOut, rate, ports, mech string) (*impair.Spec, error) {
 	s := &impair.Spec{AllTCP: ports == "", Delay: rtt, Jitter: jitter, Mechanism: mech}
 	switch {
 	case rtt < 0 || rtt > time.Minute:
@@ -120,6 +121,13 @@ func startSpec(rtt, jitter time.Duration, loss, rate, ports, mech string) (*impa
 			return nil, fmt.Errorf("-loss %q: %v", loss, err)
 		}
 		s.Loss = f
+	}
+	if lossOut != "" {
+		f, err := parseFraction(lossOut)
+		if err != nil {
+			return nil, fmt.Errorf("-loss-out %q: %v", lossOut, err)
+		}
+		s.LossOut = f
 	}
 	if rate != "" {
 		r, err := parseRate(rate)
@@ -226,7 +234,7 @@ func sidecarServe(a *sidecarArgs) (err error) {
 		if err != nil {
 			return fmt.Errorf("applying %+v: %w", s, err)
 		}
-		fmt.Fprintf(os.Stderr, "tcplab sidecar: applied RTT +%v ± %v, loss %g, rate %d kbit/s (%v)\n", s.Delay, s.Jitter, s.Loss, s.RateKbit, applied.Mechanisms)
+		fmt.Fprintf(os.Stderr, "tcplab sidecar: applied RTT +%v ± %v, loss %g, loss out %g, rate %d kbit/s (%v)\n", s.Delay, s.Jitter, s.Loss, s.LossOut, s.RateKbit, applied.Mechanisms)
 		ready += " (" + s.Mechanism + ")" // what lab/netimpair's handle reports
 	}
 	_ = os.Remove(a.socket)
