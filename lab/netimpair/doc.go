@@ -39,12 +39,13 @@
 // Desktop).
 //
 // The sidecar touches only what it creates: the nf_tables tables
-// "netimpair" and "netimpair_delay" (ip family) and a root qdisc with
+// "netimpair", "netimpair_delay" and "netimpair_out" (ip family) and a root qdisc with
 // handle 7f: on eth0. It refuses to replace a root qdisc it did not add,
 // never flushes another table, and leaves routes alone. Close (or stopping
 // the sidecar, which it takes as SIGTERM) releases every
 // packet it holds at once (later ones in arrival order, so nothing is
-// reordered), then removes its rules and deletes its table and qdisc.
+// reordered), then, once the traffic pauses for 20 ms (at most 5 s),
+// removes its rules and deletes its tables and qdisc.
 //
 // # Owners and orphans
 //
@@ -105,6 +106,12 @@
 //   - Loss: this fraction of the same packets (into the target with the
 //     delay line, out of it with netem) is dropped. One direction only,
 //     so a round trip loses a packet with probability Loss.
+//   - LossOut: this fraction of the TCP packets out of the target is
+//     dropped, whatever the mechanism: an nf_tables rule on output picks
+//     them and queues them to NFQUEUE, where the sidecar drops them, so
+//     the target's TCP takes each for sent and recovers it as a loss on
+//     the wire. With the delay line, Loss and LossOut give each direction
+//     its own loss.
 //   - Rate: a token bucket (TBF) on eth0's egress: what the target sends.
 //     With netem it is netem's rate.
 //   - Ports: only TCP packets to or from these ports are delayed and lost
