@@ -382,6 +382,12 @@ var mutations = []mutation{
 		old:  "from = append(from, saddr(a))", new: "from = append(from, saddr(a)[:0])",
 		pkg: "./lab/netimpair", tests: "^TestPeers$",
 	},
+	{
+		name: "lossout-halved", why: "LossOut drops half the fraction asked",
+		file: "lab/impair/lossout_linux.go",
+		old:  "random(s.LossOut)", new: "random(s.LossOut/2)",
+		pkg: "./lab/netimpair", tests: "^TestLossOut$",
+	},
 }
 
 func main() {
