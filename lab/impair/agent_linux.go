@@ -114,10 +114,18 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 		rules = append(rules, dropExprs(dport(s.Port)))
 		outRules = append(outRules, dropExprs(sport(s.Port)))
 	}
+	lossOut, outMatches := s.LossOut, outMatches(s)
 	if s.Loss > 0 && !s.Delays() {
+		if s.LossOut > 0 {
+			return out, errors.New("impair: Loss without a mechanism and LossOut both drop what leaves: give one")
+		}
+		// In by a drop rule; out as LossOut does it (a drop rule on output
+		// is a failed send to TCP, not a loss), counted in SentOut and
+		// DroppedOut: what leaves from the port.
+		lossOut, outMatches = s.Loss, nil
 		for _, p := range append([]int{s.Port}, s.AlsoPorts...) {
 			rules = append(rules, countExprs(dport(p)), dropExprs(dport(p), random(s.Loss)))
-			outRules = append(outRules, countExprs(sport(p)), dropExprs(sport(p), random(s.Loss)))
+			outMatches = append(outMatches, sport(p))
 		}
 	}
 	if len(rules)+len(outRules) > 0 {
@@ -126,8 +134,8 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 		}
 		out.Mechanisms = append(out.Mechanisms, NFTables)
 	}
-	if s.LossOut > 0 {
-		if err := a.setLossOut(s); err != nil {
+	if lossOut > 0 {
+		if err := a.setLossOut(lossOut, outMatches); err != nil {
 			return out, err
 		}
 		if !slices.Contains(out.Mechanisms, NFTables) {
@@ -211,7 +219,7 @@ func (a *Agent) Clear() error {
 	if a.qdisc {
 		errs = append(errs, a.removeQdisc())
 	}
-	errs = append(errs, a.setLossOut(Spec{}))
+	errs = append(errs, a.setLossOut(0, nil))
 	return errors.Join(errs...)
 }
 
@@ -379,7 +387,7 @@ func (a *Agent) Update(s Spec) (Applied, error) {
 			return out, fmt.Errorf("impair: removing the root qdisc: %w", err)
 		}
 	}
-	if err := a.setLossOut(s); err != nil {
+	if err := a.setLossOut(s.LossOut, outMatches(s)); err != nil {
 		return out, err
 	}
 	if s.LossOut > 0 {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +35,7 @@ const lossOutQueue = queueNum + 1
 // no queue), what its rules match, its queue, and its counts.
 type lossOut struct {
 	fraction float64
-	about    string // the packets its rules match (outAbout)
+	about    string // the packets its rules match
 	nf       *nfqueue.Nfqueue
 	cancel   context.CancelFunc
 	sent     uint64        // counted by rules since replaced
@@ -44,12 +46,13 @@ func (a *Agent) lossOutTable() *nftables.Table {
 	return &nftables.Table{Family: nftables.TableFamilyIPv4, Name: a.tableName() + "_out"}
 }
 
-// setLossOut makes s.LossOut the loss out of this namespace. Rules that
-// match as before and pick the same fraction are left as they are (their
-// counters go on); others are replaced, their counts kept.
-func (a *Agent) setLossOut(s Spec) error {
-	about := outAbout(s)
-	if s.LossOut == a.out.fraction && (s.LossOut == 0 || about == a.out.about) {
+// setLossOut drops fraction of the packets out of this namespace that
+// matches match (outMatches). Rules that match as before and pick the same
+// fraction are left as they are (their counters go on); others are
+// replaced, their counts kept. A fraction of 0 removes them.
+func (a *Agent) setLossOut(fraction float64, matches [][]expr.Any) error {
+	about := describe(matches)
+	if fraction == a.out.fraction && (fraction == 0 || about == a.out.about) {
 		return nil
 	}
 	c, err := nftables.New()
@@ -64,32 +67,32 @@ func (a *Agent) setLossOut(s Spec) error {
 		}
 		a.out.sent += sent
 	}
-	if s.LossOut > 0 && a.out.nf == nil {
+	if fraction > 0 && a.out.nf == nil {
 		// The queue first: a packet is never queued with nobody to drop it.
 		if err := a.out.open(); err != nil {
 			return err
 		}
 	}
-	if s.LossOut == 0 {
+	if fraction == 0 {
 		c.DelTable(t)
 	} else {
 		c.AddTable(t)
 		ch := c.AddChain(&nftables.Chain{Name: "output", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter})
 		c.FlushChain(ch)
-		for _, m := range outMatches(s) {
+		for _, m := range matches {
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: countExprs(m)})
-			pick := append(append(slices.Clone(m), random(s.LossOut)...), &expr.Counter{}, queueTarget(lossOutQueue))
+			pick := append(append(slices.Clone(m), random(fraction)...), &expr.Counter{}, queueTarget(lossOutQueue))
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: pick})
 		}
 	}
 	if err := ruleError(c.Flush()); err != nil {
 		return fmt.Errorf("loss out: %w", err)
 	}
-	if s.LossOut == 0 {
+	if fraction == 0 {
 		a.out.close()
 	}
-	a.out.fraction, a.out.about = s.LossOut, about
+	a.out.fraction, a.out.about = fraction, about
 	return nil
 }
 
@@ -186,11 +189,6 @@ func outMatches(s Spec) [][]expr.Any {
 	return out
 }
 
-// outAbout says which packets outMatches(s) matches, to tell a change.
-func outAbout(s Spec) string {
-	return fmt.Sprint(s.AllTCP, s.Port, s.AlsoPorts, s.Peers)
-}
-
 // notLoopbackOut matches packets not leaving on lo ("meta oif != 1").
 func notLoopbackOut() []expr.Any {
 	return []expr.Any{
@@ -206,4 +204,16 @@ func daddr(a netip.Addr) []expr.Any {
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b[:]},
 	}
+}
+
+// describe prints matches by value, to tell a change of them.
+func describe(matches [][]expr.Any) string {
+	var b strings.Builder
+	for _, m := range matches {
+		for _, e := range m {
+			fmt.Fprintf(&b, "%T%+v;", e, reflect.Indirect(reflect.ValueOf(e)).Interface())
+		}
+		b.WriteString("|")
+	}
+	return b.String()
 }

@@ -111,11 +111,12 @@ func NetworkVerdicts(im Impairment, n *impair.Network, v *Verdict) {
 		}
 	}
 	if im.Loss > 0 && lines == 0 {
-		// nf_tables drops in the server's namespace, both directions.
+		// nf_tables drops in the server's namespace, both directions: in
+		// by a rule, out through a queue (SentOut, DroppedOut).
 		var seen, dropped uint64
 		for _, c := range []*impair.Counters{n.Server, n.Client} {
 			if c != nil {
-				seen, dropped = seen+c.Seen, dropped+c.Dropped
+				seen, dropped = seen+c.Seen+c.SentOut, dropped+c.Dropped+c.DroppedOut
 			}
 		}
 		v.Count("nf_tables dropped the asked share (impair.loss)", int(dropped), int(seen), im.Loss, FalseAlarm)
