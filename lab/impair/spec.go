@@ -51,7 +51,8 @@ type Spec struct {
 	DropAll bool `json:"drop_all,omitempty"`
 	// Loss drops this fraction of packets to and from Port. With Delay or
 	// Jitter it is done by the same mechanism, on this namespace's ingress;
-	// alone, by nf_tables random-number rules on input and output.
+	// alone, by nf_tables random-number rules: on input a drop, on output
+	// a pick queued and dropped as LossOut does (counted as LossOut).
 	Loss float64 `json:"loss,omitempty"`
 	// LossOut drops this fraction (in steps of 0.001) of the TCP packets
 	// this namespace sends to another host: Port's and AlsoPorts' (every
