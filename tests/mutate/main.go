@@ -385,7 +385,7 @@ var mutations = []mutation{
 	{
 		name: "lossout-halved", why: "LossOut drops half the fraction asked",
 		file: "lab/impair/lossout_linux.go",
-		old:  "random(s.LossOut)", new: "random(s.LossOut/2)",
+		old:  "random(fraction)", new: "random(fraction/2)",
 		pkg: "./lab/netimpair", tests: "^TestLossOut$",
 	},
 }
