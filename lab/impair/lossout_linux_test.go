@@ -11,7 +11,8 @@ import (
 func TestDescribeMatches(t *testing.T) {
 	peer := netip.MustParseAddr("172.18.0.3")
 	base := Spec{Port: 8080, AlsoPorts: []int{9090}, Peers: []netip.Addr{peer}}
-	if describe(outMatches(base)) != describe(outMatches(base)) {
+	again := Spec{Port: 8080, AlsoPorts: []int{9090}, Peers: []netip.Addr{netip.MustParseAddr("172.18.0.3")}}
+	if describe(outMatches(base)) != describe(outMatches(again)) {
 		t.Fatal("one spec described two ways")
 	}
 	for name, s := range map[string]Spec{
