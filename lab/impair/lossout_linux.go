@@ -3,7 +3,6 @@ package impair
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	nfqueue "github.com/florianl/go-nfqueue/v2"
 	"github.com/google/nftables"
-	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -187,23 +185,6 @@ func outMatches(s Spec) [][]expr.Any {
 		}
 	}
 	return out
-}
-
-// notLoopbackOut matches packets not leaving on lo ("meta oif != 1").
-func notLoopbackOut() []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyOIF, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(1)},
-	}
-}
-
-// daddr matches IPv4 packets to a.
-func daddr(a netip.Addr) []expr.Any {
-	b := a.As4()
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b[:]},
-	}
 }
 
 // describe prints matches by value, to tell a change of them.

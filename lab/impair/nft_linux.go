@@ -25,19 +25,27 @@ func portAt(offset uint32, p int) []expr.Any {
 }
 
 // notLoopback matches packets that did not arrive on lo ("meta iif != 1":
-// lo is interface 1 in every network namespace).
-func notLoopback() []expr.Any {
+// lo is interface 1 in every network namespace), notLoopbackOut those not
+// leaving on it ("meta oif != 1").
+func notLoopback() []expr.Any    { return notOn(expr.MetaKeyIIF) }
+func notLoopbackOut() []expr.Any { return notOn(expr.MetaKeyOIF) }
+
+func notOn(key expr.MetaKey) []expr.Any {
 	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyIIF, Register: 1},
+		&expr.Meta{Key: key, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(1)},
 	}
 }
 
-// saddr matches IPv4 packets from a.
-func saddr(a netip.Addr) []expr.Any {
+// saddr matches IPv4 packets from a, daddr those to a: the address at
+// offset 12 or 16 of the IP header.
+func saddr(a netip.Addr) []expr.Any { return addrAt(12, a) }
+func daddr(a netip.Addr) []expr.Any { return addrAt(16, a) }
+
+func addrAt(offset uint32, a netip.Addr) []expr.Any {
 	b := a.As4()
 	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b[:]},
 	}
 }
