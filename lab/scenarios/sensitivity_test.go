@@ -131,7 +131,8 @@ func unreadNetwork(im scenario.Impairment, n *impair.Network, path string) strin
 		return "a handshake that lost a SYN took whole SYN seconds: doubled, it lands on a later second, which the SYN timer also gives"
 	case path == "tcpi_rtt_ms" && im.Loss > 0:
 		return "with loss a recovery lifts the kernel's RTT: only its floor is judged"
-	case strings.HasSuffix(path, ".dropped") || strings.HasSuffix(path, ".seen"):
+	case strings.HasSuffix(path, ".dropped") || strings.HasSuffix(path, ".seen") ||
+		strings.HasSuffix(path, ".dropped_out") || strings.HasSuffix(path, ".sent_out"):
 		if im.Loss == 0 || lines {
 			return "nf_tables counts the loss only without a delay line"
 		}
