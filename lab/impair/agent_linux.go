@@ -114,7 +114,7 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 		rules = append(rules, dropExprs(dport(s.Port)))
 		outRules = append(outRules, dropExprs(sport(s.Port)))
 	}
-	lossOut, outMatches := s.LossOut, outMatches(s)
+	lossOut, picks := s.LossOut, outMatches(s)
 	if s.Loss > 0 && !s.Delays() {
 		if s.LossOut > 0 {
 			return out, errors.New("impair: Loss without a mechanism and LossOut both drop what leaves: give one")
@@ -122,10 +122,10 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 		// In by a drop rule; out as LossOut does it (a drop rule on output
 		// is a failed send to TCP, not a loss), counted in SentOut and
 		// DroppedOut: what leaves from the port.
-		lossOut, outMatches = s.Loss, nil
+		lossOut, picks = s.Loss, nil
 		for _, p := range append([]int{s.Port}, s.AlsoPorts...) {
 			rules = append(rules, countExprs(dport(p)), dropExprs(dport(p), random(s.Loss)))
-			outMatches = append(outMatches, sport(p))
+			picks = append(picks, sport(p))
 		}
 	}
 	if len(rules)+len(outRules) > 0 {
@@ -135,7 +135,7 @@ func (a *Agent) Apply(s Spec) (Applied, error) {
 		out.Mechanisms = append(out.Mechanisms, NFTables)
 	}
 	if lossOut > 0 {
-		if err := a.setLossOut(lossOut, outMatches); err != nil {
+		if err := a.setLossOut(lossOut, picks); err != nil {
 			return out, err
 		}
 		if !slices.Contains(out.Mechanisms, NFTables) {

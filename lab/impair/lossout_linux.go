@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +32,7 @@ const lossOutQueue = queueNum + 1
 // no queue), what its rules match, its queue, and its counts.
 type lossOut struct {
 	fraction float64
-	about    string // the packets its rules match
+	matches  [][]expr.Any
 	nf       *nfqueue.Nfqueue
 	cancel   context.CancelFunc
 	sent     uint64        // counted by rules since replaced
@@ -49,8 +48,7 @@ func (a *Agent) lossOutTable() *nftables.Table {
 // fraction are left as they are (their counters go on); others are
 // replaced, their counts kept. A fraction of 0 removes them.
 func (a *Agent) setLossOut(fraction float64, matches [][]expr.Any) error {
-	about := describe(matches)
-	if fraction == a.out.fraction && (fraction == 0 || about == a.out.about) {
+	if fraction == a.out.fraction && (fraction == 0 || reflect.DeepEqual(matches, a.out.matches)) {
 		return nil
 	}
 	c, err := nftables.New()
@@ -59,9 +57,9 @@ func (a *Agent) setLossOut(fraction float64, matches [][]expr.Any) error {
 	}
 	t := a.lossOutTable()
 	if a.out.fraction > 0 {
-		sent, err := sentOut(c, t)
+		sent, _, err := ruleCounts(c, t, "output")
 		if err != nil {
-			return err
+			return fmt.Errorf("impair: loss out: reading its counters: %w", err)
 		}
 		a.out.sent += sent
 	}
@@ -90,7 +88,7 @@ func (a *Agent) setLossOut(fraction float64, matches [][]expr.Any) error {
 	if fraction == 0 {
 		a.out.close()
 	}
-	a.out.fraction, a.out.about = fraction, about
+	a.out.fraction, a.out.matches = fraction, matches
 	return nil
 }
 
@@ -138,29 +136,8 @@ func (a *Agent) lossOutCounts() (sent, dropped uint64, err error) {
 	if err != nil {
 		return sent, dropped, err
 	}
-	now, err := sentOut(c, a.lossOutTable())
+	now, _, err := ruleCounts(c, a.lossOutTable(), "output")
 	return sent + now, dropped, err
-}
-
-// sentOut sums the counters of t's counting rules (those that queue
-// nothing): every packet the LossOut rules looked at.
-func sentOut(c *nftables.Conn, t *nftables.Table) (uint64, error) {
-	rules, err := c.GetRules(t, &nftables.Chain{Name: "output", Table: t})
-	if err != nil {
-		return 0, fmt.Errorf("impair: loss out: reading its counters: %w", err)
-	}
-	var n uint64
-	for _, r := range rules {
-		if slices.ContainsFunc(r.Exprs, func(e expr.Any) bool { _, q := e.(*expr.Target); return q }) {
-			continue
-		}
-		for _, e := range r.Exprs {
-			if c, ok := e.(*expr.Counter); ok {
-				n += c.Packets
-			}
-		}
-	}
-	return n, nil
 }
 
 // outMatches are the packets out of the namespace s's LossOut is about:
@@ -185,16 +162,4 @@ func outMatches(s Spec) [][]expr.Any {
 		}
 	}
 	return out
-}
-
-// describe prints matches by value, to tell a change of them.
-func describe(matches [][]expr.Any) string {
-	var b strings.Builder
-	for _, m := range matches {
-		for _, e := range m {
-			fmt.Fprintf(&b, "%T%+v;", e, reflect.Indirect(reflect.ValueOf(e)).Interface())
-		}
-		b.WriteString("|")
-	}
-	return b.String()
 }

@@ -95,7 +95,7 @@ func dropExprs(parts ...[]expr.Any) []expr.Any {
 
 // ruleCounts sums the counters of chain's rules in t: those of rules that
 // let packets on (the loss rules' denominators) and those of rules that
-// drop.
+// drop, or queue for the agent to drop (LossOut's picks).
 func ruleCounts(c *nftables.Conn, t *nftables.Table, chain string) (seen, dropped uint64, err error) {
 	rules, err := c.GetRules(t, &nftables.Chain{Name: chain, Table: t})
 	if err != nil {
@@ -110,6 +110,8 @@ func ruleCounts(c *nftables.Conn, t *nftables.Table, chain string) (seen, droppe
 				packets += e.Packets
 			case *expr.Verdict:
 				drops = e.Kind == expr.VerdictDrop
+			case *expr.Target: // NFQUEUE: only LossOut queues on output
+				drops = true
 			}
 		}
 		if drops {

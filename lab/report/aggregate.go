@@ -46,16 +46,17 @@ func Aggregate(row *Row) {
 	}
 	notRun := false
 	var late *scenario.Result // the first result that failed while the runner was late
+	var lateWhy string
 	for _, r := range row.Results {
 		if r != nil && r.CouldNotRun != "" {
 			notRun = true
 			continue // no figures: nothing was measured
 		}
 		if r == nil || !r.OK {
-			if lateness(r) == "" {
+			if why := lateness(r); why == "" {
 				row.Verdict = "FAIL"
 			} else if late == nil {
-				late = r
+				late, lateWhy = r, why
 			}
 		}
 		if r == nil {
@@ -79,7 +80,7 @@ func Aggregate(row *Row) {
 		row.Verdict = NotRun
 	case late != nil && row.Verdict == "PASS":
 		// The busy runner, not TCP: no verdict until measured again.
-		row.Verdict, row.Late, row.Again = Late, lateness(late), againCommand(late)
+		row.Verdict, row.Late, row.Again = Late, lateWhy, againCommand(late)
 	}
 	row.Figures = []Figure{} // [] rather than null in JSON
 	for name, vs := range values {

@@ -43,7 +43,7 @@ func parseImpair(args []string) (*impairArgs, error) {
 	rtt := fs.Duration("rtt", 0, "added round-trip time")
 	jitter := fs.Duration("jitter", 0, "± this, uniformly")
 	loss := fs.String("loss", "", "fraction of packets into the container dropped: 1% or 0.01")
-	lossOut := fs.String("loss-out", "", "fraction of TCP packets out of the container dropped (nf_tables): 1% or 0.01")
+	lossOut := fs.String("loss-out", "", "fraction of TCP packets out of the container dropped (through NFQUEUE): 1% or 0.01")
 	rate := fs.String("rate", "", "rate limit of what the container sends: 1mbit, 500kbit")
 	ports := fs.String("ports", "", "only TCP to or from these ports (default: all TCP)")
 	peers := fs.String("peers", "", "only packets from these IPv4 addresses (default: every peer)")

@@ -53,7 +53,7 @@ func parseSidecar(args []string) (*sidecarArgs, error) {
 	rtt := fs.Duration("rtt", 0, "serve: added round-trip time, from the start")
 	jitter := fs.Duration("jitter", 0, "serve: ± this, uniformly")
 	loss := fs.String("loss", "", "serve: fraction of packets into the container dropped: 1% or 0.01")
-	lossOut := fs.String("loss-out", "", "serve: fraction of TCP packets out of the container dropped (nf_tables): 1% or 0.01")
+	lossOut := fs.String("loss-out", "", "serve: fraction of TCP packets out of the container dropped (through NFQUEUE): 1% or 0.01")
 	rate := fs.String("rate", "", "serve: rate limit of what the container sends: 1mbit, 500kbit")
 	ports := fs.String("ports", "", "serve: only TCP to or from these ports (default: all TCP)")
 	mech := fs.String("mechanism", impair.Auto, "serve: auto, netem or delayline")
