@@ -32,10 +32,6 @@ const (
 	// The releaser sleeps with nanosleep on its own thread (Go timers alone
 	// were +0.6 to +2.2 ms late), at most this long, to notice a stop.
 	sleepChunk = 20 * time.Millisecond
-	// After sleeping towards a due time it spins the last spinTail:
-	// nanosleep here woke 0.11–0.15 ms late (p50–p99 of 1 ms sleeps), and
-	// later still after tens of milliseconds idle.
-	spinTail = 200 * time.Microsecond
 )
 
 func sleep(d time.Duration) {
@@ -235,7 +231,6 @@ func (l *delayLine) verdict(id uint32, v int) {
 func (l *delayLine) release() {
 	runtime.LockOSThread()
 	defer close(l.done)
-	slept := false // slept towards the head's due time since the last release
 	for {
 		l.mu.Lock()
 		if len(l.held) == 0 {
@@ -255,21 +250,9 @@ func (l *delayLine) release() {
 		wait := time.Until(head.due)
 		if wait > 0 && !l.stopping {
 			l.mu.Unlock()
-			switch {
-			case wait > spinTail:
-				sleep(min(wait-spinTail, sleepChunk))
-				slept = true
-			case slept:
-				// The CPU may have gone idle during the long sleep, and a
-				// wake-up from it comes late: the last stretch is spun.
-				for time.Now().Before(head.due) {
-				}
-			default:
-				sleep(wait) // a dense flow: no spinning between its packets
-			}
+			sleep(min(wait, sleepChunk))
 			continue
 		}
-		slept = false
 		// Every packet due by now goes in one batch verdict: it accepts all
 		// queued packets up to that id, which are exactly these (ids grow
 		// in arrival order, and the queue is in arrival order).
@@ -323,31 +306,10 @@ func (l *delayLine) stop() error {
 		return errors.Join(flushQueueRules(l.table), deleteQueueTable(l.table))
 	}
 	l.releaseAll()
-	l.waitPause(stopPause, stopPauseMax)
+	l.waitPause(stopPause, stopPauseMax, l.arrivals)
 	err := flushQueueRules(l.table)
 	l.shutdown()
 	return errors.Join(err, deleteQueueTable(l.table))
-}
-
-// A stop waits for stopPause without a queued packet before the rules go:
-// a TCP flow pauses at the latest when it ends or waits on its window.
-// Past stopPauseMax (a flow that never pauses) the rules go anyway; it
-// stays well inside Docker's 10 s between SIGTERM and SIGKILL.
-const (
-	stopPause    = 20 * time.Millisecond
-	stopPauseMax = 5 * time.Second
-)
-
-// waitPause returns once no packet was queued for pause, or after max.
-func (l *delayLine) waitPause(pause, max time.Duration) {
-	for end, last := time.Now().Add(max), l.queued.Load(); time.Now().Before(end); {
-		time.Sleep(pause)
-		q := l.queued.Load()
-		if q == last {
-			return
-		}
-		last = q
-	}
 }
 
 // crash abandons the queue as a dying consumer would: the socket closes
@@ -386,7 +348,7 @@ func (l *delayLine) shutdown() {
 	l.releaseAll()
 	// Packets queued before the rules went may still sit in the socket
 	// buffer: read (and accept) until none came for 20 ms, at most 1 s.
-	l.waitPause(stopPause, time.Second)
+	l.waitPause(stopPause, time.Second, nil)
 	l.cancel()
 	l.nf.Close()
 	if l.stampFD >= 0 {
